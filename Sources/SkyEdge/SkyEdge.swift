@@ -1,0 +1,2 @@
+import SkyCore
+public enum SkyEdgeVersion { public static let software = "skyedge 0.1.0" }
