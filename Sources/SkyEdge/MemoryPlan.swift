@@ -1,0 +1,98 @@
+import SkyImage
+
+/// Everything `skyedge` will hold, computed before it allocates anything
+/// (DESIGN.md section 3). Arena entries are carved from one allocation made at
+/// start; the others are bounded by construction and counted against the budget.
+public struct MemoryPlan: Sendable, Equatable {
+    public struct Entry: Sendable, Equatable {
+        public var name: String
+        public var count: Int
+        public var bytesEach: Int
+        /// Part of the one arena allocation (vs. a bound on memory held elsewhere).
+        public var inArena: Bool
+        public var note: String
+        public var bytes: Int { count * bytesEach }
+    }
+
+    public var board: String
+    public var budgetBytes: Int
+    public var frameWidth: Int
+    public var frameHeight: Int
+    public var entries: [Entry]
+
+    /// Arena regions start on cache-line boundaries.
+    public static let alignment = 64
+
+    public var arenaBytes: Int {
+        entries.filter(\.inArena).reduce(0) { $0 + Self.aligned($1.bytes) }
+    }
+
+    public var totalBytes: Int { arenaBytes + entries.filter { !$0.inArena }.reduce(0) { $0 + $1.bytes } }
+    public var fits: Bool { totalBytes <= budgetBytes }
+
+    static func aligned(_ n: Int) -> Int { (n + alignment - 1) / alignment * alignment }
+
+    /// Process memory that is not ours to plan (Swift runtime, Foundation, libmosquitto,
+    /// thread stacks, code). Measured: VmRSS of `skyedge run` on a 64x64 simulated frame
+    /// was 39 MiB on x86-64 (Tools/measure-baseline); rounded up for other boards.
+    public static let processBaselineBytes = 48 << 20
+    /// Upper bound on one encoded record held in memory while unacknowledged.
+    public static let recordBytesBound = 4 << 10
+    /// Records kept in memory until the hub acknowledges them.
+    public static let pendingRecordCapacity = 4096
+
+    public static func make(config: SiteConfig, board: BoardProfile) -> MemoryPlan {
+        let w = config.maxFrameWidth, h = config.maxFrameHeight
+        let options = config.summaryOptions
+        let scratch = FrameSummarizer.scratchBytes(maxWidth: w, maxHeight: h, options: options)
+        let entries = [
+            Entry(name: "frame slots", count: config.pipeline.slots, bytesEach: w * h * 2, inArena: true,
+                  note: "\(w)x\(h) uint16; capture fills one while the pipeline reads another"),
+            Entry(name: "background mesh", count: 1, bytesEach: scratch.mesh, inArena: true,
+                  note: "\(options.meshBox)-px boxes: levels, sigmas, one box of pixels"),
+            Entry(name: "detection scratch", count: 1, bytesEach: scratch.detection, inArena: true,
+                  note: "visited bitmap and a \(options.fillStackCapacity)-entry fill stack"),
+            Entry(name: "unacknowledged records", count: pendingRecordCapacity, bytesEach: recordBytesBound, inArena: false,
+                  note: "held until the hub acknowledges them"),
+            Entry(name: "process baseline", count: 1, bytesEach: processBaselineBytes, inArena: false,
+                  note: "runtime, libraries, stacks (measured)"),
+        ]
+        return MemoryPlan(board: board.name, budgetBytes: board.memoryBudgetBytes, frameWidth: w, frameHeight: h,
+                          entries: entries)
+    }
+
+    /// The plan as a table, for `skydiag memory` and for the refusal to start.
+    public func formatted() -> String {
+        func mib(_ b: Int) -> String {
+            b < 1 << 20 ? String(format: "%10.1f KiB", Double(b) / 1024) : String(format: "%10.2f MiB", Double(b) / 1_048_576)
+        }
+        var lines = ["memory plan for board \(board), frames up to \(frameWidth)x\(frameHeight)"]
+        for e in entries {
+            let name = e.name.padding(toLength: 24, withPad: " ", startingAt: 0)
+            lines.append("  \(name) \(String(format: "%5d", e.count)) x \(mib(e.bytesEach)) = \(mib(e.bytes))  \(e.inArena ? "arena" : "bound")  \(e.note)")
+        }
+        lines.append("  " + "arena (one allocation)".padding(toLength: 24, withPad: " ", startingAt: 0) + String(repeating: " ", count: 23) + mib(arenaBytes))
+        lines.append("  " + "total".padding(toLength: 24, withPad: " ", startingAt: 0) + String(repeating: " ", count: 23) + mib(totalBytes))
+        lines.append("  " + "board budget".padding(toLength: 24, withPad: " ", startingAt: 0) + String(repeating: " ", count: 23) + mib(budgetBytes))
+        lines.append(fits ? "fits: yes (\(String(format: "%.1f", 100 * Double(totalBytes) / Double(budgetBytes)))% of budget)"
+                          : "fits: NO, over budget by \(mib(totalBytes - budgetBytes).trimmingCharacters(in: .whitespaces))")
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension SiteConfig {
+    var summaryOptions: FrameSummaryOptions {
+        var o = FrameSummaryOptions()
+        o.meshBox = pipeline.meshBox
+        o.detectSigma = Float(pipeline.detectSigma)
+        o.minArea = pipeline.minArea
+        o.maxStars = pipeline.maxStars
+        return o
+    }
+}
+
+public struct MemoryPlanError: Error, CustomStringConvertible {
+    public var plan: MemoryPlan
+    public var description: String { "the memory plan does not fit the board's budget; refusing to start\n" + plan.formatted() }
+}
+

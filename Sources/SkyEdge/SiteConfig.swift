@@ -1,0 +1,216 @@
+import Foundation
+import SkyCore
+import Yams
+
+/// Configuration of one `skyedge` process, read from YAML (see Tools/demo/site-*.yaml
+/// and README). Every key but `site` and `node` has a default.
+public struct SiteConfig: Sendable, Equatable {
+    public enum SourceKind: String, Sendable, Codable { case simulator, fitsDirectory = "fits-directory", v4l2 }
+
+    public struct Source: Sendable, Equatable, Codable {
+        public var kind: SourceKind = .simulator
+        // simulator
+        public var field: Int = 1
+        public var seed: UInt64 = 1
+        public var width: Int = 1024
+        public var height: Int = 1024
+        public var exposure: Double = 30
+        /// Simulated seconds per real second (60: a 30 s exposure arrives every 0.5 s).
+        public var accelerate: Double = 1
+        // fits-directory
+        public var path: String?
+        public var mode: String = "watch"
+        public var loop: Bool = false
+        // v4l2
+        public var device: String = "/dev/video0"
+        public var pixelFormat: String?
+        public init() {}
+    }
+
+    public struct Broker: Sendable, Equatable, Codable {
+        public var host: String = "127.0.0.1"
+        public var port: Int = 1883
+        public var username: String?
+        public var passwordFile: String?
+        public var caFile: String?
+        public init() {}
+    }
+
+    public struct Pipeline: Sendable, Equatable, Codable {
+        public var meshBox: Int = 64
+        public var detectSigma: Double = 5
+        public var minArea: Int = 5
+        public var maxStars: Int = 100_000
+        /// Frame slots: two let capture of frame N+1 overlap processing of frame N.
+        public var slots: Int = 2
+        /// Saturation level in ADU when the frame header has none.
+        public var saturation: Int = 65_535
+        public init() {}
+    }
+
+    public var site: String
+    public var node: String
+    /// A profile name from Boards/, or `auto` to detect it.
+    public var board: String = "auto"
+    public var boardsDirectory: String?
+    public var broker = Broker()
+    public var source = Source()
+    /// Largest frame the memory plan provides for.
+    public var maxFrameWidth: Int = 4096
+    public var maxFrameHeight: Int = 4096
+    public var pipeline = Pipeline()
+    /// Seconds between heartbeats.
+    public var statusInterval: Double = 10
+    /// Stop after this many frames (demos and tests); nil runs until stopped.
+    public var maxFrames: Int?
+
+    public init(site: String, node: String) {
+        self.site = site
+        self.node = node
+    }
+
+    public var address: NodeAddress { NodeAddress(site: site, node: node) }
+}
+
+extension SiteConfig: Codable {
+    enum CodingKeys: String, CodingKey {
+        case site, node, board, boardsDirectory, broker, source, maxFrameWidth, maxFrameHeight, pipeline,
+             statusInterval, maxFrames
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(site: try c.decode(String.self, forKey: .site), node: try c.decode(String.self, forKey: .node))
+        board = try c.decodeIfPresent(String.self, forKey: .board) ?? board
+        boardsDirectory = try c.decodeIfPresent(String.self, forKey: .boardsDirectory)
+        broker = try c.decodeIfPresent(Broker.self, forKey: .broker) ?? broker
+        source = try c.decodeIfPresent(Source.self, forKey: .source) ?? source
+        maxFrameWidth = try c.decodeIfPresent(Int.self, forKey: .maxFrameWidth) ?? maxFrameWidth
+        maxFrameHeight = try c.decodeIfPresent(Int.self, forKey: .maxFrameHeight) ?? maxFrameHeight
+        pipeline = try c.decodeIfPresent(Pipeline.self, forKey: .pipeline) ?? pipeline
+        statusInterval = try c.decodeIfPresent(Double.self, forKey: .statusInterval) ?? statusInterval
+        maxFrames = try c.decodeIfPresent(Int.self, forKey: .maxFrames)
+    }
+}
+
+// Nested structs decode key by key with defaults, so a config names only what it changes.
+extension SiteConfig.Source {
+    enum CodingKeys: String, CodingKey {
+        case kind, field, seed, width, height, exposure, accelerate, path, mode, loop, device, pixelFormat
+    }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        kind = try c.decodeIfPresent(SiteConfig.SourceKind.self, forKey: .kind) ?? kind
+        field = try c.decodeIfPresent(Int.self, forKey: .field) ?? field
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
+        width = try c.decodeIfPresent(Int.self, forKey: .width) ?? width
+        height = try c.decodeIfPresent(Int.self, forKey: .height) ?? height
+        exposure = try c.decodeIfPresent(Double.self, forKey: .exposure) ?? exposure
+        accelerate = try c.decodeIfPresent(Double.self, forKey: .accelerate) ?? accelerate
+        path = try c.decodeIfPresent(String.self, forKey: .path)
+        mode = try c.decodeIfPresent(String.self, forKey: .mode) ?? mode
+        loop = try c.decodeIfPresent(Bool.self, forKey: .loop) ?? loop
+        device = try c.decodeIfPresent(String.self, forKey: .device) ?? device
+        pixelFormat = try c.decodeIfPresent(String.self, forKey: .pixelFormat)
+    }
+}
+
+extension SiteConfig.Broker {
+    enum CodingKeys: String, CodingKey { case host, port, username, passwordFile, caFile }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        host = try c.decodeIfPresent(String.self, forKey: .host) ?? host
+        port = try c.decodeIfPresent(Int.self, forKey: .port) ?? port
+        username = try c.decodeIfPresent(String.self, forKey: .username)
+        passwordFile = try c.decodeIfPresent(String.self, forKey: .passwordFile)
+        caFile = try c.decodeIfPresent(String.self, forKey: .caFile)
+    }
+}
+
+extension SiteConfig.Pipeline {
+    enum CodingKeys: String, CodingKey { case meshBox, detectSigma, minArea, maxStars, slots, saturation }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        meshBox = try c.decodeIfPresent(Int.self, forKey: .meshBox) ?? meshBox
+        detectSigma = try c.decodeIfPresent(Double.self, forKey: .detectSigma) ?? detectSigma
+        minArea = try c.decodeIfPresent(Int.self, forKey: .minArea) ?? minArea
+        maxStars = try c.decodeIfPresent(Int.self, forKey: .maxStars) ?? maxStars
+        slots = try c.decodeIfPresent(Int.self, forKey: .slots) ?? slots
+        saturation = try c.decodeIfPresent(Int.self, forKey: .saturation) ?? saturation
+    }
+}
+
+public enum ConfigError: Error, CustomStringConvertible {
+    case unreadable(path: String, reason: String)
+    case invalid(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .unreadable(p, r): "cannot read config \(p): \(r)"
+        case let .invalid(p, r): "invalid config \(p): \(r)"
+        }
+    }
+
+    static func describe(_ error: Error) -> String {
+        switch error {
+        case let DecodingError.keyNotFound(k, c): "missing key '\((c.codingPath + [k]).map(\.stringValue).joined(separator: "."))'"
+        case let DecodingError.typeMismatch(t, c): "'\(c.codingPath.map(\.stringValue).joined(separator: "."))' should be \(t)"
+        case let DecodingError.valueNotFound(t, c): "'\(c.codingPath.map(\.stringValue).joined(separator: "."))' needs a \(t)"
+        case let DecodingError.dataCorrupted(c):
+            c.codingPath.isEmpty ? c.debugDescription
+                : "'\(c.codingPath.map(\.stringValue).joined(separator: "."))': \(c.debugDescription)"
+        default: "\(error)"
+        }
+    }
+}
+
+extension SiteConfig {
+    public static func load(path: String) throws -> SiteConfig {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw ConfigError.unreadable(path: path, reason: (error as NSError).localizedDescription)
+        }
+        return try parse(text, path: path)
+    }
+
+    public static func parse(_ text: String, path: String = "<config>") throws -> SiteConfig {
+        let config: SiteConfig
+        do { config = try YAMLDecoder().decode(SiteConfig.self, from: text) } catch {
+            throw ConfigError.invalid(path: path, reason: ConfigError.describe(error))
+        }
+        try config.validate(path: path)
+        return config
+    }
+
+    func validate(path: String) throws {
+        func fail(_ r: String) -> ConfigError { .invalid(path: path, reason: r) }
+        guard Identifier.isValid(site) else { throw fail("site '\(site)' must be 1-64 letters, digits, '-' or '_'") }
+        guard Identifier.isValid(node) else { throw fail("node '\(node)' must be 1-64 letters, digits, '-' or '_'") }
+        guard (1...65_535).contains(broker.port) else { throw fail("broker.port \(broker.port) out of range") }
+        guard (16...32_768).contains(maxFrameWidth), (16...32_768).contains(maxFrameHeight) else {
+            throw fail("maxFrameWidth/maxFrameHeight must be 16...32768")
+        }
+        guard (1...8).contains(pipeline.slots) else { throw fail("pipeline.slots must be 1...8") }
+        guard (8...1024).contains(pipeline.meshBox) else { throw fail("pipeline.meshBox must be 8...1024") }
+        guard pipeline.detectSigma > 0, pipeline.minArea >= 1, pipeline.maxStars >= 1 else {
+            throw fail("pipeline.detectSigma, minArea and maxStars must be positive")
+        }
+        guard (1...65_535).contains(pipeline.saturation) else { throw fail("pipeline.saturation must be 1...65535") }
+        guard statusInterval > 0 else { throw fail("statusInterval must be positive") }
+        switch source.kind {
+        case .simulator:
+            guard source.width <= maxFrameWidth, source.height <= maxFrameHeight, source.width >= 16, source.height >= 16 else {
+                throw fail("simulated frame \(source.width)x\(source.height) must be 16 px or more and fit maxFrameWidth x maxFrameHeight")
+            }
+            guard source.exposure > 0, source.accelerate > 0 else { throw fail("source.exposure and source.accelerate must be positive") }
+        case .fitsDirectory:
+            guard source.path != nil else { throw fail("source.path is required for a fits-directory source") }
+            guard ["watch", "replay"].contains(source.mode) else { throw fail("source.mode must be watch or replay") }
+        case .v4l2:
+            break
+        }
+    }
+}

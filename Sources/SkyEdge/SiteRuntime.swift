@@ -1,0 +1,164 @@
+import Foundation
+import SkyCapture
+import SkyCore
+import SkyImage
+import Synchronization
+
+/// Counters since boot, reported in every heartbeat.
+public struct RuntimeCounters: Sendable, Equatable {
+    public var framesCaptured: UInt64 = 0
+    public var framesProcessed: UInt64 = 0
+    public var deadlineMisses: UInt64 = 0
+    public var captureErrors: UInt64 = 0
+    public var lastError: String?
+}
+
+/// The site process: a capture thread fills frame slots from the source while
+/// the calling thread runs the pipeline on the previous frame and publishes the
+/// result. The source failing never ends the run: it is closed and reopened
+/// with capped exponential backoff and jitter, and each failure is counted and
+/// logged with its reason.
+public final class SiteRuntime: @unchecked Sendable {
+    public let config: SiteConfig
+    public let board: BoardProfile
+    public let plan: MemoryPlan
+    let arena: Arena
+    let source: FrameSource
+    let sink: RecordSink
+    let ring: SlotRing<CapturedFrame>
+    let slotPixels: Int
+    let stopping = Atomic<Bool>(false)
+    let counters = Mutex(RuntimeCounters())
+    /// Backoff bounds for reopening a failed source, seconds.
+    public var retryInitial = 0.5
+    public var retryMax = 30.0
+
+    /// Computes the memory plan and allocates the arena; throws `MemoryPlanError`
+    /// (whose description is the printed plan) when it does not fit the board.
+    public init(config: SiteConfig, board: BoardProfile, source: FrameSource, sink: RecordSink) throws {
+        self.config = config
+        self.board = board
+        plan = MemoryPlan.make(config: config, board: board)
+        arena = try Arena(plan: plan)
+        self.source = source
+        self.sink = sink
+        ring = SlotRing(slots: config.pipeline.slots)
+        slotPixels = config.maxFrameWidth * config.maxFrameHeight
+    }
+
+    public var snapshot: RuntimeCounters { counters.withLock { $0 } }
+
+    public func stop() {
+        stopping.store(true, ordering: .releasing)
+        ring.close()
+    }
+
+    var isStopping: Bool { stopping.load(ordering: .acquiring) }
+
+    func slot(_ i: Int) -> UnsafeMutableBufferPointer<UInt16> {
+        let region = arena.region("frame slots")
+        let base = (region.baseAddress! + i * slotPixels * 2).bindMemory(to: UInt16.self, capacity: slotPixels)
+        return UnsafeMutableBufferPointer(start: base, count: slotPixels)
+    }
+
+    /// Runs until `stop()` or `config.maxFrames` frames are processed.
+    public func run() {
+        Log.info("\(config.address) on board \(board.name): arena \(plan.arenaBytes >> 20) MiB, source \(source.name)")
+        let captureDone = DispatchSemaphore(value: 0)
+        let capture = Thread { [self] in
+            captureLoop()
+            captureDone.signal()
+        }
+        capture.name = "skyedge-capture"
+        capture.start()
+
+        var pipeline = FramePipeline(config: config, arena: arena, sourceName: source.name)
+        var nextStatus = MonotonicClock.seconds() + config.statusInterval
+        while !isStopping {
+            if let (index, frame) = ring.takeReady(timeout: 0.2) {
+                let slot = slot(index)
+                let view = ImageView(base: slot.baseAddress!, width: frame.metadata.width, height: frame.metadata.height)
+                let report = pipeline.process(view, frame: frame)
+                ring.giveBack(index)
+                let done = counters.withLock { c -> Bool in
+                    c.framesProcessed += 1
+                    if !report.deadlineMet { c.deadlineMisses += 1 }
+                    return config.maxFrames.map { Int(c.framesProcessed) >= $0 } ?? false
+                }
+                sink.publish(frame: report)
+                if done { break }
+            }
+            if MonotonicClock.seconds() >= nextStatus {
+                sink.publish(status: statusReport())
+                nextStatus += config.statusInterval
+            }
+        }
+        stop()
+        captureDone.wait()
+        source.close()
+        sink.publish(status: statusReport())
+        let c = snapshot
+        Log.info("\(config.address) stopped: \(c.framesProcessed) frames processed, \(c.deadlineMisses) deadline misses, \(c.captureErrors) capture errors")
+    }
+
+    public func statusReport() -> StatusReport {
+        let c = snapshot
+        let d = sink.delivery
+        return StatusReport(framesCaptured: c.framesCaptured, framesProcessed: c.framesProcessed,
+                            recordsPublished: d.published, recordsAcknowledged: d.acknowledged,
+                            recordsDropped: d.dropped, outboxDepth: d.pending,
+                            deadlineMisses: c.deadlineMisses, captureErrors: c.captureErrors, lastError: c.lastError)
+    }
+
+    func captureLoop() {
+        var isOpen = false
+        var backoff = retryInitial
+        var generator = SystemRandomNumberGenerator()
+        func recordFailure(_ e: CaptureError) {
+            counters.withLock { $0.captureErrors += 1; $0.lastError = e.description }
+        }
+        func pause() {
+            // Full jitter: many sites restarting after a shared outage do not retry in step.
+            let wait = Double.random(in: backoff / 2...backoff, using: &generator)
+            backoff = min(backoff * 2, retryMax)
+            let until = MonotonicClock.seconds() + wait
+            while !isStopping && MonotonicClock.seconds() < until { usleep(50_000) }
+        }
+        while !isStopping {
+            if !isOpen {
+                do throws(CaptureError) {
+                    try source.open()
+                    isOpen = true
+                    backoff = retryInitial
+                    Log.info("source open: \(source.name)")
+                } catch {
+                    recordFailure(error)
+                    Log.error("\(error); retrying")
+                    pause()
+                    continue
+                }
+            }
+            guard let index = ring.takeFree(timeout: 0.5) else { continue }
+            do throws(CaptureError) {
+                if let frame = try source.nextFrame(into: slot(index), timeout: 1.0) {
+                    counters.withLock { $0.framesCaptured += 1 }
+                    ring.markReady(index, frame)
+                } else {
+                    ring.giveBack(index)
+                }
+            } catch {
+                ring.giveBack(index)
+                recordFailure(error)
+                switch error {
+                case .badFrame, .tooLarge:
+                    Log.warn("\(error); skipping it")
+                case .lost, .unavailable, .misconfigured:
+                    Log.error("\(error); closing the source and retrying")
+                    source.close()
+                    isOpen = false
+                    pause()
+                }
+            }
+        }
+    }
+}
