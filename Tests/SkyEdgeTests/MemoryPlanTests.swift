@@ -1,0 +1,52 @@
+import Testing
+@testable import SkyEdge
+
+@Test func thePlanAddsUpAndFitsANanoAt4K() throws {
+    let board = try BoardProfiles.load("jetson-nano", from: PackagePaths.boards)
+    let plan = MemoryPlan.make(config: SiteConfig(site: "s", node: "n"), board: board)
+    let slots = try #require(plan.entries.first { $0.name == "frame slots" })
+    #expect(slots.bytes == 2 * 4096 * 4096 * 2)
+    #expect(plan.arenaBytes >= plan.entries.filter(\.inArena).reduce(0) { $0 + $1.bytes })
+    #expect(plan.totalBytes > plan.arenaBytes)
+    #expect(plan.fits)
+    #expect(plan.formatted().contains("fits: yes"))
+}
+
+@Test func anOversizedConfigurationIsRefusedWithThePlan() throws {
+    let board = try BoardProfiles.load("jetson-nano", from: PackagePaths.boards)
+    var config = SiteConfig(site: "s", node: "n")
+    config.maxFrameWidth = 16_384
+    config.maxFrameHeight = 16_384
+    config.pipeline.slots = 4
+    let plan = MemoryPlan.make(config: config, board: board)
+    #expect(!plan.fits)
+    do {
+        _ = try Arena(plan: plan)
+        Issue.record("allocated an arena over budget")
+    } catch let e as MemoryPlanError {
+        let text = e.description
+        #expect(text.contains("refusing to start"))
+        #expect(text.contains("frame slots"))
+        #expect(text.contains("fits: NO"))
+    }
+}
+
+@Test func arenaRegionsAreAlignedDisjointAndSized() throws {
+    let board = try BoardProfiles.load("generic-x86_64", from: PackagePaths.boards)
+    var config = SiteConfig(site: "s", node: "n")
+    config.maxFrameWidth = 640
+    config.maxFrameHeight = 480
+    let plan = MemoryPlan.make(config: config, board: board)
+    let arena = try Arena(plan: plan)
+    var ranges: [(Int, Int)] = []
+    for e in plan.entries where e.inArena {
+        let r = arena.region(e.name)
+        let start = Int(bitPattern: r.baseAddress!)
+        #expect(start % MemoryPlan.alignment == 0)
+        #expect(r.count == e.bytes)
+        #expect(start >= Int(bitPattern: arena.base) && start + r.count <= Int(bitPattern: arena.base) + arena.size)
+        ranges.append((start, start + r.count))
+    }
+    ranges.sort { $0.0 < $1.0 }
+    for i in 1..<ranges.count { #expect(ranges[i - 1].1 <= ranges[i].0) }
+}
