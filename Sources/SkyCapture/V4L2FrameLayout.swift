@@ -54,7 +54,7 @@ public struct V4L2FrameLayout: Sendable, Equatable {
 public func chooseV4L2PixelFormat(offered: [V4L2FormatInfo], requested: V4L2PixelFormat?,
                                   device: String) throws(CaptureError) -> V4L2PixelFormat {
     let native = offered.filter { !$0.isEmulated }
-    let offeredText = native.isEmpty ? "nothing" : native.map { $0.fourcc.trimmingSpaces }.joined(separator: ", ")
+    let offeredText = native.isEmpty ? "nothing" : native.map { $0.fourcc.v4l2TrimmedFourcc }.joined(separator: ", ")
     if let requested {
         guard native.contains(where: { $0.pixelFormat == requested }) else {
             throw .misconfigured("\(device) does not offer the configured pixel format \(requested.rawValue); it offers \(offeredText)")
@@ -75,7 +75,7 @@ public func chooseV4L2FrameSize(offered: V4L2FrameSizes, requested: V4L2FrameSiz
 }
 
 extension String {
-    var trimmingSpaces: String {
+    var v4l2TrimmedFourcc: String {
         var s = Substring(self)
         while s.last == " " { s.removeLast() }
         return String(s)

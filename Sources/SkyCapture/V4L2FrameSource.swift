@@ -138,7 +138,7 @@ public final class V4L2FrameSource: FrameSource {
         }
         let pix = f.fmt.pix
         guard pix.pixelformat == format.fourcc else {
-            throw .misconfigured("\(path) was asked for \(format.rawValue) but chose \(fourccString(pix.pixelformat).trimmingSpaces)")
+            throw .misconfigured("\(path) was asked for \(format.rawValue) but chose \(fourccString(pix.pixelformat).v4l2TrimmedFourcc)")
         }
         return try V4L2FrameLayout(pixelFormat: format, width: Int(pix.width), height: Int(pix.height),
                                    bytesPerLine: Int(pix.bytesperline), sizeImage: Int(pix.sizeimage), device: path)
