@@ -1,3 +1,5 @@
 import ArgumentParser
-struct Main: ParsableCommand { static let configuration = CommandConfiguration(commandName: "skydiag") }
+struct Main: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "skydiag", subcommands: [FitsCommand.self])
+}
 Main.main()
