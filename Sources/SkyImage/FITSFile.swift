@@ -210,19 +210,27 @@ public final class FITSFile {
     // MARK: Pixels
 
     /// Reads the first plane of an image HDU as Float (physical values: BZERO and BSCALE
-    /// applied). NaN stays NaN; integer pixels equal to BLANK become NaN.
+    /// applied). Float data come through bit for bit (NaN, infinities, denormals);
+    /// integer pixels equal to BLANK become NaN.
     /// The view must have the image's width and height; its row stride may be larger.
     public func read(into view: ImageView<Float>, hdu: FITSHDUSelector = .firstImage) throws(FITSError) {
         let (image, f) = try prepareRead(hdu, width: view.width, height: view.height)
-        var null = Float.nan
-        try readRows(f, image, view.base, view.rowStride, type: TFLOAT, null: &null)
+        // Null checking only where BLANK defines nulls: for float data cfitsio's check
+        // would also turn infinities into NaN and denormals into 0, and NaN is NaN anyway.
+        if image.bitpix > 0 && FITSFile.keywordText(f, "BLANK") != nil {
+            var null = Float.nan
+            try readRows(f, image, view.base, view.rowStride, type: TFLOAT, null: &null)
+        } else {
+            try readRows(f, image, view.base, view.rowStride, type: TFLOAT, null: nil as UnsafeMutablePointer<Float>?)
+        }
     }
 
     /// Reads the first plane of an image HDU as UInt16 physical values.
     /// Unsigned 16-bit data (BITPIX 16, BZERO 32768) and 8-bit data come through exactly.
     /// Other data are clamped to 0...65535 (negative values become 0), and non-integer
     /// values (float data, fractional BSCALE) are rounded to the nearest integer, halves
-    /// away from zero; NaN becomes 0. BLANK is not interpreted for UInt16 reads.
+    /// away from zero; NaN becomes 0, +infinity 65535. BLANK pixels become 0 when the
+    /// data are scaled, and keep their stored value when they are plain integers.
     /// The view must have the image's width and height; its row stride may be larger.
     public func read(into view: ImageView<UInt16>, hdu: FITSHDUSelector = .firstImage) throws(FITSError) {
         let (image, f) = try prepareRead(hdu, width: view.width, height: view.height)
@@ -233,13 +241,18 @@ public final class FITSFile {
             return
         }
         let row = scratchRow(count: image.width)
-        var null = Float.nan
+        var null = Float.nan     // BLANK pixels of scaled integer data become NaN, then 0
+        let checkNulls = image.bitpix > 0 && FITSFile.keywordText(f, "BLANK") != nil
         var first = [Int64](repeating: 1, count: image.axes.count)
         for y in 0..<image.height {
             first[1] = Int64(y + 1)
             var status: Int32 = 0
             var anyNull: Int32 = 0
-            ffgpxvll(f, TFLOAT, &first, Int64(image.width), &null, row.baseAddress, &anyNull, &status)
+            if checkNulls {
+                ffgpxvll(f, TFLOAT, &first, Int64(image.width), &null, row.baseAddress, &anyNull, &status)
+            } else {
+                ffgpxvll(f, TFLOAT, &first, Int64(image.width), nil, row.baseAddress, &anyNull, &status)
+            }
             if status != 0 { throw pixelError(status, image) }
             let out = view.row(y)
             for x in 0..<image.width { out[x] = FITSFile.toUInt16(row[x]) }

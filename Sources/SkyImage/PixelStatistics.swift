@@ -31,6 +31,15 @@ public struct PixelStatistics: Sendable, Equatable {
         PixelStatistics(count: 0, nanCount: nanCount, min: .nan, max: .nan, mean: .nan, median: .nan, sigma: .nan)
     }
 
+    /// Statistics of an owned image (keeps it alive while its pixels are read).
+    public static func of(_ image: OwnedImage<Float>) -> PixelStatistics {
+        withExtendedLifetime(image) { of(image.view) }
+    }
+
+    public static func of(_ image: OwnedImage<UInt16>) -> PixelStatistics {
+        withExtendedLifetime(image) { of(image.view) }
+    }
+
     // MARK: Float
 
     /// Statistics of a Float image. `scratch` (at least `view.pixelCount` Floats) holds a

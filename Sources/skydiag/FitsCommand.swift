@@ -45,7 +45,7 @@ struct FitsReport {
         hduCount = file.hduCount
         meta = try file.metadata(hdu: .index(image.index))
         let pixels = try file.readFloat(hdu: .index(image.index))
-        stats = PixelStatistics.of(pixels.view)
+        stats = PixelStatistics.of(pixels)
     }
 
     func text() -> String {

@@ -34,8 +34,10 @@ struct SkydiagFitsCommandTests {
         // 10 x 10 pixels 100...199: min 100, max 199, mean = median = 149.5.
         let image = OwnedImage<UInt16>(width: 10, height: 10, fill: 0)
         for i in 0..<100 { image.storage[i] = UInt16(100 + i) }
-        try FITSWriter.write(path: path, image: image.view,
-                             metadata: FrameMetadata(width: 10, height: 10, exptime: 30, filter: "V"))
+        try withExtendedLifetime(image) {
+            try FITSWriter.write(path: path, image: image.view,
+                                 metadata: FrameMetadata(width: 10, height: 10, exptime: 30, filter: "V"))
+        }
         let run = try Self.skydiag(["fits", path, "--json"])
         #expect(run.status == 0, "\(run.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
@@ -67,7 +69,7 @@ struct SkydiagFitsCommandTests {
         let dir = try TemporaryDirectory(); defer { dir.remove() }
         let path = dir.path("flat.fits")
         let image = OwnedImage<Float>(width: 6, height: 4, fill: 2.5)
-        try FITSWriter.write(path: path, image: image.view)
+        try withExtendedLifetime(image) { try FITSWriter.write(path: path, image: image.view) }
         let run = try Self.skydiag(["fits", path])
         #expect(run.status == 0)
         #expect(run.stdout.contains("6 x 4") && run.stdout.contains("-32") && run.stdout.contains("median"))
