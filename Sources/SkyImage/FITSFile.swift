@@ -64,6 +64,9 @@ public final class FITSFile {
         }
         guard (info.st_mode & S_IFMT) == S_IFREG else { throw FITSError(.notFITS, path: path, "not a regular file") }
         guard info.st_size > 0 else { throw FITSError(.notFITS, path: path, "empty file (0 bytes), not FITS") }
+        guard access(path, R_OK) == 0 else {
+            throw FITSError(.io, path: path, "cannot read file: \(String(cString: strerror(errno)))")
+        }
 
         var f: UnsafeMutablePointer<fitsfile>?
         var status: Int32 = 0

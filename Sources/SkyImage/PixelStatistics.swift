@@ -122,8 +122,9 @@ public struct PixelStatistics: Sendable, Equatable {
 
     // MARK: UInt16
 
-    /// Statistics of a UInt16 image from a 65536-bin histogram. `histogram` (at least
-    /// 65536 counters) is overwritten; without it one is allocated for the call.
+    /// Statistics of a UInt16 image from a 65536-bin histogram (32-bit counters: views of
+    /// fewer than 2^32 pixels, far beyond FITSFile's limits). `histogram` (at least 65536
+    /// counters) is overwritten; without it one is allocated for the call.
     public static func of(_ view: ImageView<UInt16>, histogram: UnsafeMutableBufferPointer<UInt32>? = nil) -> PixelStatistics {
         if let histogram, let base = histogram.baseAddress, histogram.count >= 65_536 {
             return u16Statistics(view, base)
