@@ -10,7 +10,10 @@ public enum SourceFactory {
                 devicePath: s.device,
                 pixelFormat: s.pixelFormat.flatMap { V4L2PixelFormat(name: $0) },
                 exposureSeconds: s.exposure))
-        case .simulator, .fitsDirectory:
+        case .fitsDirectory:
+            return FITSDirectorySource(directory: s.path ?? ".", mode: s.mode == "replay" ? .replay(loop: s.loop) : .watch,
+                                       expectedFrameSize: nil)
+        case .simulator:
             fatalError("pending merge")
         }
     }

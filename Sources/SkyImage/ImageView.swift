@@ -61,7 +61,14 @@ public final class OwnedImage<Pixel: BitwiseCopyable>: @unchecked Sendable {
 
     deinit { storage.deallocate() }
 
+    /// A view of the pixels. The view does not keep the image alive: hold the
+    /// image (or use `withView`) for as long as the view is used.
     public var view: ImageView<Pixel> { ImageView(base: storage.baseAddress!, width: width, height: height) }
+
+    /// Runs `body` with a view while guaranteeing the pixels outlive it.
+    public func withView<R>(_ body: (ImageView<Pixel>) throws -> R) rethrows -> R {
+        try withExtendedLifetime(self) { try body(view) }
+    }
 
     public subscript(x: Int, y: Int) -> Pixel {
         get { storage[y * width + x] }

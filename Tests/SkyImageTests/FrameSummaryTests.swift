@@ -41,7 +41,7 @@ private func withSummarizer<R>(width: Int, height: Int, _ body: (inout FrameSumm
 
 @Test func backgroundAndNoiseOfAFlatNoisyFrame() {
     let frame = syntheticFrame(width: 512, height: 384, sky: 1000, sigma: 12, stars: [])
-    let summary = withSummarizer(width: 512, height: 384) { $0.summarize(frame.view) }
+    let summary = withSummarizer(width: 512, height: 384) { s in frame.withView { s.summarize($0) } }
     #expect(abs(summary.background - 1000) < 1.0)
     #expect(abs(summary.noise - 12) < 0.6)
     // A 5-sigma threshold over 200k noise pixels gives essentially no false detections of area 5.
@@ -55,7 +55,7 @@ private func withSummarizer<R>(width: Int, height: Int, _ body: (inout FrameSumm
         stars.append((x: 20 + Double(i % 8) * 60 + 0.3, y: 20 + Double(i / 8) * 70 + 0.6, peak: 200 + Double(i) * 50))
     }
     let frame = syntheticFrame(width: 512, height: 384, sky: 800, sigma: 10, stars: stars, gradient: 100)
-    let summary = withSummarizer(width: 512, height: 384) { $0.summarize(frame.view) }
+    let summary = withSummarizer(width: 512, height: 384) { s in frame.withView { s.summarize($0) } }
     #expect(summary.stars == 40)
     #expect(summary.backgroundRange > 60, "the mesh follows the 100 ADU gradient")
     // Box sigmas include the gradient within a box (12 ADU across 64 px), as SExtractor's do.
@@ -65,7 +65,7 @@ private func withSummarizer<R>(width: Int, height: Int, _ body: (inout FrameSumm
 @Test func saturationIsCountedAndKeptOutOfTheBackground() {
     let frame = syntheticFrame(width: 256, height: 256, sky: 500, sigma: 5, stars: [])
     for y in 100..<140 { for x in 100..<140 { frame[x, y] = 65535 } }
-    let summary = withSummarizer(width: 256, height: 256) { $0.summarize(frame.view, saturation: 65535) }
+    let summary = withSummarizer(width: 256, height: 256) { s in frame.withView { s.summarize($0, saturation: 65535) } }
     #expect(summary.saturatedPixels == 1600)
     #expect(abs(summary.saturatedFraction - 1600.0 / 65536.0) < 1e-12)
     #expect(abs(summary.background - 500) < 1.0)
@@ -74,7 +74,7 @@ private func withSummarizer<R>(width: Int, height: Int, _ body: (inout FrameSumm
 
 @Test func anAllSaturatedFrameDoesNotCrash() {
     let frame = OwnedImage<UInt16>(width: 128, height: 128, fill: 65535)
-    let summary = withSummarizer(width: 128, height: 128) { $0.summarize(frame.view, saturation: 65535) }
+    let summary = withSummarizer(width: 128, height: 128) { s in frame.withView { s.summarize($0, saturation: 65535) } }
     #expect(summary.saturatedFraction == 1)
     #expect(summary.background == 0)
 }
@@ -92,7 +92,7 @@ private func withSummarizer<R>(width: Int, height: Int, _ body: (inout FrameSumm
     let det = UnsafeMutableRawBufferPointer.allocate(byteCount: sizes.detection, alignment: 64)
     defer { mesh.deallocate(); det.deallocate() }
     var s = FrameSummarizer(maxWidth: 256, maxHeight: 256, options: options, meshScratch: mesh, detectionScratch: det)
-    let summary = s.summarize(frame.view)
+    let summary = frame.withView { s.summarize($0) }
     #expect(summary.stars == 10)
     #expect(summary.starsTruncated)
 }
