@@ -20,7 +20,8 @@ public final class LocalMosquitto: @unchecked Sendable {
     }
 
     public let host = "127.0.0.1"
-    public let port: Int
+    /// Fixed once the broker has started; restarts reuse it.
+    public private(set) var port: Int
     public let executable: String
     public let directory: URL
     public var configFile: URL { directory.appendingPathComponent("mosquitto.conf") }
@@ -39,15 +40,36 @@ public final class LocalMosquitto: @unchecked Sendable {
     }
 
     /// Starts a broker. `extraConfig` lines are appended to the generated config (e.g. TLS listeners).
+    /// Without a `port`, a free one is chosen (and another tried if it is taken meanwhile).
     public init(port: Int? = nil, extraConfig: [String] = [], startTimeout: Double = 5) throws {
         guard let exe = Self.findExecutable() else { throw Failure.notInstalled }
         executable = exe
         self.port = try port ?? Self.freeLoopbackPort()
+        self.extraConfig = extraConfig
         directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("skyedge-mosquitto-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var attempts = port == nil ? 5 : 1
+        while true {
+            do {
+                try writeConfig()
+                try start(timeout: startTimeout)
+                return
+            } catch let Failure.cannotStart(why) where why.contains("Address already in use") && attempts > 1 {
+                attempts -= 1
+                self.port = try Self.freeLoopbackPort()
+            } catch {
+                try? FileManager.default.removeItem(at: directory)
+                throw error
+            }
+        }
+    }
+
+    private let extraConfig: [String]
+
+    private func writeConfig() throws {
         var lines = [
-            "listener \(self.port) \(host)",
+            "listener \(port) \(host)",
             "allow_anonymous true",
             "persistence false",
             // No broker-side drop of queued QoS 1 messages: tests count every record.
@@ -60,10 +82,6 @@ public final class LocalMosquitto: @unchecked Sendable {
         if geteuid() == 0 { lines.append("user root") } // otherwise it switches to 'mosquitto' and cannot write the log
         lines += extraConfig
         try (lines.joined(separator: "\n") + "\n").write(to: configFile, atomically: true, encoding: .utf8)
-        do { try start(timeout: startTimeout) } catch {
-            try? FileManager.default.removeItem(at: directory)
-            throw error
-        }
     }
 
     deinit {
@@ -137,22 +155,24 @@ public final class LocalMosquitto: @unchecked Sendable {
         return child
     }
 
-    /// A port the kernel just handed out on 127.0.0.1, released for the broker to take.
+    /// A loopback port nobody listens on, chosen below the kernel's ephemeral range
+    /// (32768 and up on Linux) so that outgoing connections never take it before the broker does.
     public static func freeLoopbackPort() throws -> Int {
+        for _ in 0..<200 {
+            let candidate = Int.random(in: 20_000..<32_768)
+            if canBind(port: candidate) { return candidate }
+        }
+        throw Failure.cannotStart("no free loopback port found in 20000-32767")
+    }
+
+    private static func canBind(port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw Failure.cannotStart("socket: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { return false }
         defer { close(fd) }
-        var addr = loopback(port: 0)
-        let bound = withUnsafePointer(to: &addr) {
+        var addr = loopback(port: port)
+        return withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0 else { throw Failure.cannotStart("bind: \(String(cString: strerror(errno)))") }
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let named = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-        }
-        guard named == 0 else { throw Failure.cannotStart("getsockname: \(String(cString: strerror(errno)))") }
-        return Int(UInt16(bigEndian: addr.sin_port))
+        } == 0 && !acceptsConnections(host: "127.0.0.1", port: port)
     }
 
     static func acceptsConnections(host: String, port: Int) -> Bool {
