@@ -267,7 +267,7 @@ final class MQTTSession: @unchecked Sendable {
                     everOpened = true
                     cond.withLock { sessionsAtOpen = sessions }
                 } else {
-                    attemptFailed("cannot connect: \(mosquittoMessage(rc, errno: e))")
+                    attemptFailed(mosquittoMessage(rc, errno: e))
                     waitBeforeRetry()
                     continue
                 }

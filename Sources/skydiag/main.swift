@@ -1,3 +1,3 @@
 import ArgumentParser
-struct Main: ParsableCommand { static let configuration = CommandConfiguration(commandName: "skydiag") }
+struct Main: ParsableCommand { static let configuration = CommandConfiguration(commandName: "skydiag", subcommands: [MQTTCommand.self]) }
 Main.main()
