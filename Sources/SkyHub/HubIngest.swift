@@ -1,0 +1,213 @@
+import Foundation
+import SkyCore
+import SkyTelemetry
+
+/// Listens to every node, stores what they say, and acknowledges it.
+///
+/// Messages arrive on the MQTT network thread and go into a queue; a writer thread
+/// drains the queue every `batchInterval`, decodes each payload (refusals are counted
+/// by reason and logged in one line, never fatal), stores the batch in one transaction,
+/// then publishes each touched node's cumulative acknowledgement (QoS 1). The retained
+/// `Topics.hubState` message says `online` while the hub runs; the last will and
+/// `stop()` make it `offline`.
+public final class HubIngest: @unchecked Sendable {
+    public struct Statistics: Sendable, Equatable {
+        public var received = 0
+        public var stored = 0
+        public var duplicates = 0
+        public var events = 0
+        public var rejected = 0
+        public var acknowledgementsSent = 0
+        public var batches = 0
+        public var storeFailures = 0
+    }
+
+    public let store: HubStore
+    public let client: MQTTClient
+    private let batchInterval: Double
+    private let maxBatch: Int
+    private let log: @Sendable (String) -> Void
+    private let clock: @Sendable () -> Double
+
+    private let cond = NSCondition()
+    // Guarded by `cond`.
+    private var queue: [(topic: String, payload: [UInt8], receivedAt: Double)] = []
+    private var processing = false
+    private var stats = Statistics()
+    private var started = false
+    private var stopping = false
+    private var workerExited = false
+
+    /// - Parameters:
+    ///   - configuration: the broker connection; its `will` is replaced by the hub's offline state.
+    ///     A fixed `clientID` with `cleanSession = false` lets the broker keep queuing while the hub restarts.
+    ///   - log: one line per event worth an operator's eye (refused payloads, store errors).
+    public init(store: HubStore, configuration: MQTTClientConfiguration, batchInterval: Double = 0.005,
+                maxBatch: Int = 2000,
+                log: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) },
+                clock: @escaping @Sendable () -> Double = { UTCInstant.now().unixSeconds }) throws {
+        self.store = store
+        self.batchInterval = max(0, batchInterval)
+        self.maxBatch = max(1, maxBatch)
+        self.log = log
+        self.clock = clock
+        var config = configuration
+        config.will = MQTTWill(topic: Topics.hubState,
+                               payload: HubStateMessage(state: HubStateMessage.offline, time: clock()).encoded(),
+                               qos: 1, retain: true)
+        client = try MQTTClient(configuration: config)
+        client.setMessageHandler { [weak self] topic, payload in self?.enqueue(topic, payload) }
+        client.setConnectionHandler { [weak self] event in
+            guard let self, event == .connected else { return }
+            _ = try? self.client.publish(topic: Topics.hubState,
+                                         payload: HubStateMessage(state: HubStateMessage.online, time: self.clock()).encoded(),
+                                         qos: 1, retain: true)
+        }
+        try client.subscribe(Topics.allRecords, qos: 1)
+    }
+
+    deinit { stop(timeout: 1) }
+
+    /// Starts the writer thread and connects.
+    public func start() {
+        let go: Bool = cond.withLock {
+            guard !started else { return false }
+            started = true
+            return true
+        }
+        guard go else { return }
+        let worker = Thread { [self] in runWriter() }
+        worker.name = "skyhub ingest"
+        worker.start()
+        client.connect()
+    }
+
+    /// Waits until connected and subscribed to every node's records.
+    @discardableResult
+    public func waitUntilReady(timeout: Double) -> Bool {
+        client.waitForConnection(timeout: timeout) && client.waitForSubscriptions(timeout: timeout)
+    }
+
+    public var statistics: Statistics { cond.withLock { stats } }
+
+    /// Waits until every message received so far has been stored and acknowledged.
+    @discardableResult
+    public func waitUntilIdle(timeout: Double) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        cond.lock()
+        defer { cond.unlock() }
+        while !queue.isEmpty || processing {
+            if !cond.wait(until: deadline) { return queue.isEmpty && !processing }
+        }
+        return true
+    }
+
+    /// Stores what is queued, announces `offline`, and disconnects. Records that arrive
+    /// meanwhile are not acknowledged, so their nodes send them again later.
+    public func stop(timeout: Double = 2) {
+        let wasRunning: Bool = cond.withLock {
+            defer { stopping = true; cond.broadcast() }
+            return started && !stopping
+        }
+        guard wasRunning else { return }
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        cond.withLock {
+            while !workerExited { if !cond.wait(until: deadline) { break } }
+        }
+        if (try? client.publish(topic: Topics.hubState,
+                                payload: HubStateMessage(state: HubStateMessage.offline, time: clock()).encoded(),
+                                qos: 1, retain: true)) != nil {
+            client.waitForPublishes(timeout: timeout)
+        }
+        client.disconnect(timeout: timeout)
+    }
+
+    // MARK: internals
+
+    private func enqueue(_ topic: String, _ payload: [UInt8]) {
+        // `Topics.allRecords` also matches `.../cmd`: commands to nodes are not records.
+        if topic.hasSuffix("/cmd"), topic.split(separator: "/", omittingEmptySubsequences: false).count == 5 { return }
+        let now = clock()
+        cond.withLock {
+            queue.append((topic, payload, now))
+            stats.received += 1
+            cond.signal()
+        }
+    }
+
+    private func runWriter() {
+        while true {
+            cond.lock()
+            while queue.isEmpty && !stopping { cond.wait() }
+            if queue.isEmpty && stopping {
+                workerExited = true
+                cond.broadcast()
+                cond.unlock()
+                return
+            }
+            processing = true
+            cond.unlock()
+            // Let a burst gather so one transaction stores many records.
+            if batchInterval > 0 { usleep(useconds_t(batchInterval * 1_000_000)) }
+            let batch: [(topic: String, payload: [UInt8], receivedAt: Double)] = cond.withLock {
+                let n = min(queue.count, maxBatch)
+                defer { queue.removeFirst(n) }
+                return Array(queue.prefix(n))
+            }
+            process(batch)
+            cond.withLock {
+                processing = false
+                cond.broadcast()
+            }
+        }
+    }
+
+    private func process(_ batch: [(topic: String, payload: [UInt8], receivedAt: Double)]) {
+        var valid: [IncomingRecord] = []
+        var refused: [Rejection] = []
+        for m in batch {
+            do {
+                let r = try RecordCodec.decode(m.payload, topic: m.topic)
+                guard HubStore.fitsInStore(r) else {
+                    throw RecordDecodingError.invalidField("boot, seq or frame index above 2^63-1")
+                }
+                valid.append(IncomingRecord(record: r, payload: m.payload, receivedAt: m.receivedAt))
+            } catch {
+                let e = error as? RecordDecodingError ?? .malformed("\(error)")
+                refused.append(Rejection(reason: e.reason, topic: m.topic, detail: e.description, receivedAt: m.receivedAt))
+                log("skyhub: refused \(m.payload.count)-byte payload on '\(Self.printable(m.topic))': \(Self.printable(e.description))")
+            }
+        }
+        let outcome: IngestOutcome
+        do {
+            outcome = try store.ingest(valid, rejections: refused)
+        } catch {
+            // Nothing acknowledged: the nodes keep the records and send them again.
+            log("skyhub: cannot store a batch of \(batch.count) messages: \(error)")
+            cond.withLock { stats.storeFailures += 1 }
+            return
+        }
+        var acksSent = 0
+        for ack in outcome.acknowledgements {
+            guard let payload = try? RecordCodec.encodeAck(ack) else { continue }
+            let address = NodeAddress(site: ack.site, node: ack.node)
+            if (try? client.publish(topic: Topics.ack(address), payload: payload, qos: 1)) != nil { acksSent += 1 }
+        }
+        cond.withLock {
+            stats.stored += outcome.stored
+            stats.duplicates += outcome.duplicates
+            stats.events += outcome.events
+            stats.rejected += outcome.rejected
+            stats.acknowledgementsSent += acksSent
+            stats.batches += 1
+        }
+    }
+
+    /// One line, bounded, without control characters: payloads and topics come from outside.
+    static func printable(_ s: String, limit: Int = 200) -> String {
+        let cleaned = String(String.UnicodeScalarView(s.unicodeScalars.prefix(limit).map {
+            $0.properties.generalCategory == .control ? "?" : $0
+        }))
+        return s.unicodeScalars.count > limit ? cleaned + "..." : cleaned
+    }
+}

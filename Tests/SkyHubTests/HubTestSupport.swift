@@ -1,0 +1,74 @@
+import Foundation
+import SkyCore
+import SkyHub
+import SkyTelemetry
+
+/// Messages received on the network thread, waited for by the test.
+final class Inbox: @unchecked Sendable {
+    private let cond = NSCondition()
+    private var items: [(topic: String, payload: [UInt8])] = []
+
+    var handler: MQTTClient.MessageHandler {
+        { [self] topic, payload in cond.withLock { items.append((topic, payload)); cond.broadcast() } }
+    }
+
+    var messages: [(topic: String, payload: [UInt8])] { cond.withLock { items } }
+
+    @discardableResult
+    func wait(timeout: Double = 5, until done: @escaping ([(topic: String, payload: [UInt8])]) -> Bool) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        cond.lock()
+        defer { cond.unlock() }
+        while !done(items) {
+            if !cond.wait(until: deadline) { return done(items) }
+        }
+        return true
+    }
+}
+
+/// Lines the hub logs.
+final class LogLines: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [String] = []
+    var sink: @Sendable (String) -> Void { { [self] line in lock.withLock { items.append(line) } } }
+    var lines: [String] { lock.withLock { items } }
+}
+
+let fastRetry = ReconnectPolicy(initialDelay: 0.05, maxDelay: 0.4)
+
+func config(_ broker: LocalMosquitto, _ id: String) -> MQTTClientConfiguration {
+    var c = MQTTClientConfiguration(broker: broker.broker, clientID: "\(id)-\(UInt32.random(in: 0...UInt32.max))")
+    c.reconnect = fastRetry
+    return c
+}
+
+/// A scratch directory removed at deinit.
+final class TempDir {
+    let url: URL
+    init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("skyhub-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(at: url) }
+    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+}
+
+/// A frame whose measurements vary with `i` so every stored row differs.
+func frame(_ i: Int, background: Double? = nil, stars: Int? = nil, met: Bool? = nil) -> FrameReport {
+    FrameReport(frameIndex: UInt64(i), source: "sim", dateObs: "2026-11-25T21:39:\(String(format: "%02d", i % 60)).000",
+                exptime: 30, width: 1024, height: 768,
+                background: background ?? 1000 + Double(i) * 0.5, noise: 12 + Double(i % 7) * 0.25,
+                saturatedFraction: Double(i % 5) * 1e-4, stars: stars ?? (100 + i % 37),
+                deadlineSeconds: 30, elapsedSeconds: 2.5 + Double(i % 3), deadlineMet: met ?? (i % 10 != 0),
+                slackSeconds: 27.5 - Double(i % 3), stages: [StageTiming(stage: "detect", ms: 120 + Double(i))],
+                shed: i % 10 == 0 ? ["anomaly"] : [], flags: i % 13 == 0 ? ["saturated"] : [])
+}
+
+let testBirth = BirthReport(board: "jetson-orin-nano", software: "skyedge 0.1.0", capabilities: ["quality"],
+                            models: ["quality-v1"], frameWidth: 1024, frameHeight: 768)
+
+func encoded(_ r: TelemetryRecord) -> [UInt8] { (try? RecordCodec.encode(r)) ?? [] }
+
+func frameRecord(_ a: NodeAddress, boot: UInt64, seq: UInt64, _ f: FrameReport, time: Double = 1_795_600_000) -> TelemetryRecord {
+    TelemetryRecord(kind: .frame, address: a, boot: boot, seq: seq, time: time, frame: f)
+}
