@@ -1,3 +1,4 @@
+import Foundation
 import SkyImage
 @testable import SkySim
 
