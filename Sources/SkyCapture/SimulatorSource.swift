@@ -7,7 +7,9 @@ import SkySim
 /// the same stars with fresh noise, small pointing and seeing changes, and
 /// DATE-OBS advancing by exposure plus overhead. Frame `k` depends only on the
 /// configuration and `k`, never on timing, so a run can be replayed exactly.
-public final class SimulatorSource: FrameSource {
+/// Like every source it is used from one thread at a time; it may be handed
+/// to the capture thread (hence `@unchecked Sendable`).
+public final class SimulatorSource: FrameSource, @unchecked Sendable {
     /// How fast simulated time runs against the wall clock.
     public enum Pacing: Sendable, Equatable {
         /// Deliver each frame as soon as it is asked for.

@@ -61,8 +61,8 @@ public struct CameraModel: Sendable, Equatable {
     }
 
     func validate() throws(SkySimError) {
-        guard (8...16384).contains(width), (8...16384).contains(height) else {
-            throw .invalidConfiguration("frame size \(width)x\(height) outside 8...16384")
+        guard (8...8192).contains(width), (8...8192).contains(height) else {
+            throw .invalidConfiguration("frame size \(width)x\(height) outside 8...8192")
         }
         guard pixelScaleArcsec > 0, pixelScaleArcsec < 3600 else {
             throw .invalidConfiguration("pixelScaleArcsec \(pixelScaleArcsec) must be in (0, 3600)")

@@ -81,7 +81,9 @@ struct CloudField {
 }
 
 /// Smooth value noise in [0, 1): random values on the integer lattice, blended with a smoothstep.
-func valueNoise(_ x: Double, _ y: Double, seed: UInt64) -> Double {
+func valueNoise(_ x0: Double, _ y0: Double, seed: UInt64) -> Double {
+    // Wrap far coordinates (decades of cloud drift) so the lattice index always fits an Int64.
+    let x = x0.truncatingRemainder(dividingBy: 0x1p40), y = y0.truncatingRemainder(dividingBy: 0x1p40)
     let fx = x.rounded(.down), fy = y.rounded(.down)
     let ix = Int64(fx), iy = Int64(fy)
     let tx = x - fx, ty = y - fy

@@ -119,6 +119,9 @@ public struct FrameConditions: Sendable, Equatable {
     public var effectiveExposure: Double { kind == .bias ? 0 : exposure }
 
     func validate() throws(SkySimError) {
+        guard startTime.unixSeconds.isFinite, abs(startTime.unixSeconds) < 1e11 else {
+            throw .invalidConfiguration("startTime is not a usable instant")
+        }
         guard exposure >= 0, exposure <= 86_400 else { throw .invalidConfiguration("exposure \(exposure) outside 0...86400 s") }
         guard fwhmPixels >= 0.5, fwhmPixels <= 100 else { throw .invalidConfiguration("fwhmPixels \(fwhmPixels) outside 0.5...100") }
         guard moffatBeta > 1.05, moffatBeta <= 50 else { throw .invalidConfiguration("moffatBeta \(moffatBeta) outside (1.05, 50]") }
@@ -129,13 +132,13 @@ public struct FrameConditions: Sendable, Equatable {
         guard (0...100).contains(satelliteCount), (0...100).contains(aircraftCount) else {
             throw .invalidConfiguration("satelliteCount and aircraftCount must be in 0...100")
         }
-        guard trackingDrift.length <= 500, pointingOffset.length.isFinite else {
-            throw .invalidConfiguration("trackingDrift longer than 500 px or pointing offset not finite")
+        guard trackingDrift.length <= 500, pointingOffset.length <= 1e6 else {
+            throw .invalidConfiguration("trackingDrift longer than 500 px or pointing offset beyond 1e6 px")
         }
         if let c = clouds {
-            guard (0...1).contains(c.coverage), (0...1).contains(c.opacity), c.scalePixels >= 4,
-                  c.skyBrightening >= 0, c.velocity.length.isFinite else {
-                throw .invalidConfiguration("clouds need coverage and opacity in 0...1, scalePixels >= 4, skyBrightening >= 0")
+            guard (0...1).contains(c.coverage), (0...1).contains(c.opacity), c.scalePixels >= 4, c.scalePixels < 1e7,
+                  c.skyBrightening >= 0, c.skyBrightening <= 100, c.velocity.length <= 1000 else {
+                throw .invalidConfiguration("clouds need coverage and opacity in 0...1, scalePixels >= 4, skyBrightening in 0...100, speed <= 1000 px/s")
             }
         }
         if let d = defocus {

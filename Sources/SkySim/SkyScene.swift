@@ -52,6 +52,18 @@ public struct SkyScene: Sendable, Equatable {
         if let r = catalogRadiusDegrees, !(r > 0 && r < 30) {
             throw .invalidConfiguration("catalogRadiusDegrees \(r) outside (0, 30)")
         }
+        guard brightestMagnitude.isFinite, faintestMagnitude.isFinite else {
+            throw .invalidConfiguration("magnitude limits must be finite")
+        }
+        for t in transients where !(t.ra.isFinite && t.dec >= -90 && t.dec <= 90 && t.magnitude.isFinite && abs(t.magnitude) < 40) {
+            throw .invalidConfiguration("transient at RA \(t.ra), Dec \(t.dec), magnitude \(t.magnitude) is not valid")
+        }
+        for m in movingObjects {
+            guard m.ra.isFinite, m.dec >= -90, m.dec <= 90, m.magnitude.isFinite, abs(m.magnitude) < 40,
+                  abs(m.raRateArcsecPerHour) <= 1e6, abs(m.decRateArcsecPerHour) <= 1e6 else {
+                throw .invalidConfiguration("moving object \(m.name): position, magnitude or rate (at most 1e6 arcsec/h) not valid")
+            }
+        }
     }
 }
 

@@ -5,8 +5,9 @@ import SkyImage
 /// Renders frames of one scene through one camera. Holds what stays fixed
 /// (the star catalogue, the camera's defects and flat field) and the scratch
 /// memory a frame needs, so rendering into a caller's buffer allocates no
-/// frame-sized memory after the first frame. Not thread-safe: one frame at a time.
-public final class SkySimulator {
+/// frame-sized memory after the first frame. One frame at a time: it may be
+/// handed to another thread (hence `@unchecked Sendable`) but not shared by two at once.
+public final class SkySimulator: @unchecked Sendable {
     public let scene: SkyScene
     public let camera: CameraModel
     /// The field's WCS with no pointing offset.
@@ -38,6 +39,10 @@ public final class SkySimulator {
         // Cover the frame's corners with 15% to spare for pointing offsets.
         let halfDiagonal = 0.5 * Double(camera.width * camera.width + camera.height * camera.height).squareRoot()
         catalogRadiusDegrees = scene.catalogRadiusDegrees ?? (halfDiagonal * 1.15 * camera.pixelScaleArcsec / 3600)
+        let expectedStars = scene.starsPerSquareDegree * Double.pi * catalogRadiusDegrees * catalogRadiusDegrees
+        guard expectedStars <= 2_000_000 else {
+            throw .invalidConfiguration("the catalogue would hold \(Int(expectedStars)) stars (at most 2 million): lower starsPerSquareDegree or catalogRadiusDegrees")
+        }
         catalog = StarCatalog.generate(scene: scene, radiusDegrees: catalogRadiusDegrees)
         defects = CameraDefects(camera: camera)
         flatModel = FlatFieldModel(camera: camera, dust: defects.dust)
@@ -257,6 +262,8 @@ public final class SkySimulator {
                 let m = obj.position(at: mid)
                 guard let pa = place(a.ra, a.dec), let pb = place(b.ra, b.dec), let pm = place(m.ra, m.dec) else { continue }
                 let motion = PixelVector(dx: pb.x - pa.x + drift.dx, dy: pb.y - pa.y + drift.dy)
+                // Faster than a few frame widths per exposure is a streak for the trail code, not a trailed point.
+                guard motion.length <= 2 * Double(w + h) else { continue }
                 guard nearFrame(pm, margin: profile.maxRadius + motion.length + 2) else { continue }
                 let catalogFlux = electronRate(magnitude: obj.magnitude) * t
                 let tt = transparency(pm), fr = smoothFlat(pm.x, pm.y)

@@ -73,5 +73,11 @@ import SkyImage
         let dt = MonotonicClock.seconds() - t0
         print("SkySim 1024x1024 with \(f.truth.stars.count) stars rendered in \(String(format: "%.3f", dt)) s")
         #expect(f.truth.stars.count > 100)
+        var busy = FrameConditions(seed: 3, skyGradient: SkyGradient(amplitude: 0.3, angleDegrees: 20), clouds: Clouds(),
+                                   trackingDrift: PixelVector(dx: 4, dy: 1), cosmicRayRate: 5, satelliteCount: 2, aircraftCount: 1)
+        busy.defocus = Defocus(outerDiameterPixels: 10)
+        let t1 = MonotonicClock.seconds()
+        _ = try sim.render(busy, into: slot)
+        print("SkySim 1024x1024 with clouds, gradient, defocus, drift, trails rendered in \(String(format: "%.3f", MonotonicClock.seconds() - t1)) s")
     }
 }
