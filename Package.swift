@@ -49,7 +49,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "skyedge", dependencies: [
-            "SkyEdge", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "SkyEdge", "SkyCapture", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "skyhub", dependencies: [
             "SkyHub", .product(name: "ArgumentParser", package: "swift-argument-parser"),

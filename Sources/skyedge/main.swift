@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SkyCapture
 import SkyEdge
 
 struct SkyEdgeCommand: ParsableCommand {
@@ -61,7 +62,9 @@ extension SkyEdgeCommand {
             }
             Log.prefix = "skyedge[\(cfg.address)]"
             let sink = try MQTTRecordSink(config: cfg, board: board)
-            let runtime = try SiteRuntime(config: cfg, board: board, source: SourceFactory.make(cfg), sink: sink)
+            let source: FrameSource
+            do { source = try SourceFactory.make(cfg) } catch { throw RuntimeFailure("\(error)") }
+            let runtime = try SiteRuntime(config: cfg, board: board, source: source, sink: sink)
             let signals = SignalHandlers { runtime.stop() }
             runtime.run()
             sink.shutdown()
