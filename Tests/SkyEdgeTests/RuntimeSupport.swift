@@ -1,0 +1,58 @@
+import Foundation
+import SkyCore
+@testable import SkyEdge
+
+/// Keeps what the runtime produced, for tests that check the runtime itself
+/// (the MQTT path has its own end-to-end test). Optionally forwards to a real sink.
+final class CollectingSink: RecordSink, @unchecked Sendable {
+    private let lock = NSLock()
+    private var frameReports: [FrameReport] = []
+    private var statusReports: [StatusReport] = []
+    let forward: RecordSink?
+
+    init(forwardingTo forward: RecordSink? = nil) { self.forward = forward }
+
+    func publish(frame: FrameReport) {
+        lock.withLock { frameReports.append(frame) }
+        forward?.publish(frame: frame)
+    }
+
+    func publish(status: StatusReport) {
+        lock.withLock { statusReports.append(status) }
+        forward?.publish(status: status)
+    }
+
+    var delivery: DeliveryCounters { forward?.delivery ?? DeliveryCounters(published: UInt64(frames.count)) }
+    func shutdown() { forward?.shutdown() }
+
+    var frames: [FrameReport] { lock.withLock { frameReports } }
+    var statuses: [StatusReport] { lock.withLock { statusReports } }
+}
+
+func testConfig(site: String = "testsite", width: Int = 384, height: Int = 384, maxFrames: Int? = nil) -> SiteConfig {
+    var c = SiteConfig(site: site, node: "n1")
+    c.maxFrameWidth = width
+    c.maxFrameHeight = height
+    c.maxFrames = maxFrames
+    c.statusInterval = 0.5
+    return c
+}
+
+func genericBoard() throws -> BoardProfile { try BoardProfiles.load("generic-x86_64", from: PackagePaths.boards) }
+
+/// Runs `runtime` on a thread and returns a way to wait for it.
+func start(_ runtime: SiteRuntime) -> DispatchSemaphore {
+    let done = DispatchSemaphore(value: 0)
+    Thread { runtime.run(); done.signal() }.start()
+    return done
+}
+
+/// Polls `condition` until true or `timeout` seconds pass.
+func eventually(timeout: Double = 10, _ condition: () -> Bool) -> Bool {
+    let until = Date(timeIntervalSinceNow: timeout)
+    while Date() < until {
+        if condition() { return true }
+        usleep(20_000)
+    }
+    return condition()
+}
