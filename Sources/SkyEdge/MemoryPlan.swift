@@ -33,8 +33,9 @@ public struct MemoryPlan: Sendable, Equatable {
     static func aligned(_ n: Int) -> Int { (n + alignment - 1) / alignment * alignment }
 
     /// Process memory that is not ours to plan (Swift runtime, Foundation, libmosquitto,
-    /// thread stacks, code). Measured: VmRSS of `skyedge run` on a 64x64 simulated frame
-    /// was 39 MiB on x86-64 (Tools/measure-baseline); rounded up for other boards.
+    /// thread stacks, code). `Tools/measure-baseline.sh` measures it: peak RSS minus the
+    /// arena was 35 MiB on x86-64 (39 MiB with a 4 MiB arena, 104 MiB with a 70 MiB one);
+    /// rounded up for other boards and libraries.
     public static let processBaselineBytes = 48 << 20
     /// Upper bound on one encoded record held in memory while unacknowledged.
     public static let recordBytesBound = 4 << 10
