@@ -47,14 +47,15 @@ hub=$!
 pids+=($hub)
 sleep 1
 
-site() { # name node field seed
+site() { # name node field seed sky-brightness fwhm clouds
     cat > "$run/$1.yaml" <<YAML
 site: $1
 node: $2
 board: generic-x86_64
 boardsDirectory: $PWD/Boards
 broker: { host: 127.0.0.1, port: $port }
-source: { kind: simulator, field: $3, seed: $4, width: 1024, height: 1024, exposure: 30, accelerate: 60 }
+source: { kind: simulator, field: $3, seed: $4, width: 1024, height: 1024, exposure: 30, accelerate: 60,
+          skyBrightness: $5, fwhm: $6, clouds: $7 }
 maxFrameWidth: 1024
 maxFrameHeight: 1024
 statusInterval: 5
@@ -65,8 +66,9 @@ YAML
     sites+=($!)
 }
 sites=()
-site lapalma cam1 1 11
-site sutherland cam1 2 22
+# A dark, steady site and one with a bright (moonlit) sky, poorer seeing and passing clouds.
+site lapalma cam1 1 11 21.3 2.2 0
+site sutherland cam1 2 22 19.6 3.4 0.4
 echo "demo: two sites running for about ${DURATION} s ($FRAMES frames each)"
 
 status=0

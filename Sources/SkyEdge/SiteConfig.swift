@@ -17,6 +17,10 @@ public struct SiteConfig: Sendable, Equatable {
         public var exposure: Double = 30
         /// Simulated seconds per real second (60: a 30 s exposure arrives every 0.5 s).
         public var accelerate: Double = 1
+        /// Simulated sky: brightness in mag/arcsec^2, seeing FWHM in pixels, cloud cover 0...1.
+        public var skyBrightness: Double = 20.5
+        public var fwhm: Double = 2.5
+        public var clouds: Double = 0
         // fits-directory
         public var path: String?
         public var mode: String = "watch"
@@ -96,7 +100,8 @@ extension SiteConfig: Codable {
 // Nested structs decode key by key with defaults, so a config names only what it changes.
 extension SiteConfig.Source {
     enum CodingKeys: String, CodingKey {
-        case kind, field, seed, width, height, exposure, accelerate, path, mode, loop, device, pixelFormat
+        case kind, field, seed, width, height, exposure, accelerate, skyBrightness, fwhm, clouds, path, mode, loop,
+             device, pixelFormat
     }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -108,6 +113,9 @@ extension SiteConfig.Source {
         height = try c.decodeIfPresent(Int.self, forKey: .height) ?? height
         exposure = try c.decodeIfPresent(Double.self, forKey: .exposure) ?? exposure
         accelerate = try c.decodeIfPresent(Double.self, forKey: .accelerate) ?? accelerate
+        skyBrightness = try c.decodeIfPresent(Double.self, forKey: .skyBrightness) ?? skyBrightness
+        fwhm = try c.decodeIfPresent(Double.self, forKey: .fwhm) ?? fwhm
+        clouds = try c.decodeIfPresent(Double.self, forKey: .clouds) ?? clouds
         path = try c.decodeIfPresent(String.self, forKey: .path)
         mode = try c.decodeIfPresent(String.self, forKey: .mode) ?? mode
         loop = try c.decodeIfPresent(Bool.self, forKey: .loop) ?? loop
@@ -206,6 +214,9 @@ extension SiteConfig {
                 throw fail("simulated frame \(source.width)x\(source.height) must be 16 px or more and fit maxFrameWidth x maxFrameHeight")
             }
             guard source.exposure > 0, source.accelerate > 0 else { throw fail("source.exposure and source.accelerate must be positive") }
+            guard (10...25).contains(source.skyBrightness), (0.5...50).contains(source.fwhm), (0...1).contains(source.clouds) else {
+                throw fail("source.skyBrightness must be 10...25 mag/arcsec^2, source.fwhm 0.5...50 px, source.clouds 0...1")
+            }
         case .fitsDirectory:
             guard source.path != nil else { throw fail("source.path is required for a fits-directory source") }
             guard ["watch", "replay"].contains(source.mode) else { throw fail("source.mode must be watch or replay") }

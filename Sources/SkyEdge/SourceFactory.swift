@@ -19,6 +19,9 @@ public enum SourceFactory {
             let camera = CameraModel(width: s.width, height: s.height, seed: SeedMixer.label(config.site))
             var conditions = FrameConditions()
             conditions.exposure = s.exposure
+            conditions.skyBrightness = s.skyBrightness
+            conditions.fwhmPixels = s.fwhm
+            if s.clouds > 0 { conditions.clouds = Clouds(coverage: s.clouds, seed: s.seed) }
             return try SimulatorSource(configuration: .init(
                 scene: .demoField(s.field), camera: camera, conditions: conditions, seed: s.seed,
                 startTime: UTCInstant.now(), pacing: s.accelerate == 1 ? .realTime : .accelerated(s.accelerate),
