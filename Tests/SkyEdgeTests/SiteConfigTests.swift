@@ -33,6 +33,7 @@ import Testing
     ("site: s\nnode: n\nsource: { kind: webcam }\n", "source.kind"),
     ("site: s\nnode: n\npipeline: { slots: 0 }\n", "pipeline.slots"),
     ("site: s\nnode: n\nmaxFrameWidth: ten\n", "maxFrameWidth"),
+    ("site: s\nnode: n\nsource: { clouds: 1.5 }\n", "source.clouds"),
     ("site: [unclosed\n", "invalid config"),
 ])
 func badConfigsSayWhatIsWrong(text: String, expected: String) {
