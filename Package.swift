@@ -62,9 +62,12 @@ let package = Package(
             "SkyNN", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // Test support: counts heap allocations, to prove hot paths allocate nothing.
+        .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
+
         .testTarget(name: "CSkyKernelsTests", dependencies: ["CSkyKernels"]),
         .testTarget(name: "SkyCoreTests", dependencies: ["SkyCore"]),
-        .testTarget(name: "SkyImageTests", dependencies: ["SkyImage", "SkySim"]),
+        .testTarget(name: "SkyImageTests", dependencies: ["SkyImage", "SkySim", "CAllocationCounter"]),
         .testTarget(name: "SkySimTests", dependencies: ["SkySim", "SkyImage"]),
         .testTarget(name: "SkyNNTests", dependencies: ["SkyNN"]),
         .testTarget(name: "SkyCaptureTests", dependencies: ["SkyCapture", "SkyImage", "SkySim"]),

@@ -100,6 +100,10 @@ struct HubIngestTests {
         try send([5, 5, 1, 23, 22] + Array(1...23))
         #expect(acks.wait { m in lastAck(m) == 23 })
         try send(Array(24...30) + [30, 29])
+        // waitUntilIdle can return before the broker has delivered everything: wait for
+        // the acknowledgement of 30 and for the two late duplicates to be counted.
+        #expect(acks.wait { m in lastAck(m) == 30 })
+        #expect(waitFor { ingest.statistics.stored == 30 && ingest.statistics.duplicates == 5 + 23 + 2 })
 
         #expect(try store.records(site: a.site, node: a.node) == records)
         #expect(try store.recordCount() == 30)

@@ -1,3 +1,4 @@
+import CAllocationCounter
 import Foundation
 import Testing
 @testable import SkyImage
@@ -109,5 +110,36 @@ private func withSummarizer<R>(width: Int, height: Int, _ body: (inout FrameSumm
             let got = values.withUnsafeMutableBufferPointer { selectKth($0, k) }
             #expect(got == sorted[k])
         }
+    }
+}
+
+@Test func measuringAFrameAllocatesNothing() {
+    guard sky_allocations_supported() != 0 else {
+        print("skipping: allocation counting needs glibc malloc interposition")
+        return
+    }
+    var stars: [(x: Double, y: Double, peak: Double)] = []
+    for i in 0..<30 { stars.append((x: 20 + Double(i % 6) * 80, y: 20 + Double(i / 6) * 90, peak: 800)) }
+    let frame = syntheticFrame(width: 512, height: 512, sky: 900, sigma: 10, stars: stars)
+    let options = FrameSummaryOptions()
+    let sizes = FrameSummarizer.scratchBytes(maxWidth: 512, maxHeight: 512, options: options)
+    let mesh = UnsafeMutableRawBufferPointer.allocate(byteCount: sizes.mesh, alignment: 64)
+    let det = UnsafeMutableRawBufferPointer.allocate(byteCount: sizes.detection, alignment: 64)
+    defer { mesh.deallocate(); det.deallocate() }
+    var s = FrameSummarizer(maxWidth: 512, maxHeight: 512, options: options, meshScratch: mesh, detectionScratch: det)
+    frame.withView { view in
+        _ = s.summarize(view)  // warm-up: nothing lazy should remain after this
+        // The counter itself must see allocations, or a zero below would prove nothing.
+        sky_allocations_begin()
+        let probe = [Int](repeating: 1, count: Int.random(in: 10...20))
+        let seen = sky_allocations_end()
+        #expect(seen >= 1 && probe.count >= 10)
+
+        sky_allocations_begin()
+        var found = 0
+        for _ in 0..<20 { found &+= s.summarize(view).stars }
+        let allocations = sky_allocations_end()
+        #expect(allocations == 0, "summarize allocated \(allocations) times in 20 frames")
+        #expect(found == 20 * 30)
     }
 }
