@@ -86,6 +86,7 @@ public final class SiteRuntime: @unchecked Sendable {
                     return config.maxFrames.map { Int(c.framesProcessed) >= $0 } ?? false
                 }
                 sink.publish(frame: report)
+                Log.info(Self.summaryLine(report))
                 if done { break }
             }
             if MonotonicClock.seconds() >= nextStatus {
@@ -99,6 +100,15 @@ public final class SiteRuntime: @unchecked Sendable {
         sink.publish(status: statusReport())
         let c = snapshot
         Log.info("\(config.address) stopped: \(c.framesProcessed) frames processed, \(c.deadlineMisses) deadline misses, \(c.captureErrors) capture errors")
+    }
+
+    /// One log line per frame: what a technician tailing the journal wants to see.
+    static func summaryLine(_ r: FrameReport) -> String {
+        let name = r.source.split(separator: "/").last.map(String.init) ?? r.source
+        let flags = r.flags.isEmpty ? "" : " [\(r.flags.joined(separator: ","))]"
+        return String(format: "frame %llu %@ %dx%d: bkg %.1f noise %.2f stars %d sat %.3f%% in %.0f ms of %.1f s%@",
+                      r.frameIndex, name, r.width, r.height, r.background, r.noise, r.stars,
+                      100 * r.saturatedFraction, 1000 * r.elapsedSeconds, r.deadlineSeconds, flags)
     }
 
     public func statusReport() -> StatusReport {
