@@ -7,7 +7,7 @@ struct SkyDiag: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "skydiag",
         abstract: "Check a SkyEdge site: FITS files, board, memory plan, camera, MQTT.",
-        subcommands: [FitsCommand.self, BoardCommand.self, MemoryCommand.self, CameraCommand.self, MQTTCommand.self])
+        subcommands: [FitsCommand.self, BoardCommand.self, MemoryCommand.self, CameraCommand.self, MQTTCommand.self, TailCommand.self])
 }
 
 do {

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// Runs a built executable of this package and collects its exit status and output.
-private func runTool(_ name: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String)? {
+func runTool(_ name: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String)? {
     let url = PackagePaths.root.appendingPathComponent(".build/debug/\(name)")
     guard FileManager.default.isExecutableFile(atPath: url.path) else { return nil }
     let p = Process()

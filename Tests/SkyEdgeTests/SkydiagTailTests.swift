@@ -1,0 +1,41 @@
+import Foundation
+import SkyCore
+import SkyTelemetry
+import Testing
+
+@Test func skydiagTailDecodesRecordsAndSaysWhyItRefusesOthers() throws {
+    let skydiag = PackagePaths.root.appendingPathComponent(".build/debug/skydiag")
+    guard FileManager.default.isExecutableFile(atPath: skydiag.path) else {
+        print("skipping: .build/debug/skydiag is not built")
+        return
+    }
+    let broker = try LocalMosquitto()
+    let p = Process()
+    p.executableURL = skydiag
+    p.arguments = ["tail", "--broker", "\(broker.host):\(broker.port)", "--count", "2", "--seconds", "20"]
+    let out = Pipe()
+    p.standardOutput = out
+    try p.run()
+
+    let sender = try MQTTClient(configuration: MQTTClientConfiguration(broker: broker.broker, clientID: "tail-test"))
+    sender.connect()
+    #expect(sender.waitForConnection(timeout: 5))
+    let a = NodeAddress(site: "tailsite", node: "cam9")
+    let status = TelemetryRecord(kind: .status, address: a, boot: 1, seq: 7, time: 1_795_000_000,
+                                 status: StatusReport(framesCaptured: 12, framesProcessed: 11, captureErrors: 2))
+    // The tail subscribes after it connects: keep publishing until it has seen both kinds.
+    for _ in 0..<50 where p.isRunning {
+        _ = try? sender.publish(topic: Topics.record(a, .status), payload: try RecordCodec.encode(status))
+        _ = try? sender.publish(topic: Topics.record(a, .frame), payload: Array("{\"schema\":1}".utf8))
+        usleep(100_000)
+    }
+    p.waitUntilExit()
+    // Two short lines fit the pipe's buffer, so reading after the exit cannot deadlock.
+    let lines = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        .split(separator: "\n").map(String.init)
+    sender.disconnect()
+    #expect(p.terminationStatus == 0)
+    #expect(lines.count == 2)
+    #expect(lines.contains { $0.contains("tailsite/cam9 #7 status") && $0.contains("processed 11") && $0.contains("capture-errors 2") })
+    #expect(lines.contains { $0.contains("skyedge/v1/tailsite/cam9/frame REFUSED (malformed)") })
+}
