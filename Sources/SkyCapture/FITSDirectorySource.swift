@@ -98,7 +98,12 @@ public final class FITSDirectorySource: FrameSource {
     public func nextFrame(into slot: UnsafeMutableBufferPointer<UInt16>, timeout: Double) throws(CaptureError) -> CapturedFrame? {
         if !isOpen { try open() }
         switch mode {
-        case let .replay(loop): return try nextReplayed(into: slot, loop: loop)
+        case let .replay(loop):
+            let frame = try nextReplayed(into: slot, loop: loop)
+            // Nothing left (or an empty looped directory): wait as a camera would,
+            // so a caller polling in a loop does not spin a core.
+            if frame == nil { usleep(useconds_t(min(max(0, timeout), pollInterval) * 1_000_000)) }
+            return frame
         case .watch: return try nextWatched(into: slot, timeout: timeout)
         }
     }

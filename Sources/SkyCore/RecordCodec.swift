@@ -75,7 +75,8 @@ public enum RecordCodec {
     static func validate(_ r: TelemetryRecord) throws(RecordDecodingError) {
         guard Identifier.isValid(r.site) else { throw .invalidField("site '\(r.site.prefix(70))'") }
         guard Identifier.isValid(r.node) else { throw .invalidField("node '\(r.node.prefix(70))'") }
-        guard r.time.isFinite else { throw .invalidField("time is not finite") }
+        // 1970 to 2286: anything else is a broken clock or a forged payload.
+        guard r.time.isFinite, r.time > 0, r.time < 1e10 else { throw .invalidField("time \(r.time) is not a plausible Unix time") }
         if r.kind.isSequenced {
             guard r.seq >= 1 else { throw .invalidField("sequenced record with seq 0") }
         }

@@ -18,7 +18,8 @@ public struct TelemetryRecord: Sendable, Equatable, Codable {
     public var kind: RecordKind
     public var site: String
     public var node: String
-    /// The node process's start time (Unix seconds): sequence numbers restart at 1 each boot.
+    /// The node process's start time in Unix milliseconds: sequence numbers restart at 1 each
+    /// boot, and two starts in the same second still get different boots.
     public var boot: UInt64
     /// 1, 2, 3... per (site, node, boot) for sequenced kinds; 0 for birth and death.
     public var seq: UInt64
@@ -78,7 +79,8 @@ public struct FrameReport: Sendable, Equatable, Codable {
     public var stages: [StageTiming]
     /// Optional work dropped to meet the deadline, in the order it was dropped.
     public var shed: [String]
-    /// Conditions worth a human's attention, e.g. `stars_truncated`, `saturated`, `nan_pixels`.
+    /// Conditions worth a human's attention: `stars_truncated`, `saturated` (over 1% of pixels),
+    /// `no_stars`, `deadline_missed`.
     public var flags: [String]
 
     public init(frameIndex: UInt64, source: String, dateObs: String?, exptime: Double,

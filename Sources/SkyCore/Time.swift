@@ -24,6 +24,8 @@ public struct UTCInstant: Sendable, Hashable, Comparable, Codable {
 
     /// ISO 8601 with milliseconds, e.g. `2026-11-25T21:39:00.125`, as FITS DATE-OBS writes it.
     public var isoString: String {
+        // Beyond +-10^12 s (about 30,000 years) time_t conversion would trap; such an instant is a bug upstream.
+        guard unixSeconds.isFinite, abs(unixSeconds) < 1e12 else { return "invalid-time(\(unixSeconds))" }
         var whole = floor(unixSeconds)
         var millis = Int(((unixSeconds - whole) * 1000).rounded())
         if millis == 1000 { whole += 1; millis = 0 }
@@ -63,7 +65,7 @@ public struct UTCInstant: Sendable, Hashable, Comparable, Codable {
     }
 
     static func fromCivil(_ y: Int, _ mo: Int, _ d: Int, _ h: Int, _ mi: Int, _ s: Double) -> UTCInstant? {
-        guard (1...12).contains(mo), (1...31).contains(d), (0...23).contains(h),
+        guard (-9_999...99_999).contains(y), (1...12).contains(mo), (1...31).contains(d), (0...23).contains(h),
               (0...59).contains(mi), s >= 0, s < 61 else { return nil }
         // Days from civil (Howard Hinnant's algorithm): exact for the proleptic Gregorian calendar.
         let yy = mo <= 2 ? y - 1 : y

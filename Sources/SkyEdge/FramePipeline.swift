@@ -9,17 +9,15 @@ public struct FramePipeline {
     let defaultSaturation: UInt16
     /// Simulated seconds per real second: deadlines shrink by this factor.
     let timeScale: Double
-    let sourceName: String
     var frameIndex: UInt64 = 0
 
-    public init(config: SiteConfig, arena: Arena, sourceName: String) {
+    public init(config: SiteConfig, arena: Arena) {
         summarizer = FrameSummarizer(maxWidth: config.maxFrameWidth, maxHeight: config.maxFrameHeight,
                                      options: config.summaryOptions,
                                      meshScratch: arena.region("background mesh"),
                                      detectionScratch: arena.region("detection scratch"))
         defaultSaturation = UInt16(clamping: config.pipeline.saturation)
         timeScale = config.source.kind == .simulator ? config.source.accelerate : 1
-        self.sourceName = sourceName
     }
 
     /// Seconds until the next exposure ends, which is when this frame must be done.
@@ -32,7 +30,10 @@ public struct FramePipeline {
     public mutating func process(_ image: ImageView<UInt16>, frame: CapturedFrame) -> FrameReport {
         frameIndex &+= 1
         let deadline = deadline(for: frame)
-        let saturation = frame.metadata.saturation.map { UInt16(clamping: Int($0.rounded(.down))) } ?? defaultSaturation
+        let saturation = frame.metadata.saturation.flatMap { v -> UInt16? in
+            guard v.isFinite else { return nil }
+            return v >= 65_535 ? .max : v <= 1 ? 1 : UInt16(v.rounded(.down))
+        } ?? defaultSaturation
         var stages: [StageTiming] = []
         stages.reserveCapacity(4)
         var flags: [String] = []
@@ -61,7 +62,9 @@ public struct FramePipeline {
         let elapsed = MonotonicClock.seconds() - frame.capturedAtMonotonic
         let slack = deadline - elapsed
         if slack < 0 { flags.append("deadline_missed") }
-        return FrameReport(frameIndex: frameIndex, source: frame.origin, dateObs: frame.metadata.dateObs,
+        // The record size is bounded in the memory plan: keep the end of long paths (the file name).
+        let origin = frame.origin.utf8.count <= 200 ? frame.origin : "..." + String(frame.origin.suffix(197))
+        return FrameReport(frameIndex: frameIndex, source: origin, dateObs: frame.metadata.dateObs,
                            exptime: frame.metadata.exptime ?? 0, width: image.width, height: image.height,
                            background: bg.level, noise: bg.noise, saturatedFraction: satFraction,
                            stars: stars.count, deadlineSeconds: deadline, elapsedSeconds: elapsed,

@@ -7,7 +7,8 @@ import SkyTelemetry
 public final class MQTTRecordSink: RecordSink, @unchecked Sendable {
     public let publisher: TelemetryPublisher
 
-    public init(config: SiteConfig, board: BoardProfile, boot: UInt64 = UInt64(UTCInstant.now().unixSeconds)) throws {
+    public init(config: SiteConfig, board: BoardProfile,
+                boot: UInt64 = UInt64((UTCInstant.now().unixSeconds * 1000).rounded())) throws {
         var mqtt = MQTTClientConfiguration(host: config.broker.host, port: config.broker.port,
                                            clientID: "skyedge-\(config.site)-\(config.node)")
         mqtt.username = config.broker.username

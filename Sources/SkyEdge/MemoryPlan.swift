@@ -94,6 +94,7 @@ extension SiteConfig {
 
 public struct MemoryPlanError: Error, CustomStringConvertible {
     public var plan: MemoryPlan
+    public init(plan: MemoryPlan) { self.plan = plan }
     public var description: String { "the memory plan does not fit the board's budget; refusing to start\n" + plan.formatted() }
 }
 

@@ -1,9 +1,10 @@
 import Foundation
+import SkyCapture
 import SkyCore
 import Yams
 
-/// Configuration of one `skyedge` process, read from YAML (see Tools/demo/site-*.yaml
-/// and README). Every key but `site` and `node` has a default.
+/// Configuration of one `skyedge` process, read from YAML (README.md shows the keys;
+/// Tools/demo.sh writes two). Every key but `site` and `node` has a default.
 public struct SiteConfig: Sendable, Equatable {
     public enum SourceKind: String, Sendable, Codable { case simulator, fitsDirectory = "fits-directory", v4l2 }
 
@@ -221,7 +222,9 @@ extension SiteConfig {
             guard source.path != nil else { throw fail("source.path is required for a fits-directory source") }
             guard ["watch", "replay"].contains(source.mode) else { throw fail("source.mode must be watch or replay") }
         case .v4l2:
-            break
+            if let f = source.pixelFormat, V4L2PixelFormat(name: f) == nil {
+                throw fail("source.pixelFormat '\(f)' is not one of \(V4L2PixelFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
         }
     }
 }

@@ -63,6 +63,7 @@ public final class SiteRuntime: @unchecked Sendable {
 
     /// Runs until `stop()` or `config.maxFrames` frames are processed.
     public func run() {
+        // Read before the capture thread starts: a source's name may change when it (re)opens.
         Log.info("\(config.address) on board \(board.name): arena \(plan.arenaBytes >> 20) MiB, source \(source.name)")
         let captureDone = DispatchSemaphore(value: 0)
         let capture = Thread { [self] in
@@ -72,26 +73,29 @@ public final class SiteRuntime: @unchecked Sendable {
         capture.name = "skyedge-capture"
         capture.start()
 
-        var pipeline = FramePipeline(config: config, arena: arena, sourceName: source.name)
+        var pipeline = FramePipeline(config: config, arena: arena)
         var nextStatus = MonotonicClock.seconds() + config.statusInterval
         while !isStopping {
             if let (index, frame) = ring.takeReady(timeout: 0.2) {
                 let slot = slot(index)
                 let view = ImageView(base: slot.baseAddress!, width: frame.metadata.width, height: frame.metadata.height)
                 let report = pipeline.process(view, frame: frame)
-                ring.giveBack(index)
                 let done = counters.withLock { c -> Bool in
                     c.framesProcessed += 1
                     if !report.deadlineMet { c.deadlineMisses += 1 }
                     return config.maxFrames.map { Int(c.framesProcessed) >= $0 } ?? false
                 }
                 sink.publish(frame: report)
+                // The slot goes back only now, so "frame N's report is out" and "slot free" are one event.
+                ring.giveBack(index)
                 Log.info(Self.summaryLine(report))
                 if done { break }
             }
-            if MonotonicClock.seconds() >= nextStatus {
+            let now = MonotonicClock.seconds()
+            if now >= nextStatus {
                 sink.publish(status: statusReport())
-                nextStatus += config.statusInterval
+                // After a stall, one heartbeat, not one per missed interval.
+                nextStatus = max(nextStatus + config.statusInterval, now)
             }
         }
         stop()
@@ -124,8 +128,11 @@ public final class SiteRuntime: @unchecked Sendable {
         var isOpen = false
         var backoff = retryInitial
         var generator = SystemRandomNumberGenerator()
+        var consecutiveBadFrames = 0
         func recordFailure(_ e: CaptureError) {
-            counters.withLock { $0.captureErrors += 1; $0.lastError = e.description }
+            // Bounded: the status record's size is part of the memory plan.
+            let text = e.description.utf8.count <= 400 ? e.description : String(e.description.prefix(400)) + "..."
+            counters.withLock { $0.captureErrors += 1; $0.lastError = text }
         }
         func pause() {
             // Full jitter: many sites restarting after a shared outage do not retry in step.
@@ -151,6 +158,12 @@ public final class SiteRuntime: @unchecked Sendable {
             guard let index = ring.takeFree(timeout: 0.5) else { continue }
             do throws(CaptureError) {
                 if let frame = try source.nextFrame(into: slot(index), timeout: 1.0) {
+                    // Sources check the pixel count against the slot; the pipeline also needs each side to fit.
+                    let w = frame.metadata.width, h = frame.metadata.height
+                    guard w >= 1, h >= 1, w <= config.maxFrameWidth, h <= config.maxFrameHeight else {
+                        throw CaptureError.badFrame("\(frame.origin) is \(w)x\(h), beyond the \(config.maxFrameWidth)x\(config.maxFrameHeight) frames of the memory plan")
+                    }
+                    if consecutiveBadFrames > 0 { consecutiveBadFrames = 0; backoff = retryInitial }
                     counters.withLock { $0.framesCaptured += 1 }
                     ring.markReady(index, frame)
                 } else {
@@ -162,6 +175,10 @@ public final class SiteRuntime: @unchecked Sendable {
                 switch error {
                 case .badFrame, .tooLarge:
                     Log.warn("\(error); skipping it")
+                    // A camera that only ever sends unusable frames is misconfigured: back off
+                    // instead of logging at frame rate forever.
+                    consecutiveBadFrames += 1
+                    if consecutiveBadFrames >= 3 { pause() }
                 case .lost, .unavailable, .misconfigured:
                     Log.error("\(error); closing the source and retrying")
                     source.close()

@@ -131,7 +131,7 @@ public final class HubIngest: @unchecked Sendable {
         cond.withLock {
             queue.append((topic, payload, now))
             stats.received += 1
-            cond.signal()
+            cond.broadcast()
         }
     }
 

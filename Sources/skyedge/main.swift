@@ -61,10 +61,18 @@ extension SkyEdgeCommand {
                 cfg.broker.port = port
             }
             Log.prefix = "skyedge[\(cfg.address)]"
-            let sink = try MQTTRecordSink(config: cfg, board: board)
+            // Everything that can refuse to start comes before the broker hears of this node,
+            // so a refused start is not reported as a birth followed by a lost node.
+            let plan = MemoryPlan.make(config: cfg, board: board)
+            guard plan.fits else { throw MemoryPlanError(plan: plan) }
             let source: FrameSource
             do { source = try SourceFactory.make(cfg) } catch { throw RuntimeFailure("\(error)") }
-            let runtime = try SiteRuntime(config: cfg, board: board, source: source, sink: sink)
+            let sink = try MQTTRecordSink(config: cfg, board: board)
+            let runtime: SiteRuntime
+            do { runtime = try SiteRuntime(config: cfg, board: board, source: source, sink: sink) } catch {
+                sink.shutdown()
+                throw error
+            }
             let signals = SignalHandlers { runtime.stop() }
             runtime.run()
             sink.shutdown()

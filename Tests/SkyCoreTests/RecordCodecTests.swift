@@ -57,6 +57,9 @@ private func frameRecord(seq: UInt64) -> TelemetryRecord {
     r.kind = .status
     #expect(reason(try RecordCodec.encode(r)) == "invalid_field")
     r = frameRecord(seq: 1)
+    r.time = 1e300
+    #expect(reason(try RecordCodec.encode(r)) == "invalid_field")
+    r = frameRecord(seq: 1)
     r.frame?.width = -5
     #expect(reason(try RecordCodec.encode(r)) == "invalid_field")
 }

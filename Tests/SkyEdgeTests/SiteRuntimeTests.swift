@@ -93,10 +93,12 @@ import Testing
     #expect(done.wait(timeout: .now() + 3) == .success)
 }
 
-@Test func captureOverlapsProcessing() throws {
+/// Counts the frames whose capture began before the previous frame's report was out.
+private func framesCapturedDuringProcessing(slots: Int) throws -> Int {
     // The simulator renders frame k inside nextFrame, and `adjust` runs at that moment.
-    // Without overlap, frame k would be captured only after frame k-1's report was out;
-    // with two slots, capture of k starts while k-1 is still in the pipeline.
+    // The runtime frees a slot only after the report of the frame in it is published, so
+    // with one slot capture of k starts after k-1's report; with two it starts while k-1
+    // is still in the pipeline.
     final class Observed: @unchecked Sendable {
         let lock = NSLock()
         var reportsWhenCapturing: [Int: Int] = [:]
@@ -105,16 +107,47 @@ import Testing
     let observed = Observed()
     let sink = CollectingSink()
     observed.sink = sink
-    let camera = CameraModel(width: 256, height: 256, seed: 2)
     let source = try SimulatorSource(configuration: .init(
-        scene: .demoField(1), camera: camera, seed: 3, pacing: .immediate,
+        scene: .demoField(1), camera: CameraModel(width: 256, height: 256, seed: 2), seed: 3, pacing: .immediate,
         adjust: { k, _ in
             let n = observed.sink?.frames.count ?? 0
             observed.lock.withLock { observed.reportsWhenCapturing[k] = n }
         }))
-    let runtime = try SiteRuntime(config: testConfig(maxFrames: 12), board: try genericBoard(), source: source, sink: sink)
+    var config = testConfig(maxFrames: 12)
+    config.pipeline.slots = slots
+    let runtime = try SiteRuntime(config: config, board: try genericBoard(), source: source, sink: sink)
     runtime.run()
     #expect(sink.frames.count == 12)
-    let overlapped = observed.lock.withLock { observed.reportsWhenCapturing.filter { k, n in k >= 1 && n < k }.count }
-    #expect(overlapped >= 6, "frames captured while the previous one was still being processed: \(overlapped) of 11")
+    return observed.lock.withLock { observed.reportsWhenCapturing.filter { k, n in k >= 1 && k < 12 && n < k }.count }
+}
+
+@Test func captureOverlapsProcessingWithTwoSlotsAndNotWithOne() throws {
+    #expect(try framesCapturedDuringProcessing(slots: 1) == 0, "one slot: strictly one frame after another")
+    let overlapped = try framesCapturedDuringProcessing(slots: 2)
+    #expect(overlapped >= 6, "two slots: \(overlapped) of 11 frames captured while the previous one was processed")
+}
+
+@Test func framesBeyondThePlansShapeAreSkippedNotFatal() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("skyedge-shape-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    // 300x100 has fewer pixels than the 256x256 plan allows, but is wider than 256.
+    let wide = OwnedImage<UInt16>(width: 300, height: 100, fill: 1000)
+    try wide.withView { try FITSWriter.write(path: dir.appendingPathComponent("a-wide.fits").path, image: $0) }
+    // A header claiming an absurd saturation level (some software writes FLT_MAX) must not trap.
+    let sim = try SkySimulator(scene: .demoField(2), camera: CameraModel(width: 200, height: 160, seed: 4))
+    let (image, frame) = try sim.render(FrameConditions())
+    var metadata = frame.metadata
+    metadata.saturation = 3.4028235e38
+    try image.withView { try FITSWriter.write(path: dir.appendingPathComponent("b-good.fits").path, image: $0, metadata: metadata) }
+
+    var config = testConfig(width: 256, height: 256, maxFrames: 1)
+    config.maxFrameWidth = 256
+    let sink = CollectingSink()
+    let source = FITSDirectorySource(directory: dir.path, mode: .replay(loop: false))
+    let runtime = try SiteRuntime(config: config, board: try genericBoard(), source: source, sink: sink)
+    runtime.run()
+    #expect(sink.frames.map { URL(fileURLWithPath: $0.source).lastPathComponent } == ["b-good.fits"])
+    #expect(runtime.snapshot.captureErrors == 1)
+    #expect(runtime.snapshot.lastError?.contains("300x100") == true)
 }

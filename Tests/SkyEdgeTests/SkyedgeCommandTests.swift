@@ -37,7 +37,7 @@ private func writeConfig(_ text: String) throws -> String {
         """)
     defer { try? FileManager.default.removeItem(atPath: config) }
     guard let r = try runTool("skyedge", ["run", "--config", config]) else {
-        print("skipping: .build/debug/skyedge is not built (run swift build first)")
+        Issue.record("\(PackagePaths.root.path)/.build/debug/skyedge is not built: run swift build --build-tests first (Tools/test.sh does)")
         return
     }
     #expect(r.status == 2)
@@ -50,7 +50,7 @@ private func writeConfig(_ text: String) throws -> String {
     let config = try writeConfig("site: s\nnode: n\npipeline: { slots: 0 }\n")
     defer { try? FileManager.default.removeItem(atPath: config) }
     guard let r = try runTool("skyedge", ["check", "--config", config]) else {
-        print("skipping: .build/debug/skyedge is not built")
+        Issue.record("\(PackagePaths.root.path)/.build/debug/skyedge is not built: run swift build --build-tests first (Tools/test.sh does)")
         return
     }
     #expect(r.status == 1)
@@ -65,7 +65,7 @@ private func writeConfig(_ text: String) throws -> String {
                                            "--boards", PackagePaths.boards]),
           let over = try runTool("skydiag", ["memory", "--board", "jetson-nano", "--frame", "20000x20000",
                                              "--boards", PackagePaths.boards]) else {
-        print("skipping: .build/debug/skydiag is not built")
+        Issue.record("\(PackagePaths.root.path)/.build/debug/skydiag is not built: run swift build --build-tests first (Tools/test.sh does)")
         return
     }
     #expect(ok.status == 0 && ok.stdout.contains("fits: yes") && ok.stdout.contains("frame slots"))
