@@ -7,7 +7,8 @@ struct SkyDiag: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "skydiag",
         abstract: "Check a SkyEdge site: FITS files, board, memory plan, camera, MQTT.",
-        subcommands: [FitsCommand.self, BoardCommand.self, MemoryCommand.self, CameraCommand.self, MQTTCommand.self])
+        subcommands: [FitsCommand.self, BoardCommand.self, MemoryCommand.self, CameraCommand.self, MQTTCommand.self,
+                      SourcesCommand.self])
 }
 
 do {

@@ -1,0 +1,278 @@
+import Foundation
+
+/// Settings of source extraction; defaults follow `sep.extract`.
+public struct ExtractionOptions: Sendable, Equatable {
+    /// Detection threshold in units of the local background rms.
+    public var threshold: Float = 5
+    /// Fewest connected (8-neighbour) pixels above the threshold.
+    public var minArea = 5
+    /// Matched filter (SEP's default 3x3 kernel); off: raw pixels against k x rms.
+    public var matchedFilter = true
+    /// Multi-threshold deblending: levels between threshold and peak, and the
+    /// fraction of the total flux a branch needs to count as a separate source.
+    public var deblendLevels = 32
+    public var deblendContrast: Float = 0.005
+    /// Aperture radius for `apertureFlux` (px).
+    public var apertureRadius: Double = 5
+    /// Pixels at or above this (in the raw image) flag a source as saturated.
+    public var saturation: Float = .infinity
+    /// e-/ADU for the Poisson part of flux errors; 0 leaves it out.
+    public var gain: Double = 0
+    /// Most sources kept per frame.
+    public var capacity = 20_000
+    public init() {}
+}
+
+/// Finds and measures sources in a frame: background model, matched filter,
+/// 8-connected segmentation above k x rms, multi-threshold deblending, and
+/// per-source measurement (`SourceMeasurer`).
+///
+/// An extractor owns frame-sized scratch for frames up to the size it was made
+/// for and reuses it; only deblending of blended objects allocates.
+public final class SourceExtractor: @unchecked Sendable {
+    public let maxWidth: Int
+    public let maxHeight: Int
+    public var options: ExtractionOptions
+    public var backgroundOptions: BackgroundOptions
+
+    /// Background-subtracted image, rms map, convolved image, matched-filter S/N.
+    let subtracted: UnsafeMutableBufferPointer<Float>
+    let rms: UnsafeMutableBufferPointer<Float>
+    let convolved: UnsafeMutableBufferPointer<Float>
+    let snr: UnsafeMutableBufferPointer<Float>
+    /// Object label per pixel (0: none), flood-fill stack, pixel lists.
+    let labels: UnsafeMutableBufferPointer<Int32>
+    let stack: UnsafeMutableBufferPointer<Int32>
+    let pixelList: UnsafeMutableBufferPointer<Int32>
+    /// Stamps for connected components inside one object (deblending).
+    let stamps: UnsafeMutableBufferPointer<Int32>
+    var stampCounter: Int32 = 0
+
+    public private(set) var background: BackgroundModel?
+
+    public enum Failure: Error, CustomStringConvertible {
+        case tooLarge(width: Int, height: Int, maxWidth: Int, maxHeight: Int)
+        case background(BackgroundModel.Failure)
+        public var description: String {
+            switch self {
+            case let .tooLarge(w, h, mw, mh): "frame \(w) x \(h) exceeds the extractor's \(mw) x \(mh)"
+            case let .background(f): f.description
+            }
+        }
+    }
+
+    public init(maxWidth: Int, maxHeight: Int, options: ExtractionOptions = .init(), background: BackgroundOptions = .init()) {
+        precondition(maxWidth > 0 && maxHeight > 0)
+        self.maxWidth = maxWidth
+        self.maxHeight = maxHeight
+        self.options = options
+        self.backgroundOptions = background
+        let n = maxWidth * maxHeight
+        subtracted = .allocate(capacity: n)
+        rms = .allocate(capacity: n)
+        convolved = .allocate(capacity: n)
+        snr = .allocate(capacity: n)
+        labels = .allocate(capacity: n)
+        stack = .allocate(capacity: n)
+        pixelList = .allocate(capacity: n)
+        stamps = .allocate(capacity: n)
+        stamps.initialize(repeating: 0)
+    }
+
+    deinit {
+        subtracted.deallocate(); rms.deallocate(); convolved.deallocate(); snr.deallocate()
+        labels.deallocate(); stack.deallocate(); pixelList.deallocate(); stamps.deallocate()
+    }
+
+    /// Background, detection and measurement of `image`.
+    public func extract(_ image: ImageView<Float>, mask: ImageView<UInt8>? = nil) throws(Failure) -> SourceCatalog {
+        let w = image.width, h = image.height
+        guard w <= maxWidth, h <= maxHeight, w * h <= maxWidth * maxHeight else {
+            throw .tooLarge(width: w, height: h, maxWidth: maxWidth, maxHeight: maxHeight)
+        }
+        let model: BackgroundModel
+        do { model = try BackgroundModel(image, mask: mask, options: backgroundOptions) } catch { throw .background(error) }
+        background = model
+        prepareMaps(image, model)
+        if options.matchedFilter { SourceFilter.matched(subtracted, rms, width: w, height: h, convolved: convolved, snr: snr) }
+        else { SourceFilter.none(subtracted, rms, width: w, height: h, convolved: convolved, snr: snr) }
+        var catalog = SourceCatalog(capacity: options.capacity)
+        segment(width: w, height: h) { pixels in
+            self.deblendAndMeasure(pixels, image: image, width: w, height: h, into: &catalog)
+        }
+        return catalog
+    }
+
+    /// image - background into `subtracted`, the rms map into `rms`; NaN pixels become 0 signal.
+    private func prepareMaps(_ image: ImageView<Float>, _ model: BackgroundModel) {
+        let w = image.width
+        for y in 0..<image.height {
+            let level = UnsafeMutableBufferPointer(rebasing: subtracted[(y * w)..<(y * w + w)])
+            model.levelRow(y, into: level)
+            model.rmsRow(y, into: UnsafeMutableBufferPointer(rebasing: rms[(y * w)..<(y * w + w)]))
+            let row = image.row(y)
+            for x in 0..<w {
+                let v = row[x]
+                level[x] = v.isFinite ? v - level[x] : 0
+            }
+        }
+    }
+
+    /// Flood-fills 8-connected pixels with S/N above the threshold; calls `body`
+    /// with each component of at least `minArea` pixels.
+    private func segment(width w: Int, height h: Int, _ body: (UnsafeMutableBufferPointer<Int32>) -> Void) {
+        let n = w * h
+        let t = options.threshold
+        for i in 0..<n { labels[i] = snr[i] > t ? -1 : 0 }   // -1: above, not yet visited
+        var label: Int32 = 0
+        for start in 0..<n where labels[start] == -1 {
+            label &+= 1
+            var count = 0, top = 0
+            labels[start] = label
+            stack[top] = Int32(start); top += 1
+            while top > 0 {
+                top -= 1
+                let p = Int(stack[top])
+                pixelList[count] = Int32(p); count += 1
+                let px = p % w, py = p / w
+                for dy in -1...1 {
+                    let ny = py + dy
+                    guard ny >= 0, ny < h else { continue }
+                    for dx in -1...1 {
+                        let nx = px + dx
+                        guard nx >= 0, nx < w else { continue }
+                        let q = ny * w + nx
+                        if labels[q] == -1 { labels[q] = label; stack[top] = Int32(q); top += 1 }
+                    }
+                }
+            }
+            if count >= options.minArea { body(UnsafeMutableBufferPointer(rebasing: pixelList[0..<count])) }
+        }
+    }
+
+    private func deblendAndMeasure(_ pixels: UnsafeMutableBufferPointer<Int32>, image: ImageView<Float>,
+                                   width w: Int, height h: Int, into catalog: inout SourceCatalog) {
+        let measurer = SourceMeasurer(image: image, subtracted: subtracted, rms: rms, snr: snr, width: w, height: h, options: options)
+        let children = deblend(pixels, width: w)
+        if children.count <= 1 {
+            catalog.append(measurer.measure(pixels, blended: false))
+            return
+        }
+        for child in children {
+            child.withUnsafeBufferPointer { c in
+                let mutable = UnsafeMutableBufferPointer(mutating: c)
+                catalog.append(measurer.measure(mutable, blended: true))
+            }
+        }
+    }
+
+    // MARK: Deblending
+
+    /// Splits an object into children by SExtractor's multi-threshold rule; one
+    /// element (or none) means the object stays whole.
+    func deblend(_ pixels: UnsafeMutableBufferPointer<Int32>, width w: Int) -> [[Int32]] {
+        let levels = options.deblendLevels
+        guard levels > 1, pixels.count >= 2 * options.minArea else { return [] }
+        var peak: Float = -.infinity, base: Float = .infinity, total: Double = 0
+        for p in pixels {
+            let c = convolved[Int(p)]
+            peak = max(peak, c)
+            // The object's isophote: the lowest convolved value that passed detection.
+            base = min(base, c)
+            total += Double(c)
+        }
+        base = max(base, 1e-30)
+        guard peak > base, total > 0 else { return [] }
+        let seeds = split(Array(pixels), from: 1, base: base, peak: peak, total: total, width: w)
+        guard seeds.count >= 2 else { return [] }
+        return assign(Array(pixels), to: seeds, width: w)
+    }
+
+    /// Leaves of the deblending tree above level `first`.
+    private func split(_ set: [Int32], from first: Int, base: Float, peak: Float, total: Double, width w: Int) -> [[Int32]] {
+        let levels = options.deblendLevels
+        var current = set
+        var k = first
+        while k < levels {
+            let t = base * powf(peak / base, Float(k) / Float(levels))
+            let parts = components(of: current, above: t, width: w)
+            let significant = parts.filter { part in
+                part.reduce(0.0) { $0 + Double(convolved[Int($1)]) } > Double(options.deblendContrast) * total
+            }
+            if significant.count >= 2 {
+                return significant.flatMap { split($0, from: k + 1, base: base, peak: peak, total: total, width: w) }
+            }
+            guard let only = significant.first else { break }
+            current = only
+            k += 1
+        }
+        return [current]
+    }
+
+    /// 8-connected parts of `set` whose convolved value exceeds `t`, with at least `minArea` pixels.
+    private func components(of set: [Int32], above t: Float, width w: Int) -> [[Int32]] {
+        stampCounter &+= 2
+        if stampCounter <= 0 { stamps.update(repeating: 0); stampCounter = 2 }
+        let inSet = stampCounter, visited = stampCounter - 1
+        for p in set where convolved[Int(p)] > t { stamps[Int(p)] = inSet }
+        let h = set.isEmpty ? 0 : Int(set.max()!) / w + 2
+        var parts: [[Int32]] = []
+        for s in set where stamps[Int(s)] == inSet {
+            var part: [Int32] = []
+            var todo: [Int32] = [s]
+            stamps[Int(s)] = visited
+            while let p = todo.popLast() {
+                part.append(p)
+                let px = Int(p) % w, py = Int(p) / w
+                for dy in -1...1 {
+                    let ny = py + dy
+                    guard ny >= 0, ny < h else { continue }
+                    for dx in -1...1 {
+                        let nx = px + dx
+                        guard nx >= 0, nx < w else { continue }
+                        let q = ny * w + nx
+                        if q < stamps.count && stamps[q] == inSet { stamps[q] = visited; todo.append(Int32(q)) }
+                    }
+                }
+            }
+            if part.count >= options.minArea { parts.append(part) }
+        }
+        return parts
+    }
+
+    /// Every pixel of the object goes to the seed whose Gaussian model (from the
+    /// seed's moments and peak) is brightest there; seed pixels stay with their seed.
+    private func assign(_ all: [Int32], to seeds: [[Int32]], width w: Int) -> [[Int32]] {
+        struct Model { var mx, my, cxx, cyy, cxy, amp: Double }
+        var models: [Model] = []
+        for seed in seeds {
+            var s = 0.0, sx = 0.0, sy = 0.0, sxx = 0.0, syy = 0.0, sxy = 0.0, amp = 0.0
+            for p in seed {
+                let v = Double(max(convolved[Int(p)], 0)), x = Double(Int(p) % w), y = Double(Int(p) / w)
+                s += v; sx += v * x; sy += v * y; sxx += v * x * x; syy += v * y * y; sxy += v * x * y
+                amp = max(amp, v)
+            }
+            let mx = sx / s, my = sy / s
+            var x2 = sxx / s - mx * mx, y2 = syy / s - my * my
+            let xy = sxy / s - mx * my
+            // Widen compact seeds: they sit above a high level, the object extends further.
+            x2 += 1; y2 += 1
+            let det = max(x2 * y2 - xy * xy, 1e-6)
+            models.append(Model(mx: mx, my: my, cxx: y2 / det, cyy: x2 / det, cxy: -2 * xy / det, amp: amp))
+        }
+        var owner = [Int: Int]()
+        for (i, seed) in seeds.enumerated() { for p in seed { owner[Int(p)] = i } }
+        var children = seeds
+        for p in all where owner[Int(p)] == nil {
+            let x = Double(Int(p) % w), y = Double(Int(p) / w)
+            var best = 0, bestValue = -Double.infinity
+            for (i, m) in models.enumerated() {
+                let dx = x - m.mx, dy = y - m.my
+                let v = log(max(m.amp, 1e-30)) - 0.5 * (m.cxx * dx * dx + m.cyy * dy * dy + m.cxy * dx * dy)
+                if v > bestValue { bestValue = v; best = i }
+            }
+            children[best].append(p)
+        }
+        return children
+    }
+}
