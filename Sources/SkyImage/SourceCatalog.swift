@@ -53,6 +53,12 @@ public struct Source: Sendable, Equatable {
     /// Peak signal to noise of the detection filter.
     public var detectionSNR: Float = 0
     public var flags: SourceFlags = []
+    /// Sum of the filtered image over the footprint (SEP's cflux); used by cleaning.
+    public var filteredFlux: Double = 0
+    /// Detection threshold at the source in image units (k x rms).
+    public var threshold: Double = 0
+    /// The source's `minArea`-th brightest filtered pixel (SEP's mthresh).
+    public var minAreaExcess: Double = 0
 
     public init() {}
 
@@ -79,6 +85,14 @@ public struct SourceCatalog: Sendable {
     }
 
     public var count: Int { sources.count }
+
+    /// Keeps the sources for which `keep` is true, in order.
+    public mutating func retain(_ keep: [Bool]) {
+        precondition(keep.count == sources.count)
+        var j = 0
+        for i in 0..<sources.count where keep[i] { sources[j] = sources[i]; j += 1 }
+        sources.removeLast(sources.count - j)
+    }
 
     public mutating func removeAll() {
         sources.removeAll(keepingCapacity: true)

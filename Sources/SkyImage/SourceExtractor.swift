@@ -18,6 +18,9 @@ public struct ExtractionOptions: Sendable, Equatable {
     public var saturation: Float = .infinity
     /// e-/ADU for the Poisson part of flux errors; 0 leaves it out.
     public var gain: Double = 0
+    /// SExtractor's cleaning: drop detections explained by a brighter neighbour's wings.
+    public var clean = true
+    public var cleanParameter = 1.0
     /// Most sources kept per frame.
     public var capacity = 20_000
     public init() {}
@@ -100,6 +103,7 @@ public final class SourceExtractor: @unchecked Sendable {
         segment(width: w, height: h) { pixels in
             self.deblendAndMeasure(pixels, image: image, width: w, height: h, into: &catalog)
         }
+        if options.clean { SourceCleaner.clean(&catalog, beta: options.cleanParameter) }
         return catalog
     }
 
@@ -152,7 +156,7 @@ public final class SourceExtractor: @unchecked Sendable {
 
     private func deblendAndMeasure(_ pixels: UnsafeMutableBufferPointer<Int32>, image: ImageView<Float>,
                                    width w: Int, height h: Int, into catalog: inout SourceCatalog) {
-        let measurer = SourceMeasurer(image: image, subtracted: subtracted, rms: rms, snr: snr, width: w, height: h, options: options)
+        let measurer = SourceMeasurer(image: image, subtracted: subtracted, rms: rms, snr: snr, convolved: convolved, width: w, height: h, options: options)
         let children = deblend(pixels, width: w)
         if children.count <= 1 {
             catalog.append(measurer.measure(pixels, blended: false))
@@ -173,23 +177,27 @@ public final class SourceExtractor: @unchecked Sendable {
     func deblend(_ pixels: UnsafeMutableBufferPointer<Int32>, width w: Int) -> [[Int32]] {
         let levels = options.deblendLevels
         guard levels > 1, pixels.count >= 2 * options.minArea else { return [] }
-        var peak: Float = -.infinity, base: Float = .infinity, total: Double = 0
+        var peak: Float = -.infinity, total: Double = 0, thresholdSum: Double = 0
         for p in pixels {
             let c = convolved[Int(p)]
             peak = max(peak, c)
-            // The object's isophote: the lowest convolved value that passed detection.
-            base = min(base, c)
             total += Double(c)
+            thresholdSum += Double(options.threshold * rms[Int(p)])
         }
-        base = max(base, 1e-30)
-        guard peak > base, total > 0 else { return [] }
-        let seeds = split(Array(pixels), from: 1, base: base, peak: peak, total: total, width: w)
+        // Levels run from the object's threshold (mean k x rms over it, as SEP) to its filtered peak.
+        let base = Float(thresholdSum / Double(pixels.count))
+        guard base > 0, peak > base, total > 0 else { return [] }
+        let minimum = Double(options.deblendContrast) * total
+        let seeds = split(Array(pixels), from: 1, base: base, peak: peak, minimum: minimum, width: w)
         guard seeds.count >= 2 else { return [] }
-        return assign(Array(pixels), to: seeds, width: w)
+        return assign(Array(pixels), to: seeds, threshold: base, width: w)
     }
 
-    /// Leaves of the deblending tree above level `first`.
-    private func split(_ set: [Int32], from first: Int, base: Float, peak: Float, total: Double, width w: Int) -> [[Int32]] {
+    /// Seeds of the deblending tree inside `set` (a component at level
+    /// `first - 1`): where a node has two or more branches whose flux above
+    /// their level exceeds `minimum`, each such branch is a seed unless it splits
+    /// again further up. A set that never splits is its own single seed.
+    private func split(_ set: [Int32], from first: Int, base: Float, peak: Float, minimum: Double, width w: Int) -> [[Int32]] {
         let levels = options.deblendLevels
         var current = set
         var k = first
@@ -197,16 +205,17 @@ public final class SourceExtractor: @unchecked Sendable {
             let t = base * powf(peak / base, Float(k) / Float(levels))
             let parts = components(of: current, above: t, width: w)
             let significant = parts.filter { part in
-                part.reduce(0.0) { $0 + Double(convolved[Int($1)]) } > Double(options.deblendContrast) * total
+                part.reduce(0.0) { $0 + Double(convolved[Int($1)]) } - Double(t) * Double(part.count) > minimum
             }
             if significant.count >= 2 {
-                return significant.flatMap { split($0, from: k + 1, base: base, peak: peak, total: total, width: w) }
+                return significant.flatMap { split($0, from: k + 1, base: base, peak: peak, minimum: minimum, width: w) }
             }
+            // One significant branch: climb it; the small ones are noise on its flank.
             guard let only = significant.first else { break }
             current = only
             k += 1
         }
-        return [current]
+        return [set]
     }
 
     /// 8-connected parts of `set` whose convolved value exceeds `t`, with at least `minArea` pixels.
@@ -240,35 +249,41 @@ public final class SourceExtractor: @unchecked Sendable {
         return parts
     }
 
-    /// Every pixel of the object goes to the seed whose Gaussian model (from the
-    /// seed's moments and peak) is brightest there; seed pixels stay with their seed.
-    private func assign(_ all: [Int32], to seeds: [[Int32]], width w: Int) -> [[Int32]] {
-        struct Model { var mx, my, cxx, cyy, cxy, amp: Double }
+    /// Every pixel of the object outside the seeds goes to the seed whose
+    /// Gaussian model (SEP's gatherup: amplitude from the seed's area and
+    /// threshold, shape from its moments) is brightest there. SEP draws the
+    /// owner at random in proportion to these; here the most likely one wins,
+    /// so results are reproducible.
+    private func assign(_ all: [Int32], to seeds: [[Int32]], threshold: Float, width w: Int) -> [[Int32]] {
+        struct Model { var mx, my, cxx, cyy, cxy, logAmp: Double }
         var models: [Model] = []
         for seed in seeds {
-            var s = 0.0, sx = 0.0, sy = 0.0, sxx = 0.0, syy = 0.0, sxy = 0.0, amp = 0.0
+            var s = 0.0, sx = 0.0, sy = 0.0, sxx = 0.0, syy = 0.0, sxy = 0.0, fdpeak = -Double.infinity
             for p in seed {
-                let v = Double(max(convolved[Int(p)], 0)), x = Double(Int(p) % w), y = Double(Int(p) / w)
+                let v = Double(convolved[Int(p)]), x = Double(Int(p) % w), y = Double(Int(p) / w)
                 s += v; sx += v * x; sy += v * y; sxx += v * x * x; syy += v * y * y; sxy += v * x * y
-                amp = max(amp, v)
+                fdpeak = max(fdpeak, v)
             }
             let mx = sx / s, my = sy / s
             var x2 = sxx / s - mx * mx, y2 = syy / s - my * my
             let xy = sxy / s - mx * my
-            // Widen compact seeds: they sit above a high level, the object extends further.
-            x2 += 1; y2 += 1
-            let det = max(x2 * y2 - xy * xy, 1e-6)
-            models.append(Model(mx: mx, my: my, cxx: y2 / det, cyy: x2 / det, cxy: -2 * xy / det, amp: amp))
+            if x2 * y2 - xy * xy < 0.00694 { x2 += 0.0833333; y2 += 0.0833333 }
+            let det = x2 * y2 - xy * xy
+            let half = 0.5 * (x2 - y2), root = (half * half + xy * xy).squareRoot(), mean = 0.5 * (x2 + y2)
+            let a = max(mean + root, 0).squareRoot(), b = max(mean - root, 0).squareRoot()
+            let dist = Double(seed.count) / (2 * Double.pi * max(a * b, 1e-6))
+            let amp = min(dist < 70 ? Double(threshold) * exp(dist) : 4 * fdpeak, 4 * fdpeak)
+            models.append(Model(mx: mx, my: my, cxx: y2 / det, cyy: x2 / det, cxy: -2 * xy / det, logAmp: log(max(amp, 1e-30))))
         }
-        var owner = [Int: Int]()
-        for (i, seed) in seeds.enumerated() { for p in seed { owner[Int(p)] = i } }
+        var owner = [Int32: Int]()
+        for (i, seed) in seeds.enumerated() { for p in seed { owner[p] = i } }
         var children = seeds
-        for p in all where owner[Int(p)] == nil {
+        for p in all where owner[p] == nil {
             let x = Double(Int(p) % w), y = Double(Int(p) / w)
             var best = 0, bestValue = -Double.infinity
             for (i, m) in models.enumerated() {
                 let dx = x - m.mx, dy = y - m.my
-                let v = log(max(m.amp, 1e-30)) - 0.5 * (m.cxx * dx * dx + m.cyy * dy * dy + m.cxy * dx * dy)
+                let v = m.logAmp - 0.5 * (m.cxx * dx * dx + m.cyy * dy * dy + m.cxy * dx * dy)
                 if v > bestValue { bestValue = v; best = i }
             }
             children[best].append(p)

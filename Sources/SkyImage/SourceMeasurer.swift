@@ -8,6 +8,7 @@ struct SourceMeasurer {
     let subtracted: UnsafeMutableBufferPointer<Float>
     let rms: UnsafeMutableBufferPointer<Float>
     let snr: UnsafeMutableBufferPointer<Float>
+    let convolved: UnsafeMutableBufferPointer<Float>
     let width: Int
     let height: Int
     let options: ExtractionOptions
@@ -16,17 +17,29 @@ struct SourceMeasurer {
         var s = Source()
         s.area = pixels.count
         if blended { s.flags.insert(.blended) }
-        var sum = 0.0, variance = 0.0, sx = 0.0, sy = 0.0, sxx = 0.0, syy = 0.0, sxy = 0.0
+        // Moments are weighted by the filtered image, as SEP does; fluxes use the raw pixels.
+        var sum = 0.0, csum = 0.0, variance = 0.0, sx = 0.0, sy = 0.0, sxx = 0.0, syy = 0.0, sxy = 0.0
         var peak = -Float.infinity, peakIndex = Int(pixels[0]), bestSNR: Float = 0
+        var cpeak = -Float.infinity, thresholdSum = 0.0
         var xmin = Int.max, xmax = Int.min, ymin = Int.max, ymax = Int.min
         for q in pixels {
             let p = Int(q)
             let x = p % width, y = p / width
-            let v = subtracted[p]
+            if x < xmin { xmin = x }
+            if y < ymin { ymin = y }
+        }
+        let x00 = xmin, y00 = ymin
+        for q in pixels {
+            let p = Int(q)
+            let x = p % width, y = p / width
+            let v = subtracted[p], c = convolved[p]
             if v > peak { peak = v; peakIndex = p }
+            if c > cpeak { cpeak = c }
+            thresholdSum += Double(options.threshold * rms[p])
             bestSNR = max(bestSNR, snr[p])
-            let d = Double(v), fx = Double(x), fy = Double(y)
-            sum += d
+            let d = Double(c), fx = Double(x - x00), fy = Double(y - y00)
+            sum += Double(v)
+            csum += d
             variance += Double(rms[p]) * Double(rms[p])
             sx += d * fx; sy += d * fy
             sxx += d * fx * fx; syy += d * fy * fy; sxy += d * fx * fy
@@ -40,15 +53,18 @@ struct SourceMeasurer {
         s.peakX = peakIndex % width
         s.peakY = peakIndex / width
         s.detectionSNR = bestSNR
+        s.filteredFlux = csum
+        s.threshold = thresholdSum / Double(pixels.count)   // SEP's get_mean_thresh
+        s.minAreaExcess = minAreaExcess(pixels)
 
         // Isophotal barycentre and second moments (SEP's analyse).
-        if sum > 0 {
-            let mx = sx / sum, my = sy / sum
-            s.isoX = mx; s.isoY = my
-            var x2 = sxx / sum - mx * mx, y2 = syy / sum - my * my
-            let xy = sxy / sum - mx * my
-            if x2 * y2 - xy * xy < 1.0 / 144 {
-                x2 += 1.0 / 12; y2 += 1.0 / 12
+        if csum > 0 {
+            let mx = sx / csum, my = sy / csum
+            s.isoX = mx + Double(x00); s.isoY = my + Double(y00)
+            var x2 = sxx / csum - mx * mx, y2 = syy / csum - my * my
+            let xy = sxy / csum - mx * my
+            if x2 * y2 - xy * xy < 0.00694 {
+                x2 += 0.0833333; y2 += 0.0833333
                 s.flags.insert(.singular)
             }
             s.x2 = x2; s.y2 = y2; s.xy = xy
@@ -57,7 +73,7 @@ struct SourceMeasurer {
             let mean = 0.5 * (x2 + y2)
             s.a = max(mean + root, 0).squareRoot()
             s.b = max(mean - root, 0).squareRoot()
-            s.theta = 0.5 * atan2(2 * xy, x2 - y2)
+            s.theta = x2 != y2 ? 0.5 * atan2(2 * xy, x2 - y2) : Double.pi / 4
         } else {
             s.isoX = Double(s.peakX); s.isoY = Double(s.peakY)
             s.x2 = 1.0 / 12; s.y2 = 1.0 / 12
@@ -69,7 +85,10 @@ struct SourceMeasurer {
         let sigmaGuess = max(0.5 * (s.x2 + s.y2), 0.25).squareRoot()
         s.halfFluxRadius = halfFluxRadius(cx: s.isoX, cy: s.isoY, radius: min(max(4, 6 * sigmaGuess), 40))
         let windowSigma = (s.halfFluxRadius.isFinite ? 2 * s.halfFluxRadius : 2.3548 * sigmaGuess) / 2.3548
-        if let (wx, wy) = windowedCentroid(x: s.isoX, y: s.isoY, sigma: max(windowSigma, 0.5)) {
+        if blended {
+            // The window would reach into the neighbours this source was split from.
+            s.x = s.isoX; s.y = s.isoY
+        } else if let (wx, wy) = windowedCentroid(x: s.isoX, y: s.isoY, sigma: max(windowSigma, 0.5)) {
             s.x = wx; s.y = wy
         } else {
             s.x = s.isoX; s.y = s.isoY
@@ -84,6 +103,47 @@ struct SourceMeasurer {
         s.apertureFluxError = (av + (options.gain > 0 ? max(af, 0) / options.gain : 0)).squareRoot()
         if clipped { s.flags.insert(.nearEdge) }
         return s
+    }
+
+    /// SEP's `mthresh`: the `minArea`-th largest excess of the filtered image
+    /// over the pixel's threshold, found with SExtractor's small heap, kept as
+    /// it is (the sixth pixel is skipped and the sift-down index runs one
+    /// ahead) because cleaning decisions must agree with SEP's. Pixels are
+    /// visited in raster order, close to SEP's scan order.
+    func minAreaExcess(_ pixels: UnsafeMutableBufferPointer<Int32>) -> Double {
+        let minarea = options.minArea
+        guard minarea > 0, pixels.count >= minarea else { return 0 }
+        let sorted = pixels.sorted()
+        return withUnsafeTemporaryAllocation(of: Float.self, capacity: minarea) { heap in
+            var h = minarea, filled = 0
+            for q in sorted {
+                let p = Int(q)
+                let tpix = convolved[p] - options.threshold * rms[p]
+                if h > 0 {
+                    heap[filled] = tpix; filled += 1
+                } else if h != 0 {
+                    if tpix > heap[0] {
+                        heap[0] = tpix
+                        var j = 0
+                        while true {
+                            var k = (j + 1) << 1
+                            if k > minarea { break }
+                            var child = k
+                            if k != minarea && heap[k - 1] > heap[k] { child = k + 1; k += 1 }
+                            child -= 1
+                            if heap[j] <= heap[child] { break }
+                            heap.swapAt(child, j)
+                            j = k
+                        }
+                    }
+                } else {
+                    let s = heap.prefix(minarea).sorted()
+                    for i in 0..<minarea { heap[i] = s[i] }
+                }
+                h -= 1
+            }
+            return Double(heap[0])
+        }
     }
 
     /// Sum and variance in a circle (pixel centres inside), and whether it crossed the border.
