@@ -167,39 +167,45 @@ struct SourceMeasurer {
         return (sum, variance, clipped)
     }
 
-    /// Radius enclosing half the flux inside `radius`, by bisection on the
-    /// growth curve with 1/3-pixel subsampling (so small stars are not quantized).
+    /// Radius enclosing half the flux inside `radius`, from a growth curve in
+    /// 1/20-pixel radial bins with 3x3 subsampling of each pixel (so small stars
+    /// are not quantized to whole pixels).
     func halfFluxRadius(cx: Double, cy: Double, radius: Double) -> Double {
-        func enclosed(_ r: Double) -> Double {
-            let x0 = max(0, Int((cx - r - 1).rounded(.down))), x1 = min(width - 1, Int((cx + r + 1).rounded(.up)))
-            let y0 = max(0, Int((cy - r - 1).rounded(.down))), y1 = min(height - 1, Int((cy + r + 1).rounded(.up)))
-            guard x0 <= x1, y0 <= y1 else { return 0 }
-            var sum = 0.0
-            let r2 = r * r
+        let binsPerPixel = 20.0
+        let count = Int(radius * binsPerPixel) + 1
+        let x0 = max(0, Int((cx - radius - 1).rounded(.down))), x1 = min(width - 1, Int((cx + radius + 1).rounded(.up)))
+        let y0 = max(0, Int((cy - radius - 1).rounded(.down))), y1 = min(height - 1, Int((cy + radius + 1).rounded(.up)))
+        guard x0 <= x1, y0 <= y1 else { return .nan }
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: count) { bins in
+            bins.initialize(repeating: 0)
+            let r2max = radius * radius
             for y in y0...y1 {
                 for x in x0...x1 {
-                    let v = Double(subtracted[y * width + x])
-                    var inside = 0
+                    let v = Double(subtracted[y * width + x]) / 9
                     for sy in 0..<3 {
                         let dy = Double(y) + (Double(sy) - 1) / 3 - cy
                         for sx in 0..<3 {
                             let dx = Double(x) + (Double(sx) - 1) / 3 - cx
-                            if dx * dx + dy * dy <= r2 { inside += 1 }
+                            let d2 = dx * dx + dy * dy
+                            if d2 <= r2max { bins[min(count - 1, Int(d2.squareRoot() * binsPerPixel))] += v }
                         }
                     }
-                    sum += v * Double(inside) / 9
                 }
             }
-            return sum
+            var total = 0.0
+            for i in 0..<count { total += bins[i] }
+            guard total > 0 else { return .nan }
+            var cumulative = 0.0
+            for i in 0..<count {
+                let next = cumulative + bins[i]
+                if next >= 0.5 * total {
+                    let fraction = bins[i] > 0 ? (0.5 * total - cumulative) / bins[i] : 0
+                    return (Double(i) + fraction) / binsPerPixel
+                }
+                cumulative = next
+            }
+            return radius
         }
-        let total = enclosed(radius)
-        guard total > 0 else { return .nan }
-        var lo = 0.0, hi = radius
-        for _ in 0..<14 {
-            let mid = 0.5 * (lo + hi)
-            if enclosed(mid) < 0.5 * total { lo = mid } else { hi = mid }
-        }
-        return 0.5 * (lo + hi)
     }
 
     /// SExtractor's windowed centroid: Gaussian-weighted first moments,
@@ -231,12 +237,15 @@ struct SourceMeasurer {
         return (x, y)
     }
 
-    /// FWHM from adaptive Gaussian moments: the weight's width is iterated to
-    /// match the source, where for a Gaussian the weighted moment is sigma^2 / 2.
+    /// FWHM from adaptive Gaussian moments: with a Gaussian weight of variance
+    /// s2 a Gaussian source of variance v gives a weighted radial moment
+    /// m = 2 v s2 / (v + s2); the weight is set to the v that this implies and
+    /// the moment measured again until it settles (one step for a Gaussian).
     /// The 1/12 px^2 of pixel sampling is removed. NaN when it does not settle.
     func adaptiveFWHM(x cx: Double, y cy: Double, start: Double) -> Double {
         var s2 = start * start
-        for _ in 0..<30 {
+        var settled = false
+        for _ in 0..<20 {
             let sigma = s2.squareRoot()
             let r = 4 * sigma, inv = 1 / (2 * s2)
             let x0 = max(0, Int((cx - r).rounded(.down))), x1 = min(width - 1, Int((cx + r).rounded(.up)))
@@ -254,12 +263,17 @@ struct SourceMeasurer {
                 }
             }
             guard norm > 0 else { return .nan }
-            let next = m2 / norm          // = 2 * (per-axis weighted moment) = sigma^2 at the fixed point
-            guard next > 0, next < 400 else { return .nan }
-            let done = abs(next - s2) < 1e-4 * s2
+            let m = m2 / norm
+            guard m > 0 else { return .nan }
+            // v = m s2 / (2 s2 - m); steps limited to a factor 2 for profiles far from Gaussian.
+            var next = 2 * s2 > m ? m * s2 / (2 * s2 - m) : 2 * s2
+            next = min(max(next, 0.5 * s2), 2 * s2)
+            guard next < 400 else { return .nan }
+            let change = abs(next - s2) / s2
             s2 = next
-            if done { break }
+            if change < 1e-4 { settled = true; break }
         }
+        guard settled else { return .nan }
         let corrected = s2 - 1.0 / 12
         return corrected > 0 ? 2.3548 * corrected.squareRoot() : .nan
     }

@@ -37,6 +37,12 @@ struct SourcesCommand: ParsableCommand {
     @Flag(name: .customLong("no-filter"), help: "Detect on raw pixels instead of the matched filter.")
     var noFilter = false
 
+    @Flag(help: "Print 'timing SECONDS' (background + detection + measurement, one thread) to stderr.")
+    var timing = false
+
+    @Option(help: "With --timing: run the extraction this many times on the same extractor and report the median (later runs reuse its scratch, as the site runtime does).")
+    var repeats = 1
+
     @Option(name: .customLong("background-map"), help: "Also write the background level map to this FITS file.")
     var backgroundMap: String?
 
@@ -59,7 +65,17 @@ struct SourcesCommand: ParsableCommand {
             options.gain = meta.gain ?? 0
             let extractor = SourceExtractor(maxWidth: image.width, maxHeight: image.height, options: options,
                                             background: BackgroundOptions(box: box))
-            let catalog = try image.withView { try extractor.extract($0) }
+            var runs: [(Double, (background: Double, filter: Double, objects: Double))] = []
+            var catalog = SourceCatalog(capacity: 0)
+            for _ in 0..<max(1, timing ? repeats : 1) {
+                let start = DispatchTime.now().uptimeNanoseconds
+                catalog = try image.withView { try extractor.extract($0) }
+                runs.append((Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, extractor.stageSeconds))
+            }
+            if timing {
+                let (seconds, st) = runs.sorted { $0.0 < $1.0 }[runs.count / 2]
+                FileHandle.standardError.write(Data("timing \(seconds) background \(st.background) filter \(st.filter) objects \(st.objects) (median of \(runs.count))\n".utf8))
+            }
             if let model = extractor.background {
                 if let path = backgroundMap { try writeMap(path, model, rms: false) }
                 if let path = rmsMap { try writeMap(path, model, rms: true) }
