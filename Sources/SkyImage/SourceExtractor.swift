@@ -120,6 +120,16 @@ public final class SourceExtractor: @unchecked Sendable {
         return catalog
     }
 
+    /// Trails in the last extracted frame (uses the detection S/N map; reuses the segmentation scratch).
+    public func trails(width w: Int, height h: Int) -> [TrailSegment] {
+        TrailFinder.find(snr: snr, width: w, height: h, labels: labels, stack: stack, pixels: pixelList)
+    }
+
+    /// The background-subtracted pixels and rms of the last extracted frame (valid until the next `extract`).
+    public func withMaps<R>(_ body: (_ subtracted: UnsafeBufferPointer<Float>, _ rms: UnsafeBufferPointer<Float>) -> R) -> R {
+        body(UnsafeBufferPointer(subtracted), UnsafeBufferPointer(rms))
+    }
+
     /// image - background into `subtracted`, the rms map into `rms`; NaN pixels become 0 signal.
     private func prepareMaps(_ image: ImageView<Float>, _ model: BackgroundModel) {
         let w = image.width
