@@ -31,7 +31,7 @@ public struct FrameQuality: Sendable {
     /// Point sources with S/N >= 10, not saturated, blended or cut by the border.
     public var stars = 0
     public var sources = 0
-    /// Median adaptive-moment FWHM of those stars (px; NaN without stars).
+    /// Median FWHM of the bright usable stars (S/N >= 50, else >= 20; px; NaN without stars).
     public var fwhmPx = Double.nan
     public var fwhmArcsec: Double?
     public var ellipticity = Double.nan
@@ -41,6 +41,8 @@ public struct FrameQuality: Sendable {
     /// Fraction of bright stars dimmer at their centre than around it (donuts).
     public var ringFraction = 0.0
     public var hotPixels = 0
+    /// Where the hot pixels are (the first 10 000).
+    public var hotPixelPositions: [(x: Int, y: Int)] = []
     public var cosmicRays = 0
     public var saturatedFraction = 0.0
     public var trails: [TrailSegment] = []
@@ -70,9 +72,11 @@ public enum FrameQualityJudge {
             $0.flags.isDisjoint(with: unusable) && $0.flux > 10 * $0.fluxError && $0.fwhm.isFinite && $0.fwhm > 0.7
         }
         q.stars = stars.count
-        let fwhms = stars.map(\.fwhm).sorted()
+        // Seeing from the bright stars: the width of faint ones is biased up by noise.
+        let bright = stars.filter { $0.flux > 50 * $0.fluxError }
+        let seeingStars = bright.count >= 5 ? bright : stars.filter { $0.flux > 20 * $0.fluxError }
+        let fwhms = (seeingStars.isEmpty ? stars : seeingStars).map(\.fwhm).sorted()
         if !fwhms.isEmpty {
-            // Cosmic rays and hot pixels are sharper than any star; seeing comes from the upper part of the distribution.
             q.fwhmPx = median(fwhms)
             if let scale = options.pixelScale { q.fwhmArcsec = q.fwhmPx * scale }
             q.ellipticity = median(stars.map(\.ellipticity))
@@ -87,7 +91,8 @@ public enum FrameQualityJudge {
             q.cosmicRays = catalog.sources.filter { $0.fwhm.isFinite && $0.fwhm < 0.5 * q.fwhmPx && $0.area >= 2 && !$0.flags.contains(.saturated) }.count
         }
         extractor.withMaps { sub, rms in
-            q.hotPixels = countHotPixels(sub, rms, width: w, height: h)
+            q.hotPixelPositions = findHotPixels(sub, rms, width: w, height: h)
+            q.hotPixels = q.hotPixelPositions.count
             q.ringFraction = ringFraction(stars, sub, width: w, height: h)
         }
         var saturated = 0
@@ -148,9 +153,9 @@ public enum FrameQualityJudge {
 
     /// Single pixels far above the sky whose neighbours are all much fainter
     /// (a star, even sharp, spreads over its neighbours).
-    static func countHotPixels(_ sub: UnsafeBufferPointer<Float>, _ rms: UnsafeBufferPointer<Float>, width w: Int, height h: Int) -> Int {
-        guard w >= 3, h >= 3 else { return 0 }
-        var count = 0
+    static func findHotPixels(_ sub: UnsafeBufferPointer<Float>, _ rms: UnsafeBufferPointer<Float>, width w: Int, height h: Int) -> [(x: Int, y: Int)] {
+        guard w >= 3, h >= 3 else { return [] }
+        var found: [(x: Int, y: Int)] = []
         for y in 1..<(h - 1) {
             for x in 1..<(w - 1) {
                 let p = y * w + x
@@ -158,10 +163,10 @@ public enum FrameQualityJudge {
                 guard v > 10 * rms[p] else { continue }
                 var brightest: Float = -.infinity
                 for dy in -1...1 { for dx in -1...1 where dx != 0 || dy != 0 { brightest = max(brightest, sub[p + dy * w + dx]) } }
-                if brightest < 0.2 * v { count += 1 }
+                if brightest < 0.2 * v && found.count < 10_000 { found.append((x, y)) }
             }
         }
-        return count
+        return found
     }
 
     /// Fraction of bright stars (S/N > 50) whose central pixel is fainter than

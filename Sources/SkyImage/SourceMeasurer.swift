@@ -94,7 +94,10 @@ struct SourceMeasurer {
             s.x = s.isoX; s.y = s.isoY
             s.flags.insert(.windowFailed)
         }
-        s.fwhm = adaptiveFWHM(x: s.x, y: s.y, start: max(sigmaGuess, 0.6))
+        let adaptive = adaptiveFWHM(x: s.x, y: s.y, start: max(sigmaGuess, 0.6))
+        // The core fit reads the half-maximum width whatever the wings (Moffat); moments are the fallback.
+        let core = adaptive.isFinite ? coreFWHM(x: s.x, y: s.y, guess: adaptive) : .nan
+        s.fwhm = core.isFinite ? core : adaptive
 
         let r = options.apertureRadius
         let (af, av, clipped) = aperture(cx: s.x, cy: s.y, radius: r)
@@ -276,5 +279,41 @@ struct SourceMeasurer {
         guard settled else { return .nan }
         let corrected = s2 - 1.0 / 12
         return corrected > 0 ? 2.3548 * corrected.squareRoot() : .nan
+    }
+
+    /// FWHM from the core of the profile: a Gaussian fitted by weighted least
+    /// squares to ln(value) against r^2 over the pixels above half the peak
+    /// (where a Moffat and a Gaussian of the same FWHM agree), weights value^2
+    /// to even out the noise of the logarithm. The 1/12 px^2 of pixel sampling is removed.
+    func coreFWHM(x cx: Double, y cy: Double, guess: Double) -> Double {
+        let r = max(2, guess * 1.2)
+        let x0 = max(0, Int((cx - r).rounded(.down))), x1 = min(width - 1, Int((cx + r).rounded(.up)))
+        let y0 = max(0, Int((cy - r).rounded(.down))), y1 = min(height - 1, Int((cy + r).rounded(.up)))
+        guard x0 <= x1, y0 <= y1 else { return .nan }
+        var peak: Float = 0
+        for py in y0...y1 { for px in x0...x1 { peak = max(peak, subtracted[py * width + px]) } }
+        guard peak > 0 else { return .nan }
+        let floor = 0.5 * peak
+        var sw = 0.0, swx = 0.0, swy = 0.0, swxx = 0.0, swxy = 0.0, n = 0
+        for py in y0...y1 {
+            let dy = Double(py) - cy
+            for px in x0...x1 {
+                let v = subtracted[py * width + px]
+                guard v > floor else { continue }
+                let dx = Double(px) - cx
+                let r2 = dx * dx + dy * dy
+                if r2 > r * r { continue }
+                let wgt = Double(v) * Double(v), lv = log(Double(v))
+                sw += wgt; swx += wgt * r2; swy += wgt * lv; swxx += wgt * r2 * r2; swxy += wgt * r2 * lv
+                n += 1
+            }
+        }
+        guard n >= 4 else { return .nan }
+        let det = sw * swxx - swx * swx
+        guard det > 0 else { return .nan }
+        let slope = (sw * swxy - swx * swy) / det
+        guard slope < 0 else { return .nan }
+        let sigma2 = -1 / (2 * slope) - 1.0 / 12
+        return sigma2 > 0 ? 2.3548 * sigma2.squareRoot() : .nan
     }
 }
