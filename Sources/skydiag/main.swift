@@ -8,7 +8,7 @@ struct SkyDiag: ParsableCommand {
         commandName: "skydiag",
         abstract: "Check a SkyEdge site: FITS files, board, memory plan, camera, MQTT.",
         subcommands: [FitsCommand.self, BoardCommand.self, MemoryCommand.self, CameraCommand.self, MQTTCommand.self,
-                      SourcesCommand.self, QualityCommand.self])
+                      SourcesCommand.self, QualityCommand.self, CalibrateCommand.self])
 }
 
 do {
