@@ -21,6 +21,9 @@ struct QualityCommand: ParsableCommand {
     @Option(name: .customLong("pixel-scale"), help: "Arcsec per pixel (default: from the WCS when present).")
     var pixelScale: Double?
 
+    @Flag(help: "Print 'timing SECONDS extract E judge J' (one thread, after the file is read) to stderr.")
+    var timing = false
+
     func run() throws {
         do {
             let fits = try FITSFile.open(file)
@@ -35,9 +38,16 @@ struct QualityCommand: ParsableCommand {
             options.saturation = extraction.saturation
             options.pixelScale = pixelScale ?? meta.wcs.map { w in (abs(w.cd11 * w.cd22 - w.cd12 * w.cd21)).squareRoot() * 3600 }
             let extractor = SourceExtractor(maxWidth: image.width, maxHeight: image.height, options: extraction)
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            var t1 = t0
             let q = try image.withView { view -> FrameQuality in
                 let catalog = try extractor.extract(view)
+                t1 = DispatchTime.now().uptimeNanoseconds
                 return FrameQualityJudge.judge(view, extractor: extractor, catalog: catalog, options: options)
+            }
+            let t2 = DispatchTime.now().uptimeNanoseconds
+            if timing {
+                FileHandle.standardError.write(Data("timing \(Double(t2 - t0) / 1e9) extract \(Double(t1 - t0) / 1e9) judge \(Double(t2 - t1) / 1e9)\n".utf8))
             }
             print(json ? Self.json(q) : Self.text(q))
         } catch let error as FITSError {
