@@ -18,9 +18,13 @@ FRAMES = [
     ("astropy_data/tutorials/FITS-images/M13_blue_0003.fits.gz", "bad (drifting, near empty)"),
     ("astropy_data/tutorials/FITS-images/M13_blue_0005.fits.gz", "bad (drifting, near empty)"),
     ("cloudynight_allsky/000.fits.gz", "all-sky, all 33 regions cloudy"),
+    ("cloudynight_allsky/001.fits.gz", "all-sky, 26 of 33 regions cloudy"),
     ("cloudynight_allsky/002.fits.gz", "all-sky, clear"),
+    ("cloudynight_allsky/004.fits.gz", "all-sky, clear but 1 region"),
     ("cloudynight_allsky/005.fits.gz", "all-sky, clear"),
 ]
+# cloudynight's sky area: the ROI x 220..1190, y 0..960, a circle of radius 480 about its centre.
+SKY_CIRCLE = {"cloudynight_allsky": "705,480,480"}
 
 
 def main():
@@ -33,7 +37,8 @@ def main():
         sys.exit(f"no skydiag at {a.skydiag}: swift build -c release --product skydiag, or pass --skydiag")
     print(f"{'frame':58s} {'expected':32s} {'verdict':7s} {'score':>5s} {'stars':>5s} {'fwhm':>6s} {'ell':>5s}  trails / flags")
     for rel, expected in FRAMES:
-        out = subprocess.run([a.skydiag, "quality", os.path.join(a.data, rel), "--json"], capture_output=True, text=True)
+        extra = [arg for k, v in SKY_CIRCLE.items() if rel.startswith(k) for arg in ("--sky-circle", v)]
+        out = subprocess.run([a.skydiag, "quality", os.path.join(a.data, rel), "--json", *extra], capture_output=True, text=True)
         if out.returncode != 0:
             print(f"{rel:58s} {expected:32s} error: {out.stderr.strip()}")
             continue

@@ -19,7 +19,16 @@ public struct QualityOptions: Sendable, Equatable {
     /// Stars per region of a clear frame of this field; nil: the frame's own best regions stand in.
     public var clearStarsPerRegion: Double?
     public var saturation: Float = .infinity
+    /// All-sky cameras: the circle of sky in the frame; stars and trails outside it (horizon, housing) are ignored.
+    public var skyCircle: SkyCircle?
     public init() {}
+}
+
+/// The sky area of an all-sky frame (0-based pixels).
+public struct SkyCircle: Sendable, Equatable {
+    public var x: Double, y: Double, radius: Double
+    public init(x: Double, y: Double, radius: Double) { self.x = x; self.y = y; self.radius = radius }
+    public func contains(_ px: Double, _ py: Double) -> Bool { (px - x) * (px - x) + (py - y) * (py - y) <= radius * radius }
 }
 
 /// What the site publishes about one frame (DESIGN.md section 2).
@@ -68,8 +77,9 @@ public enum FrameQualityJudge {
         }
         q.sources = catalog.count
         let unusable: SourceFlags = [.saturated, .truncated, .blended, .nearEdge, .singular]
+        let inSky: (Source) -> Bool = { s in options.skyCircle.map { $0.contains(s.x, s.y) } ?? true }
         let stars = catalog.sources.filter {
-            $0.flags.isDisjoint(with: unusable) && $0.flux > 10 * $0.fluxError && $0.fwhm.isFinite && $0.fwhm > 0.7
+            $0.flags.isDisjoint(with: unusable) && $0.flux > 10 * $0.fluxError && $0.fwhm.isFinite && $0.fwhm > 0.7 && inSky($0)
         }
         q.stars = stars.count
         // Seeing from the bright stars: the width of faint ones is biased up by noise.
@@ -98,7 +108,12 @@ public enum FrameQualityJudge {
         var saturated = 0
         for y in 0..<h { let row = image.row(y); for x in 0..<w where row[x] >= options.saturation { saturated += 1 } }
         q.saturatedFraction = Double(saturated) / Double(max(1, w * h))
-        q.trails = extractor.trails(width: w, height: h)
+        q.trails = extractor.trails(width: w, height: h).filter { t in
+            // A trail must cross the sky, not run along its edge.
+            guard let c = options.skyCircle else { return true }
+            let inner = SkyCircle(x: c.x, y: c.y, radius: 0.95 * c.radius)
+            return inner.contains(0.5 * (t.x0 + t.x1), 0.5 * (t.y0 + t.y1))
+        }
         // Transparency per region: usable stars against a clear frame (or the best quarter of this one).
         let gc = max(1, options.gridColumns), gr = max(1, options.gridRows)
         var counts = [Int](repeating: 0, count: gc * gr)
@@ -106,6 +121,15 @@ public enum FrameQualityJudge {
             let i = min(gr - 1, Int(s.y) * gr / max(1, h)) * gc + min(gc - 1, Int(s.x) * gc / max(1, w))
             counts[i] += 1
         }
+        // Grid cells whose centre is outside the sky circle hold no sky and are left out.
+        var cellInSky = [Bool](repeating: true, count: gc * gr)
+        if let c = options.skyCircle {
+            for r in 0..<gr { for k in 0..<gc {
+                cellInSky[r * gc + k] = c.contains((Double(k) + 0.5) * Double(w) / Double(gc), (Double(r) + 0.5) * Double(h) / Double(gr))
+            } }
+        }
+        counts = zip(counts, cellInSky).filter { $0.1 }.map { $0.0 }
+        if counts.isEmpty { counts = [0] }
         q.regionStars = counts
         let reference = options.clearStarsPerRegion ?? Double(counts.sorted()[counts.count * 3 / 4])
         if reference > 0 {

@@ -21,6 +21,9 @@ struct QualityCommand: ParsableCommand {
     @Option(name: .customLong("pixel-scale"), help: "Arcsec per pixel (default: from the WCS when present).")
     var pixelScale: Double?
 
+    @Option(name: .customLong("sky-circle"), help: "All-sky frames: X,Y,R of the sky circle (0-based pixels).")
+    var skyCircle: String?
+
     @Flag(help: "Print 'timing SECONDS extract E judge J' (one thread, after the file is read) to stderr.")
     var timing = false
 
@@ -37,6 +40,11 @@ struct QualityCommand: ParsableCommand {
             var options = QualityOptions()
             options.saturation = extraction.saturation
             options.pixelScale = pixelScale ?? meta.wcs.map { w in (abs(w.cd11 * w.cd22 - w.cd12 * w.cd21)).squareRoot() * 3600 }
+            if let text = skyCircle {
+                let v = text.split(separator: ",").compactMap { Double($0) }
+                guard v.count == 3, v[2] > 0 else { throw DiagFailure("--sky-circle wants X,Y,R, got \(text)") }
+                options.skyCircle = SkyCircle(x: v[0], y: v[1], radius: v[2])
+            }
             let extractor = SourceExtractor(maxWidth: image.width, maxHeight: image.height, options: extraction)
             let t0 = DispatchTime.now().uptimeNanoseconds
             var t1 = t0

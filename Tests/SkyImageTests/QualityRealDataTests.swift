@@ -4,14 +4,14 @@ import Testing
 
 /// Quality judgement on real frames from ../shared/data.
 @Suite struct QualityRealDataTests {
-    static func judge(_ relative: String) throws -> FrameQuality {
+    static func judge(_ relative: String, options: QualityOptions = .init()) throws -> FrameQuality {
         let file = try FITSFile.open(TestPaths.dataFile(relative))
         defer { file.close() }
         let image = try file.readFloat()
         let extractor = SourceExtractor(maxWidth: image.width, maxHeight: image.height)
         return try image.withView { view in
             let catalog = try extractor.extract(view)
-            return FrameQualityJudge.judge(view, extractor: extractor, catalog: catalog)
+            return FrameQualityJudge.judge(view, extractor: extractor, catalog: catalog, options: options)
         }
     }
 
@@ -48,5 +48,20 @@ import Testing
         let q = try Self.judge(path)
         #expect(q.verdict == "bad")
         #expect(q.flags.contains("few_stars"))
+    }
+
+    /// cloudynight's labels (y_train.dat): 000 cloudy in all 33 regions, 005 clear in all.
+    /// The sky circle is cloudynight's region of interest (x 220..1190, y 0..960).
+    @Test func allSkyClearAndCloudyFramesGetTheirVerdicts() throws {
+        guard TestPaths.dataAvailable else { print("skip: ../shared/data absent"); return }
+        var options = QualityOptions()
+        options.skyCircle = SkyCircle(x: 705, y: 480, radius: 480)
+        let clear = try Self.judge("cloudynight_allsky/005.fits.gz", options: options)
+        let cloudy = try Self.judge("cloudynight_allsky/000.fits.gz", options: options)
+        print("all-sky: clear \(clear.verdict) \(clear.score) \(clear.stars) stars; cloudy \(cloudy.verdict) \(cloudy.score) \(cloudy.stars) stars")
+        #expect(clear.verdict == "good")
+        #expect(clear.trails.isEmpty)
+        #expect(cloudy.verdict == "bad")
+        #expect(cloudy.stars * 10 < clear.stars)
     }
 }
