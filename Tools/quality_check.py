@@ -47,6 +47,33 @@ def main():
         ell = "-" if q["ellipticity"] is None else f"{q['ellipticity']:.2f}"
         trails = "; ".join(f"({t['x0']:.0f},{t['y0']:.0f})-({t['x1']:.0f},{t['y1']:.0f})" for t in q["trails"]) or "none"
         print(f"{rel:58s} {expected:32s} {q['verdict']:7s} {q['score']:5d} {q['stars']:5d} {fwhm:>6s} {ell:>5s}  {trails} / {','.join(q['flags']) or '-'}")
+    cloud_regions(a.skydiag, a.data)
+
+
+def cloud_regions(skydiag, data):
+    """Region cloud flags on the labelled all-sky frames against y_train.dat, with 005 (clear in
+    every region) as the clear reference of the field."""
+    labels = {}
+    for line in open(os.path.join(data, "cloudynight_allsky", "y_train.dat")):
+        f = line.split()
+        if len(f) == 34:
+            labels[f[0]] = [int(v) for v in f[1:]]
+    reference = os.path.join(data, "cloudynight_allsky", "005.fits.gz")
+    print()
+    print("all-sky cloud regions (cloudynight layout: disc + 4 rings x 8 sectors), clear reference 005.fits.gz")
+    print(f"{'frame':8s} {'labelled cloudy':>15s} {'flagged cloudy':>14s} {'agree':>9s}  verdict")
+    for name in ["000", "001", "002", "004"]:
+        out = subprocess.run([skydiag, "quality", os.path.join(data, "cloudynight_allsky", f"{name}.fits.gz"), "--json",
+                              "--sky-circle", SKY_CIRCLE["cloudynight_allsky"], "--regions", "allsky",
+                              "--clear-reference", reference], capture_output=True, text=True)
+        if out.returncode != 0:
+            print(f"{name:8s} error: {out.stderr.strip()}")
+            continue
+        q = json.loads(out.stdout)
+        flagged = [1 if c else 0 for c in q["region_cloudy"]]
+        truth = labels[name]
+        agree = sum(1 for a, b in zip(flagged, truth) if a == b)
+        print(f"{name:8s} {sum(truth):15d} {sum(flagged):14d} {agree:5d}/{len(truth)}  {q['verdict']} ({q['score']})")
 
 
 if __name__ == "__main__":

@@ -18,10 +18,24 @@ public struct QualityOptions: Sendable, Equatable {
     public var gridRows = 4
     /// Stars per region of a clear frame of this field; nil: the frame's own best regions stand in.
     public var clearStarsPerRegion: Double?
+    /// Stars in each region (same layout) of a clear frame of this field; overrides `clearStarsPerRegion`.
+    public var clearRegionStars: [Int]?
+    /// Regions for transparency: a grid, or for all-sky cameras rings and sectors about the sky circle.
+    public var regionLayout: RegionLayout = .grid
     public var saturation: Float = .infinity
     /// All-sky cameras: the circle of sky in the frame; stars and trails outside it (horizon, housing) are ignored.
     public var skyCircle: SkyCircle?
     public init() {}
+}
+
+/// How a frame is cut into regions for cloud cover.
+public enum RegionLayout: Sendable, Equatable {
+    /// `gridColumns x gridRows` cells.
+    case grid
+    /// All-sky: a central disc and `rings` rings of `sectors` sectors inside the sky circle (cloudynight's
+    /// layout with rings = 4, sectors = 8: ring borders at 1/5 steps of the radius; sector 0 starts at -pi,
+    /// angles from atan2(y - cy, x - cx)).
+    case allSky(rings: Int, sectors: Int)
 }
 
 /// The sky area of an all-sky frame (0-based pixels).
@@ -57,6 +71,8 @@ public struct FrameQuality: Sendable {
     public var trails: [TrailSegment] = []
     /// Usable stars per grid region, row-major.
     public var regionStars: [Int] = []
+    /// Which regions look clouded (fewer than 30% of the clear frame's stars).
+    public var regionCloudy: [Bool] = []
     public var cloudFraction = 0.0
     public var score = 0
     public var verdict = "bad"
@@ -115,27 +131,41 @@ public enum FrameQualityJudge {
             return inner.contains(0.5 * (t.x0 + t.x1), 0.5 * (t.y0 + t.y1))
         }
         // Transparency per region: usable stars against a clear frame (or the best quarter of this one).
-        let gc = max(1, options.gridColumns), gr = max(1, options.gridRows)
-        var counts = [Int](repeating: 0, count: gc * gr)
-        for s in stars {
-            let i = min(gr - 1, Int(s.y) * gr / max(1, h)) * gc + min(gc - 1, Int(s.x) * gc / max(1, w))
-            counts[i] += 1
+        var counts: [Int]
+        switch options.regionLayout {
+        case .grid:
+            let gc = max(1, options.gridColumns), gr = max(1, options.gridRows)
+            counts = [Int](repeating: 0, count: gc * gr)
+            for s in stars {
+                let i = min(gr - 1, Int(s.y) * gr / max(1, h)) * gc + min(gc - 1, Int(s.x) * gc / max(1, w))
+                counts[i] += 1
+            }
+            // Grid cells whose centre is outside the sky circle hold no sky and are left out.
+            if let c = options.skyCircle {
+                var kept: [Int] = []
+                for r in 0..<gr { for k in 0..<gc
+                    where c.contains((Double(k) + 0.5) * Double(w) / Double(gc), (Double(r) + 0.5) * Double(h) / Double(gr)) {
+                    kept.append(counts[r * gc + k])
+                } }
+                counts = kept.isEmpty ? [0] : kept
+            }
+        case let .allSky(rings, sectors):
+            counts = [Int](repeating: 0, count: 1 + max(1, rings) * max(1, sectors))
+            let c = options.skyCircle ?? SkyCircle(x: Double(w) / 2, y: Double(h) / 2, radius: Double(min(w, h)) / 2)
+            for s in stars {
+                if let i = Self.allSkyRegion(x: s.x, y: s.y, circle: c, rings: max(1, rings), sectors: max(1, sectors)) { counts[i] += 1 }
+            }
         }
-        // Grid cells whose centre is outside the sky circle hold no sky and are left out.
-        var cellInSky = [Bool](repeating: true, count: gc * gr)
-        if let c = options.skyCircle {
-            for r in 0..<gr { for k in 0..<gc {
-                cellInSky[r * gc + k] = c.contains((Double(k) + 0.5) * Double(w) / Double(gc), (Double(r) + 0.5) * Double(h) / Double(gr))
-            } }
-        }
-        counts = zip(counts, cellInSky).filter { $0.1 }.map { $0.0 }
-        if counts.isEmpty { counts = [0] }
         q.regionStars = counts
-        let reference = options.clearStarsPerRegion ?? Double(counts.sorted()[counts.count * 3 / 4])
-        if reference > 0 {
-            q.cloudFraction = Double(counts.filter { Double($0) < 0.3 * reference }.count) / Double(counts.count)
+        if let clear = options.clearRegionStars, clear.count == counts.count {
+            // Cloudy: under 30% of the clear frame's stars; regions without clear-frame stars say nothing.
+            q.regionCloudy = zip(counts, clear).map { $0.1 > 0 && Double($0.0) < 0.3 * Double($0.1) }
+            let judged = clear.filter { $0 > 0 }.count
+            q.cloudFraction = judged > 0 ? Double(q.regionCloudy.filter { $0 }.count) / Double(judged) : 0
         } else {
-            q.cloudFraction = 1
+            let reference = options.clearStarsPerRegion ?? Double(counts.sorted()[counts.count * 3 / 4])
+            q.regionCloudy = counts.map { reference > 0 ? Double($0) < 0.3 * reference : true }
+            q.cloudFraction = Double(q.regionCloudy.filter { $0 }.count) / Double(max(1, counts.count))
         }
         (q.score, q.flags) = score(q, options)
         q.verdict = q.score >= 70 ? "good" : (q.score >= 40 ? "medium" : "bad")
@@ -211,6 +241,19 @@ public enum FrameQualityJudge {
             if Double(sub[cy * w + cx]) < ring / n { rings += 1 }
         }
         return bright > 0 ? Double(rings) / Double(bright) : 0
+    }
+
+    /// cloudynight's region of a point: 0 for the central disc, then ring by ring, sector by sector; nil outside.
+    static func allSkyRegion(x: Double, y: Double, circle c: SkyCircle, rings: Int, sectors: Int) -> Int? {
+        let dx = x - c.x, dy = y - c.y
+        let r = (dx * dx + dy * dy).squareRoot()
+        let step = c.radius / Double(rings + 1)
+        guard r < c.radius else { return nil }
+        if r < step { return 0 }
+        let ring = min(rings, Int(r / step))
+        let angle = atan2(dy, dx)
+        let sector = min(sectors - 1, max(0, Int((angle + .pi) / (2 * .pi) * Double(sectors))))
+        return (ring - 1) * sectors + sector + 1
     }
 
     static func median(_ v: [Double]) -> Double {

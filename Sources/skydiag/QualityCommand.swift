@@ -24,6 +24,12 @@ struct QualityCommand: ParsableCommand {
     @Option(name: .customLong("sky-circle"), help: "All-sky frames: X,Y,R of the sky circle (0-based pixels).")
     var skyCircle: String?
 
+    @Option(name: .customLong("regions"), help: "Cloud regions: 'grid' (4 x 4) or 'allsky' (central disc + 4 rings x 8 sectors in the sky circle).")
+    var regions = "grid"
+
+    @Option(name: .customLong("clear-reference"), help: "A clear frame of the same field and camera: regions with under 30% of its stars are cloudy.")
+    var clearReference: String?
+
     @Flag(help: "Print 'timing SECONDS extract E judge J' (one thread, after the file is read) to stderr.")
     var timing = false
 
@@ -44,6 +50,22 @@ struct QualityCommand: ParsableCommand {
                 let v = text.split(separator: ",").compactMap { Double($0) }
                 guard v.count == 3, v[2] > 0 else { throw DiagFailure("--sky-circle wants X,Y,R, got \(text)") }
                 options.skyCircle = SkyCircle(x: v[0], y: v[1], radius: v[2])
+            }
+            switch regions {
+            case "grid": options.regionLayout = .grid
+            case "allsky": options.regionLayout = .allSky(rings: 4, sectors: 8)
+            default: throw DiagFailure("--regions is grid or allsky, got \(regions)")
+            }
+            if let path = clearReference {
+                let ref = try FITSFile.open(path)
+                defer { ref.close() }
+                let refImage = try ref.readFloat()
+                let refExtractor = SourceExtractor(maxWidth: refImage.width, maxHeight: refImage.height, options: extraction)
+                let refQuality = try refImage.withView { view -> FrameQuality in
+                    let catalog = try refExtractor.extract(view)
+                    return FrameQualityJudge.judge(view, extractor: refExtractor, catalog: catalog, options: options)
+                }
+                options.clearRegionStars = refQuality.regionStars
             }
             let extractor = SourceExtractor(maxWidth: image.width, maxHeight: image.height, options: extraction)
             let t0 = DispatchTime.now().uptimeNanoseconds
@@ -77,7 +99,7 @@ struct QualityCommand: ParsableCommand {
             "hot_pixels": q.hotPixels, "cosmic_rays": q.cosmicRays, "saturated_fraction": number(q.saturatedFraction),
             "trails": q.trails.map { ["x0": $0.x0, "y0": $0.y0, "x1": $0.x1, "y1": $0.y1,
                                       "length": $0.length, "angle_deg": $0.angleDegrees] },
-            "region_stars": q.regionStars, "cloud_fraction": number(q.cloudFraction),
+            "region_stars": q.regionStars, "region_cloudy": q.regionCloudy, "cloud_fraction": number(q.cloudFraction),
             "score": q.score, "verdict": q.verdict, "flags": q.flags,
         ]
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
