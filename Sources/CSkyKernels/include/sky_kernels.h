@@ -35,6 +35,13 @@ void sky_cpu_set_feature_mask(uint32_t mask);
    hist must hold 65536 counters and is not cleared. NaN-free by construction. */
 void sky_histogram_u16(const uint16_t *pixels, size_t count, uint32_t *hist);
 
+/* 3x3 matched filter for source detection. img: background-subtracted pixels,
+   ivar: 1 / rms^2 (0 where unknown), both w x h row-major. conv = sum(k img) / ksum;
+   snr = sum(k img ivar) / sqrt(sum(k^2 ivar)), 0 where that sum is 0. The kernel is
+   clipped at the image border. Reference: SourceFilter.matched in SkyImage. */
+void sky_matched_filter_3x3(const float *img, const float *ivar, size_t w, size_t h,
+                            const float k[9], float ksum, float *conv, float *snr);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,264 @@
+import Foundation
+
+/// Settings of the quality judgement; the defaults suit a small telescope with
+/// a few arcseconds per pixel. See `FrameQuality.score` for the rule.
+public struct QualityOptions: Sendable, Equatable {
+    /// Seeing above this (px) starts to cost points; at twice it the frame is poor.
+    public var goodFWHM = 4.0
+    /// Median ellipticity above this costs points.
+    public var goodEllipticity = 0.2
+    /// Fewer usable stars than this: the frame is bad (clouds, dome, wrong pointing).
+    public var minimumStars = 15
+    /// Half-flux radius (px) above which stars count as defocused.
+    public var defocusHFR = 5.0
+    /// Arcsec per pixel, for FWHM in arcsec (nil: not reported).
+    public var pixelScale: Double?
+    /// Grid for transparency per region.
+    public var gridColumns = 4
+    public var gridRows = 4
+    /// Stars per region of a clear frame of this field; nil: the frame's own best regions stand in.
+    public var clearStarsPerRegion: Double?
+    /// Stars in each region (same layout) of a clear frame of this field; overrides `clearStarsPerRegion`.
+    public var clearRegionStars: [Int]?
+    /// Regions for transparency: a grid, or for all-sky cameras rings and sectors about the sky circle.
+    public var regionLayout: RegionLayout = .grid
+    public var saturation: Float = .infinity
+    /// All-sky cameras: the circle of sky in the frame; stars and trails outside it (horizon, housing) are ignored.
+    public var skyCircle: SkyCircle?
+    public init() {}
+}
+
+/// How a frame is cut into regions for cloud cover.
+public enum RegionLayout: Sendable, Equatable {
+    /// `gridColumns x gridRows` cells.
+    case grid
+    /// All-sky: a central disc and `rings` rings of `sectors` sectors inside the sky circle (cloudynight's
+    /// layout with rings = 4, sectors = 8: ring borders at 1/5 steps of the radius; sector 0 starts at -pi,
+    /// angles from atan2(y - cy, x - cx)).
+    case allSky(rings: Int, sectors: Int)
+}
+
+/// The sky area of an all-sky frame (0-based pixels).
+public struct SkyCircle: Sendable, Equatable {
+    public var x: Double, y: Double, radius: Double
+    public init(x: Double, y: Double, radius: Double) { self.x = x; self.y = y; self.radius = radius }
+    public func contains(_ px: Double, _ py: Double) -> Bool { (px - x) * (px - x) + (py - y) * (py - y) <= radius * radius }
+}
+
+/// What the site publishes about one frame (DESIGN.md section 2).
+public struct FrameQuality: Sendable {
+    public var background = 0.0
+    /// Largest minus smallest background over the mesh, after filtering.
+    public var backgroundGradient = 0.0
+    public var noise = 0.0
+    /// Point sources with S/N >= 10, not saturated, blended or cut by the border.
+    public var stars = 0
+    public var sources = 0
+    /// Median FWHM of the bright usable stars (S/N >= 50, else >= 20; px; NaN without stars).
+    public var fwhmPx = Double.nan
+    public var fwhmArcsec: Double?
+    public var ellipticity = Double.nan
+    /// Length of the mean (e cos 2 theta, e sin 2 theta) over the median e: 1 when all stars are stretched alike (tracking), ~0 when at random.
+    public var ellipticityCoherence = Double.nan
+    public var halfFluxRadius = Double.nan
+    /// Fraction of bright stars dimmer at their centre than around it (donuts).
+    public var ringFraction = 0.0
+    public var hotPixels = 0
+    /// Where the hot pixels are (the first 10 000).
+    public var hotPixelPositions: [(x: Int, y: Int)] = []
+    public var cosmicRays = 0
+    public var saturatedFraction = 0.0
+    public var trails: [TrailSegment] = []
+    /// Usable stars per grid region, row-major.
+    public var regionStars: [Int] = []
+    /// Which regions look clouded (fewer than 30% of the clear frame's stars).
+    public var regionCloudy: [Bool] = []
+    public var cloudFraction = 0.0
+    public var score = 0
+    public var verdict = "bad"
+    public var flags: [String] = []
+}
+
+/// Judges a frame from an extraction: seeing, shape, focus, defects, trails,
+/// transparency; then a score and a verdict by the rule in `score(_:_:)`.
+public enum FrameQualityJudge {
+    public static func judge(_ image: ImageView<Float>, extractor: SourceExtractor, catalog: SourceCatalog,
+                             options: QualityOptions = .init()) -> FrameQuality {
+        var q = FrameQuality()
+        let w = image.width, h = image.height
+        if let model = extractor.background {
+            q.background = Double(model.global)
+            q.noise = Double(model.globalRMS)
+            q.backgroundGradient = Double((model.levelMesh.max() ?? 0) - (model.levelMesh.min() ?? 0))
+        }
+        q.sources = catalog.count
+        let unusable: SourceFlags = [.saturated, .truncated, .blended, .nearEdge, .singular]
+        let inSky: (Source) -> Bool = { s in options.skyCircle.map { $0.contains(s.x, s.y) } ?? true }
+        let stars = catalog.sources.filter {
+            $0.flags.isDisjoint(with: unusable) && $0.flux > 10 * $0.fluxError && $0.fwhm.isFinite && $0.fwhm > 0.7 && inSky($0)
+        }
+        q.stars = stars.count
+        // Seeing from the bright stars: the width of faint ones is biased up by noise.
+        let bright = stars.filter { $0.flux > 50 * $0.fluxError }
+        let seeingStars = bright.count >= 5 ? bright : stars.filter { $0.flux > 20 * $0.fluxError }
+        let fwhms = (seeingStars.isEmpty ? stars : seeingStars).map(\.fwhm).sorted()
+        if !fwhms.isEmpty {
+            q.fwhmPx = median(fwhms)
+            if let scale = options.pixelScale { q.fwhmArcsec = q.fwhmPx * scale }
+            q.ellipticity = median(stars.map(\.ellipticity))
+            q.halfFluxRadius = median(stars.map(\.halfFluxRadius).filter(\.isFinite))
+            var cx = 0.0, cy = 0.0
+            for s in stars { cx += s.ellipticity * cos(2 * s.theta); cy += s.ellipticity * sin(2 * s.theta) }
+            cx /= Double(stars.count); cy /= Double(stars.count)
+            q.ellipticityCoherence = q.ellipticity > 0 ? min(1, (cx * cx + cy * cy).squareRoot() / q.ellipticity) : 0
+        }
+        // Sharp detections far narrower than the stars: cosmic rays (hot pixels are counted separately).
+        if q.fwhmPx.isFinite {
+            q.cosmicRays = catalog.sources.filter { $0.fwhm.isFinite && $0.fwhm < 0.5 * q.fwhmPx && $0.area >= 2 && !$0.flags.contains(.saturated) }.count
+        }
+        extractor.withMaps { sub, rms in
+            q.hotPixelPositions = findHotPixels(sub, rms, width: w, height: h)
+            q.hotPixels = q.hotPixelPositions.count
+            q.ringFraction = ringFraction(stars, sub, width: w, height: h)
+        }
+        var saturated = 0
+        for y in 0..<h { let row = image.row(y); for x in 0..<w where row[x] >= options.saturation { saturated += 1 } }
+        q.saturatedFraction = Double(saturated) / Double(max(1, w * h))
+        q.trails = extractor.trails(width: w, height: h).filter { t in
+            // A trail must cross the sky, not run along its edge.
+            guard let c = options.skyCircle else { return true }
+            let inner = SkyCircle(x: c.x, y: c.y, radius: 0.95 * c.radius)
+            return inner.contains(0.5 * (t.x0 + t.x1), 0.5 * (t.y0 + t.y1))
+        }
+        // Transparency per region: usable stars against a clear frame (or the best quarter of this one).
+        var counts: [Int]
+        switch options.regionLayout {
+        case .grid:
+            let gc = max(1, options.gridColumns), gr = max(1, options.gridRows)
+            counts = [Int](repeating: 0, count: gc * gr)
+            for s in stars {
+                let i = min(gr - 1, Int(s.y) * gr / max(1, h)) * gc + min(gc - 1, Int(s.x) * gc / max(1, w))
+                counts[i] += 1
+            }
+            // Grid cells whose centre is outside the sky circle hold no sky and are left out.
+            if let c = options.skyCircle {
+                var kept: [Int] = []
+                for r in 0..<gr { for k in 0..<gc
+                    where c.contains((Double(k) + 0.5) * Double(w) / Double(gc), (Double(r) + 0.5) * Double(h) / Double(gr)) {
+                    kept.append(counts[r * gc + k])
+                } }
+                counts = kept.isEmpty ? [0] : kept
+            }
+        case let .allSky(rings, sectors):
+            counts = [Int](repeating: 0, count: 1 + max(1, rings) * max(1, sectors))
+            let c = options.skyCircle ?? SkyCircle(x: Double(w) / 2, y: Double(h) / 2, radius: Double(min(w, h)) / 2)
+            for s in stars {
+                if let i = Self.allSkyRegion(x: s.x, y: s.y, circle: c, rings: max(1, rings), sectors: max(1, sectors)) { counts[i] += 1 }
+            }
+        }
+        q.regionStars = counts
+        if let clear = options.clearRegionStars, clear.count == counts.count {
+            // Cloudy: under 30% of the clear frame's stars; regions without clear-frame stars say nothing.
+            q.regionCloudy = zip(counts, clear).map { $0.1 > 0 && Double($0.0) < 0.3 * Double($0.1) }
+            let judged = clear.filter { $0 > 0 }.count
+            q.cloudFraction = judged > 0 ? Double(q.regionCloudy.filter { $0 }.count) / Double(judged) : 0
+        } else {
+            let reference = options.clearStarsPerRegion ?? Double(counts.sorted()[counts.count * 3 / 4])
+            q.regionCloudy = counts.map { reference > 0 ? Double($0) < 0.3 * reference : true }
+            q.cloudFraction = Double(q.regionCloudy.filter { $0 }.count) / Double(max(1, counts.count))
+        }
+        (q.score, q.flags) = score(q, options)
+        q.verdict = q.score >= 70 ? "good" : (q.score >= 40 ? "medium" : "bad")
+        return q
+    }
+
+    /// The rule: start at 100 and subtract
+    /// - 60 when fewer than `minimumStars` usable stars ("few_stars");
+    /// - 40 x (FWHM / goodFWHM - 1), at most 40, when seeing is worse than goodFWHM ("poor_seeing");
+    /// - 100 x (ellipticity - goodEllipticity), at most 30 ("elongated"), and 20 more when the
+    ///   elongation is coherent across the frame, coherence > 0.6 ("tracking");
+    /// - 30 when the median half-flux radius exceeds defocusHFR or over half the bright stars are rings ("defocus");
+    /// - 50 x cloud fraction ("clouds" when above 0.25);
+    /// - 10 per trail, at most 20 ("trail"); 10 when over 1% of pixels are saturated ("saturation").
+    /// Hot pixels and cosmic rays are flagged (> 100 and > 50) but cost nothing: calibration removes them.
+    /// Verdict: good >= 70, medium >= 40, bad below.
+    public static func score(_ q: FrameQuality, _ o: QualityOptions) -> (Int, [String]) {
+        var s = 100.0
+        var flags: [String] = []
+        if q.stars < o.minimumStars { s -= 60; flags.append("few_stars") }
+        if q.fwhmPx.isFinite && q.fwhmPx > o.goodFWHM {
+            s -= min(40, 40 * (q.fwhmPx / o.goodFWHM - 1)); flags.append("poor_seeing")
+        }
+        if q.ellipticity.isFinite && q.ellipticity > o.goodEllipticity {
+            s -= min(30, 100 * (q.ellipticity - o.goodEllipticity)); flags.append("elongated")
+            if q.ellipticityCoherence > 0.6 { s -= 20; flags.append("tracking") }
+        }
+        if (q.halfFluxRadius.isFinite && q.halfFluxRadius > o.defocusHFR) || q.ringFraction > 0.5 {
+            s -= 30; flags.append("defocus")
+        }
+        s -= 50 * q.cloudFraction
+        if q.cloudFraction > 0.25 { flags.append("clouds") }
+        if !q.trails.isEmpty { s -= min(20, 10 * Double(q.trails.count)); flags.append("trail") }
+        if q.saturatedFraction > 0.01 { s -= 10; flags.append("saturation") }
+        if q.hotPixels > 100 { flags.append("hot_pixels") }
+        if q.cosmicRays > 50 { flags.append("cosmic_rays") }
+        return (max(0, min(100, Int(s.rounded()))), flags)
+    }
+
+    /// Single pixels far above the sky whose neighbours are all much fainter
+    /// (a star, even sharp, spreads over its neighbours).
+    static func findHotPixels(_ sub: UnsafeBufferPointer<Float>, _ rms: UnsafeBufferPointer<Float>, width w: Int, height h: Int) -> [(x: Int, y: Int)] {
+        guard w >= 3, h >= 3 else { return [] }
+        var found: [(x: Int, y: Int)] = []
+        for y in 1..<(h - 1) {
+            for x in 1..<(w - 1) {
+                let p = y * w + x
+                let v = sub[p]
+                guard v > 10 * rms[p] else { continue }
+                var brightest: Float = -.infinity
+                for dy in -1...1 { for dx in -1...1 where dx != 0 || dy != 0 { brightest = max(brightest, sub[p + dy * w + dx]) } }
+                if brightest < 0.2 * v && found.count < 10_000 { found.append((x, y)) }
+            }
+        }
+        return found
+    }
+
+    /// Fraction of bright stars (S/N > 50) whose central pixel is fainter than
+    /// the mean at their half-flux radius: the donut of a defocused reflector.
+    static func ringFraction(_ stars: [Source], _ sub: UnsafeBufferPointer<Float>, width w: Int, height h: Int) -> Double {
+        var bright = 0, rings = 0
+        for s in stars where s.flux > 50 * s.fluxError && s.halfFluxRadius.isFinite && s.halfFluxRadius >= 2 {
+            let cx = Int(s.x.rounded()), cy = Int(s.y.rounded())
+            let r = s.halfFluxRadius
+            guard cx - Int(r) - 1 >= 0, cy - Int(r) - 1 >= 0, cx + Int(r) + 1 < w, cy + Int(r) + 1 < h else { continue }
+            bright += 1
+            var ring = 0.0, n = 0.0
+            for k in 0..<16 {
+                let a = Double(k) * .pi / 8
+                let x = Int((s.x + r * cos(a)).rounded()), y = Int((s.y + r * sin(a)).rounded())
+                ring += Double(sub[y * w + x]); n += 1
+            }
+            if Double(sub[cy * w + cx]) < ring / n { rings += 1 }
+        }
+        return bright > 0 ? Double(rings) / Double(bright) : 0
+    }
+
+    /// cloudynight's region of a point: 0 for the central disc, then ring by ring, sector by sector; nil outside.
+    static func allSkyRegion(x: Double, y: Double, circle c: SkyCircle, rings: Int, sectors: Int) -> Int? {
+        let dx = x - c.x, dy = y - c.y
+        let r = (dx * dx + dy * dy).squareRoot()
+        let step = c.radius / Double(rings + 1)
+        guard r < c.radius else { return nil }
+        if r < step { return 0 }
+        let ring = min(rings, Int(r / step))
+        let angle = atan2(dy, dx)
+        let sector = min(sectors - 1, max(0, Int((angle + .pi) / (2 * .pi) * Double(sectors))))
+        return (ring - 1) * sectors + sector + 1
+    }
+
+    static func median(_ v: [Double]) -> Double {
+        guard !v.isEmpty else { return .nan }
+        let s = v.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : 0.5 * (s[s.count / 2 - 1] + s[s.count / 2])
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+
+/// A straight trail (satellite, aircraft) as a segment in 0-based pixels.
+public struct TrailSegment: Sendable, Equatable {
+    public var x0: Double, y0: Double, x1: Double, y1: Double
+    /// Pixels above the trail threshold that make it up.
+    public var area: Int
+    public init(x0: Double, y0: Double, x1: Double, y1: Double, area: Int = 0) {
+        self.x0 = x0; self.y0 = y0; self.x1 = x1; self.y1 = y1; self.area = area
+    }
+    public var length: Double { ((x1 - x0) * (x1 - x0) + (y1 - y0) * (y1 - y0)).squareRoot() }
+    /// Direction in degrees, in [0, 180).
+    public var angleDegrees: Double {
+        var a = atan2(y1 - y0, x1 - x0) * 180 / .pi
+        if a < 0 { a += 180 }
+        if a >= 180 { a -= 180 }
+        return a
+    }
+}
+
+/// Finds trails among the connected regions of the detection S/N map at a low
+/// threshold: a trail is long and thin (its second moments' axis ratio is
+/// high), stars are round. Stars sitting on a trail are cut out before the
+/// shape is judged: pixels much brighter than the region's median belong to
+/// them. Collinear pieces of one trail (broken by noise) are joined.
+enum TrailFinder {
+    struct Settings {
+        var threshold: Float = 2.5
+        var minArea = 40
+        var minLength = 30.0
+        var minElongation = 6.0
+    }
+
+    static func find(snr: UnsafeMutableBufferPointer<Float>, width w: Int, height h: Int,
+                     labels: UnsafeMutableBufferPointer<Int32>, stack: UnsafeMutableBufferPointer<Int32>,
+                     pixels: UnsafeMutableBufferPointer<Int32>, settings: Settings = .init()) -> [TrailSegment] {
+        let n = w * h
+        for i in 0..<n { labels[i] = snr[i] > settings.threshold ? -1 : 0 }
+        var label: Int32 = 0
+        var pieces: [TrailSegment] = []
+        for start in 0..<n where labels[start] == -1 {
+            label &+= 1
+            var count = 0, top = 0
+            labels[start] = label
+            stack[0] = Int32(start); top = 1
+            while top > 0 {
+                top -= 1
+                let p = Int(stack[top])
+                pixels[count] = Int32(p); count += 1
+                let px = p % w, py = p / w
+                for dy in -1...1 {
+                    let ny = py + dy
+                    guard ny >= 0, ny < h else { continue }
+                    for dx in -1...1 {
+                        let nx = px + dx
+                        guard nx >= 0, nx < w else { continue }
+                        let q = ny * w + nx
+                        if labels[q] == -1 { labels[q] = label; stack[top] = Int32(q); top += 1 }
+                    }
+                }
+            }
+            guard count >= settings.minArea else { continue }
+            if let segment = shape(UnsafeMutableBufferPointer(rebasing: pixels[0..<count]), snr: snr, width: w, settings: settings) {
+                pieces.append(segment)
+            }
+        }
+        return join(pieces)
+    }
+
+    /// The region as a segment if it is long and thin (unweighted moments, so
+    /// a bright star on the trail does not pull the axis towards itself).
+    static func shape(_ region: UnsafeMutableBufferPointer<Int32>, snr: UnsafeMutableBufferPointer<Float>, width w: Int,
+                      settings: Settings) -> TrailSegment? {
+        // Leave out pixels of stars on the trail: far above the region's typical S/N.
+        var values = region.map { snr[Int($0)] }
+        values.sort()
+        let cut = max(values[values.count / 2] * 4, settings.threshold * 4)
+        var n = 0.0, sx = 0.0, sy = 0.0, sxx = 0.0, syy = 0.0, sxy = 0.0
+        for q in region where snr[Int(q)] < cut {
+            let x = Double(Int(q) % w), y = Double(Int(q) / w)
+            n += 1; sx += x; sy += y; sxx += x * x; syy += y * y; sxy += x * y
+        }
+        guard n >= Double(settings.minArea) else { return nil }
+        let mx = sx / n, my = sy / n
+        let x2 = sxx / n - mx * mx, y2 = syy / n - my * my, xy = sxy / n - mx * my
+        let half = 0.5 * (x2 - y2), root = (half * half + xy * xy).squareRoot(), mean = 0.5 * (x2 + y2)
+        let major = max(mean + root, 0), minor = max(mean - root, 1.0 / 12)
+        guard (major / minor).squareRoot() >= settings.minElongation else { return nil }
+        let theta = 0.5 * atan2(2 * xy, x2 - y2)
+        let ux = cos(theta), uy = sin(theta)
+        var lo = Double.infinity, hi = -Double.infinity
+        for q in region where snr[Int(q)] < cut {
+            let t = (Double(Int(q) % w) - mx) * ux + (Double(Int(q) / w) - my) * uy
+            lo = min(lo, t); hi = max(hi, t)
+        }
+        guard hi - lo >= settings.minLength else { return nil }
+        return TrailSegment(x0: mx + lo * ux, y0: my + lo * uy, x1: mx + hi * ux, y1: my + hi * uy, area: Int(n))
+    }
+
+    /// Joins pieces that lie on one line (direction within 3 degrees, each
+    /// end within 4 px of the other's line) into one segment spanning them.
+    static func join(_ pieces: [TrailSegment]) -> [TrailSegment] {
+        var out: [TrailSegment] = []
+        for piece in pieces.sorted(by: { $0.length > $1.length }) {
+            if let i = out.firstIndex(where: { collinear($0, piece) }) {
+                out[i] = span(out[i], piece)
+            } else {
+                out.append(piece)
+            }
+        }
+        return out
+    }
+
+    static func collinear(_ a: TrailSegment, _ b: TrailSegment) -> Bool {
+        var d = abs(a.angleDegrees - b.angleDegrees)
+        d = min(d, 180 - d)
+        guard d < 3 else { return false }
+        return distanceToLine(a, b.x0, b.y0) < 4 && distanceToLine(a, b.x1, b.y1) < 4
+    }
+
+    static func distanceToLine(_ s: TrailSegment, _ x: Double, _ y: Double) -> Double {
+        let dx = s.x1 - s.x0, dy = s.y1 - s.y0, l = max(s.length, 1e-9)
+        return abs((x - s.x0) * dy - (y - s.y0) * dx) / l
+    }
+
+    static func span(_ a: TrailSegment, _ b: TrailSegment) -> TrailSegment {
+        let ux = (a.x1 - a.x0) / max(a.length, 1e-9), uy = (a.y1 - a.y0) / max(a.length, 1e-9)
+        let points = [(a.x0, a.y0), (a.x1, a.y1), (b.x0, b.y0), (b.x1, b.y1)]
+        let t = points.map { ($0.0 - a.x0) * ux + ($0.1 - a.y0) * uy }
+        let lo = t.min()!, hi = t.max()!
+        return TrailSegment(x0: a.x0 + lo * ux, y0: a.y0 + lo * uy, x1: a.x0 + hi * ux, y1: a.y0 + hi * uy, area: a.area + b.area)
+    }
+}
