@@ -84,28 +84,14 @@ public final class CommandDispatcher: @unchecked Sendable {
     }
 
     private func runLocal(_ program: String, _ c: NodeCommand) -> CommandOutcome {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: program)
-        let input = Pipe(), errors = Pipe()
-        p.standardInput = input
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = errors
-        let done = DispatchSemaphore(value: 0)
-        p.terminationHandler = { _ in done.signal() }
-        do { try p.run() } catch { return .rejected("cannot run \(program): \(error.localizedDescription)") }
-        if let json = try? c.encoded() { try? input.fileHandleForWriting.write(contentsOf: json) }
-        try? input.fileHandleForWriting.close()
-        if done.wait(timeout: .now() + localTimeout) == .timedOut {
-            kill(p.processIdentifier, SIGKILL)
-            done.wait()
-            return .rejected("local handler timed out after \(localTimeout) s")
+        guard let json = try? c.encoded() else { return .rejected("cannot encode the command") }
+        switch LocalProgram.run(program, input: json, timeout: localTimeout) {
+        case let .failedToStart(reason): return .rejected("cannot run \(program): \(reason)")
+        case .timedOut: return .rejected("local handler timed out after \(localTimeout) s")
+        case let .exited(0, _): return .accepted
+        case let .exited(status, firstLine):
+            return .rejected("local handler exited with \(status)\(firstLine.isEmpty ? "" : ": " + firstLine)")
         }
-        guard p.terminationReason == .exit, p.terminationStatus == 0 else {
-            let text = String(decoding: (try? errors.fileHandleForReading.readToEnd()) ?? Data(), as: UTF8.self)
-            let first = text.split(separator: "\n").first.map { String($0.prefix(200)) } ?? ""
-            return .rejected("local handler exited with \(p.terminationStatus)\(first.isEmpty ? "" : ": " + first)")
-        }
-        return .accepted
     }
 
     private func reply(id: String, _ outcome: CommandOutcome) {
