@@ -62,6 +62,10 @@ let package = Package(
             "SkyNN", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // Tools/fault-test: delivery under broker/site/hub kills and link cuts (swift run -c release fault-test).
+        .executableTarget(name: "fault-test", dependencies: ["SkyHub", "SkyTelemetry", "SkyCore"],
+                          path: "Tools/fault-test"),
+
         .testTarget(name: "CSkyKernelsTests", dependencies: ["CSkyKernels"]),
         .testTarget(name: "SkyCoreTests", dependencies: ["SkyCore"]),
         .testTarget(name: "SkyImageTests", dependencies: ["SkyImage", "SkySim"]),

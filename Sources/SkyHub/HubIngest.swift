@@ -43,6 +43,7 @@ public final class HubIngest: @unchecked Sendable {
     private var stopping = false
     private var workerExited = false
     private var replies: [CommandReply] = []
+    private var storedHandler: StoredHandler?
     // Writer thread only.
     private var highestSeen: [BootKey: UInt64] = [:]
     private var lastGapRequest: [BootKey: (from: UInt64, at: Double)] = [:]
@@ -77,6 +78,11 @@ public final class HubIngest: @unchecked Sendable {
         }
         try client.subscribe(Topics.allRecords, qos: 1)
     }
+
+    /// Called on the writer thread after each committed batch with its valid records (new and
+    /// duplicate) and the commit time (Unix seconds): for latency measurements.
+    public typealias StoredHandler = @Sendable (_ records: [TelemetryRecord], _ committedAt: Double) -> Void
+    public func setStoredHandler(_ handler: @escaping StoredHandler) { cond.withLock { storedHandler = handler } }
 
     /// Sends a command to a node (QoS 1); false when not connected.
     @discardableResult
@@ -221,6 +227,7 @@ public final class HubIngest: @unchecked Sendable {
             cond.withLock { stats.storeFailures += 1 }
             return
         }
+        if let handler = cond.withLock({ storedHandler }) { handler(valid.map(\.record), clock()) }
         for v in valid where v.record.kind.isSequenced {
             let k = BootKey(site: v.record.site, node: v.record.node, boot: v.record.boot)
             if v.record.seq > highestSeen[k] ?? 0 { highestSeen[k] = v.record.seq }
