@@ -74,6 +74,6 @@ let package = Package(
         .testTarget(name: "SkyCaptureTests", dependencies: ["SkyCapture", "SkyImage", "SkySim"]),
         .testTarget(name: "SkyTelemetryTests", dependencies: ["SkyTelemetry", "SkyCore"]),
         .testTarget(name: "SkyEdgeTests", dependencies: ["SkyEdge", "SkyHub", "SkyTelemetry"]),
-        .testTarget(name: "SkyHubTests", dependencies: ["SkyHub", "SkyTelemetry"]),
+        .testTarget(name: "SkyHubTests", dependencies: ["SkyHub", "SkyTelemetry"], exclude: ["Corpus"]),
     ]
 )

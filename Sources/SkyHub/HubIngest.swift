@@ -207,13 +207,10 @@ public final class HubIngest: @unchecked Sendable {
         var refused: [Rejection] = []
         for m in batch {
             do {
-                let r = try RecordCodec.decode(m.payload, topic: m.topic)
-                guard HubStore.fitsInStore(r) else {
-                    throw RecordDecodingError.invalidField("boot, seq or frame index above 2^63-1")
-                }
+                let r = try Self.validate(m.payload, topic: m.topic)
                 valid.append(IncomingRecord(record: r, payload: m.payload, receivedAt: m.receivedAt))
             } catch {
-                let e = error as? RecordDecodingError ?? .malformed("\(error)")
+                let e = error
                 refused.append(Rejection(reason: e.reason, topic: m.topic, detail: e.description, receivedAt: m.receivedAt))
                 log("skyhub: refused \(m.payload.count)-byte payload on '\(Self.printable(m.topic))': \(Self.printable(e.description))")
             }
@@ -269,6 +266,13 @@ public final class HubIngest: @unchecked Sendable {
         let command = NodeCommand(id: "gap-\(Int(now))-\(commandCounter)", kind: .resendFrom, expires: now + 60,
                                   boot: ack.boot, from: from)
         return send(command, to: NodeAddress(site: ack.site, node: ack.node))
+    }
+
+    /// The hub's whole verdict on one message: the record, or why it is refused.
+    public static func validate(_ payload: [UInt8], topic: String) throws(RecordDecodingError) -> TelemetryRecord {
+        let r = try RecordCodec.decode(payload, topic: topic)
+        guard HubStore.fitsInStore(r) else { throw .invalidField("boot, seq or frame index above 2^63-1") }
+        return r
     }
 
     /// One line, bounded, without control characters: payloads and topics come from outside.
