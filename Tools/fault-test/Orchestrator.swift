@@ -91,6 +91,8 @@ final class Orchestrator {
         print("")
         print(String(format: "latency publish->stored (loopback, %d records paced): median %.1f ms, p99 %.1f ms", latencyCount, median, p99))
         print(String(format: "throughput into SQLite (%d records, %d sites unpaced): %.0f records/s", rateCount, sites, rate))
+        let (capacity, capacityCount) = try storeCapacity()
+        print(String(format: "hub store capacity (decode + SQLite insert in batches of 2000, in-process, no MQTT; %d records): %.0f records/s", capacityCount, capacity))
         print("per-boot sequences contiguous and in order: \(orderOK ? "yes" : "NO")")
         let faults = rows.filter { !$0.fault.hasPrefix("none") }.count
         let total = rows.reduce(0) { $0 + $1.records }
@@ -205,6 +207,28 @@ final class Orchestrator {
         }
         guard let lo = firstStore.values.min(), let hi = firstStore.values.max(), hi > lo else { return (.nan, 0) }
         return (Double(firstStore.count) / (hi - lo), firstStore.count)
+    }
+
+    /// What the hub's store side alone sustains: the same small records, decoded and stored
+    /// the way HubIngest does it, without the broker and the sites in the way.
+    private func storeCapacity(count: Int = 40_000) throws -> (Double, Int) {
+        let store = try HubStore(path: work.appendingPathComponent("capacity.sqlite").path)
+        let node = NodeAddress(site: "capacity", node: "n1")
+        let topic = Topics.record(node, .status)
+        let payloads = try (1...count).map {
+            try RecordCodec.encode(TelemetryRecord(kind: .status, address: node, boot: 1, seq: UInt64($0), time: 1_795_600_000,
+                                                   status: StatusReport(framesCaptured: UInt64($0))))
+        }
+        let t0 = MonotonicClock.seconds()
+        var i = 0
+        while i < count {
+            let batch = payloads[i..<min(count, i + 2000)].map { p in
+                IncomingRecord(record: try! HubIngest.validate(p, topic: topic), payload: p, receivedAt: 0)
+            }
+            _ = try store.ingest(batch)
+            i += 2000
+        }
+        return (Double(count) / (MonotonicClock.seconds() - t0), count)
     }
 
     // MARK: processes
