@@ -65,7 +65,7 @@ public final class MQTTRecordSink: RecordSink, @unchecked Sendable {
     /// Gives the hub a moment to acknowledge what is pending, then says goodbye.
     public func shutdown() {
         if publisher.pendingCount > 0 && !publisher.waitUntilAcknowledged(timeout: 5) {
-            Log.warn("\(publisher.pendingCount) records still unacknowledged at shutdown")
+            Log.warn("\(publisher.pendingCount) records still unacknowledged at shutdown: kept in the outbox, sent after the next start")
         }
         publisher.shutdown()
     }

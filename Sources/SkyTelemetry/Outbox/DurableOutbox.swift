@@ -245,6 +245,13 @@ public final class DurableOutbox: RecordOutbox {
         segments[id]!.live -= 1
         guard segments[id]!.live == 0 else { return }
         if let a = active, a.id == id {
+            // Emptied by acks while in use (the usual case when the hub keeps up): start it
+            // over instead of creating a new file and syncing the directory for every record.
+            if ftruncate(a.fd, 0) == 0 {
+                diskBytes -= segments[id]!.bytes
+                segments[id]!.bytes = 0
+                return
+            }
             close(a.fd)
             active = nil
         }
