@@ -37,6 +37,9 @@ final class Orchestrator {
     let faultRecords: Int
     let cutSeconds: Double
     let keep: Bool
+    /// mosquitto's queue for an offline persistent client (the hub while it restarts); it drops
+    /// silently above this. 1000 is mosquitto's own default; the test broker's is unlimited.
+    let brokerQueue: Int
     let work: URL
     let exe: String
     var broker: LocalMosquitto!
@@ -50,6 +53,7 @@ final class Orchestrator {
         faultRecords = max(10, try o.int("fault-records", default: 1000))
         cutSeconds = try o.double("cut-seconds", default: 20)
         keep = o.flag("keep")
+        brokerQueue = try o.int("broker-queue", default: 1000)
         work = FileManager.default.temporaryDirectory.appendingPathComponent("fault-test-\(getpid())")
         exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         nextIndex = Array(repeating: 0, count: sites)
@@ -67,8 +71,8 @@ final class Orchestrator {
             for p in siteProcs.compactMap({ $0 }) where p.isRunning { kill(p.processIdentifier, SIGKILL) }
             if !keep { try? FileManager.default.removeItem(at: work) } else { print("work directory kept: \(work.path)") }
         }
-        broker = try LocalMosquitto()
-        print("fault-test: \(sites) sites, broker \(broker.broker), work \(work.path)")
+        broker = try LocalMosquitto(extraConfig: ["max_queued_messages \(brokerQueue)"])
+        print("fault-test: \(sites) sites, broker \(broker.broker) (max_queued_messages \(brokerQueue)), work \(work.path)")
         try startHub()
 
         var rows: [Row] = []
