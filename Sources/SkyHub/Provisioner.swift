@@ -146,6 +146,9 @@ public struct Provisioner {
         keyfile \(path(broker, "server.key"))
         tls_version tlsv1.2
         require_certificate \(requireClientCertificates)
+        # Room for every site's send window (outbox.window, default 1000) queued for the hub:
+        # above this mosquitto drops silently (the nodes then resend, but only after a stall).
+        max_queued_messages \((sites.count + 1) * 1000)
 
         """
     }

@@ -40,6 +40,9 @@ final class Orchestrator {
     /// mosquitto's queue for an offline persistent client (the hub while it restarts); it drops
     /// silently above this. 1000 is mosquitto's own default; the test broker's is unlimited.
     let brokerQueue: Int
+    /// Records each site may have out unacknowledged; sites x window below the broker's queue
+    /// means the broker never has to drop what is on its way to the hub.
+    let window: Int
     let work: URL
     let exe: String
     var broker: LocalMosquitto!
@@ -54,6 +57,7 @@ final class Orchestrator {
         cutSeconds = try o.double("cut-seconds", default: 20)
         keep = o.flag("keep")
         brokerQueue = try o.int("broker-queue", default: 1000)
+        window = max(1, try o.int("window", default: 200))
         work = FileManager.default.temporaryDirectory.appendingPathComponent("fault-test-\(getpid())")
         exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         nextIndex = Array(repeating: 0, count: sites)
@@ -72,7 +76,7 @@ final class Orchestrator {
             if !keep { try? FileManager.default.removeItem(at: work) } else { print("work directory kept: \(work.path)") }
         }
         broker = try LocalMosquitto(extraConfig: ["max_queued_messages \(brokerQueue)"])
-        print("fault-test: \(sites) sites, broker \(broker.broker) (max_queued_messages \(brokerQueue)), work \(work.path)")
+        print("fault-test: \(sites) sites, broker \(broker.broker) (max_queued_messages \(brokerQueue)), window \(window) per site, work \(work.path)")
         try startHub()
 
         var rows: [Row] = []
@@ -254,7 +258,7 @@ final class Orchestrator {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: exe)
         p.arguments = ["site", "--broker", "\(broker.broker)", "--site", siteName(i), "--dir", dir.path,
-                       "--start", "\(start)", "--count", "\(count)", "--rate", "\(rate)"]
+                       "--start", "\(start)", "--count", "\(count)", "--rate", "\(rate)", "--window", "\(window)"]
         let log = try logFile("\(siteName(i)).log")
         p.standardOutput = log
         p.standardError = log

@@ -39,7 +39,7 @@ enum SiteRole {
         let birth = BirthReport(board: "fault-test", software: "fault-test", capabilities: [], models: [],
                                 frameWidth: 1, frameHeight: 1)
         let publisher = try TelemetryPublisher(configuration: config, address: NodeAddress(site: site, node: "n1"),
-                                               boot: boot, birth: birth, outbox: outbox, window: 2000, resendAfter: 3)
+                                               boot: boot, birth: birth, outbox: outbox, window: try o.int("window", default: 200), resendAfter: 3)
         publisher.start()
         let t0 = MonotonicClock.seconds()
         var sent: UInt64 = 0
