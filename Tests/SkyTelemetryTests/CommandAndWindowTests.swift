@@ -64,6 +64,23 @@ private struct FakeHub {
         p.shutdown(timeout: 0.5)
     }
 
+    /// Records whose acks never come (lost on the way) go out again once acks stall.
+    @Test func stalledAcknowledgementsMakeThePublisherSendAgain() throws {
+        let broker = try LocalMosquitto()
+        let hub = try FakeHub(broker, node: node)
+        let p = try TelemetryPublisher(configuration: clientConfig(broker, "n1"), address: node, boot: 5, birth: birth,
+                                       resendAfter: 0.5)
+        p.start()
+        #expect(p.client.waitForSubscriptions(timeout: 5))
+        for _ in 1...5 { try p.publish(status: StatusReport()) }
+        #expect(hub.inbox.wait(for: 10, timeout: 10, where: { t, _ in t == Topics.record(node, .status) }))
+        #expect(Array(hub.seqs().prefix(10)) == Array(1...5) + Array(1...5))
+        #expect(p.counters.resent >= 5 && p.counters.rewinds >= 2)
+        try hub.ack(boot: 5, upTo: 5)
+        #expect(p.waitUntilAcknowledged(timeout: 5))
+        p.shutdown(timeout: 0.5)
+    }
+
     @Test func resendFromExpiryUnknownKindsAndRepeatedIDs() throws {
         let broker = try LocalMosquitto()
         let hub = try FakeHub(broker, node: node)
