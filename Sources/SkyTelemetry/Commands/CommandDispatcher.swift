@@ -88,7 +88,7 @@ public final class CommandDispatcher: @unchecked Sendable {
         switch LocalProgram.run(program, input: json, timeout: localTimeout) {
         case let .failedToStart(reason): return .rejected("cannot run \(program): \(reason)")
         case .timedOut: return .rejected("local handler timed out after \(localTimeout) s")
-        case let .exited(0, _): return .accepted
+        case .exited(0, _): return .accepted
         case let .exited(status, firstLine):
             return .rejected("local handler exited with \(status)\(firstLine.isEmpty ? "" : ": " + firstLine)")
         }
