@@ -40,6 +40,8 @@ enum SiteRole {
                                 frameWidth: 1, frameHeight: 1)
         let publisher = try TelemetryPublisher(configuration: config, address: NodeAddress(site: site, node: "n1"),
                                                boot: boot, birth: birth, outbox: outbox, window: try o.int("window", default: 200), resendAfter: 3)
+        // Answers the hub's resend-from requests (holes left by a broker that dropped messages).
+        let commands = CommandDispatcher(publisher: publisher, localProgram: nil)
         publisher.start()
         let t0 = MonotonicClock.seconds()
         var sent: UInt64 = 0
@@ -62,6 +64,8 @@ enum SiteRole {
         }
         while !publisher.waitUntilAcknowledged(timeout: 1) {}
         print("site \(site) done: boot \(boot), \(publisher.counters.published) published, \(publisher.counters.resent) resent")
+        let resendRequests = commands.sentReplies.filter(\.isAccepted).count
+        print("site \(site): \(resendRequests) resend requests from the hub accepted")
         publisher.shutdown(timeout: 1)
         close(issuedFD)
     }
