@@ -65,6 +65,10 @@ let package = Package(
         // Test support: counts heap allocations, to prove hot paths allocate nothing.
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
 
+        // Tools/fault-test: delivery under broker/site/hub kills and link cuts (swift run -c release fault-test).
+        .executableTarget(name: "fault-test", dependencies: ["SkyHub", "SkyTelemetry", "SkyCore"],
+                          path: "Tools/fault-test"),
+
         .testTarget(name: "CSkyKernelsTests", dependencies: ["CSkyKernels"]),
         .testTarget(name: "SkyCoreTests", dependencies: ["SkyCore"]),
         .testTarget(name: "SkyImageTests", dependencies: ["SkyImage", "SkySim", "CAllocationCounter"]),
@@ -73,6 +77,6 @@ let package = Package(
         .testTarget(name: "SkyCaptureTests", dependencies: ["SkyCapture", "SkyImage", "SkySim"]),
         .testTarget(name: "SkyTelemetryTests", dependencies: ["SkyTelemetry", "SkyCore"]),
         .testTarget(name: "SkyEdgeTests", dependencies: ["SkyEdge", "SkyHub", "SkyTelemetry"]),
-        .testTarget(name: "SkyHubTests", dependencies: ["SkyHub", "SkyTelemetry"]),
+        .testTarget(name: "SkyHubTests", dependencies: ["SkyHub", "SkyTelemetry"], exclude: ["Corpus"]),
     ]
 )

@@ -3,7 +3,8 @@
 # Swift itself is expected to be installed (https://www.swift.org/install/linux/).
 set -euo pipefail
 
-packages=(libcfitsio-dev libv4l-dev libopenblas-dev libmosquitto-dev mosquitto pkg-config libsqlite3-dev)
+# openssl: skyhub provision and its test (certificates); mosquitto also brings mosquitto_passwd.
+packages=(libcfitsio-dev libv4l-dev libopenblas-dev libmosquitto-dev mosquitto pkg-config libsqlite3-dev openssl)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -6,6 +6,9 @@ import SkyTelemetry
 /// sequence numbers, acknowledgements) to the broker.
 public final class MQTTRecordSink: RecordSink, @unchecked Sendable {
     public let publisher: TelemetryPublisher
+    public let outbox: DurableOutbox
+    /// Commands from the hub; the runtime may give it more handlers (exposure, reload).
+    public let commands: CommandDispatcher
 
     public init(config: SiteConfig, board: BoardProfile,
                 boot: UInt64 = UInt64((UTCInstant.now().unixSeconds * 1000).rounded())) throws {
@@ -18,12 +21,31 @@ public final class MQTTRecordSink: RecordSink, @unchecked Sendable {
             }
             mqtt.password = password.trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        if let ca = config.broker.caFile { mqtt.tls = MQTTTLSOptions(caFile: ca) }
+        if let ca = config.broker.caFile {
+            mqtt.tls = MQTTTLSOptions(caFile: ca, certFile: config.broker.certFile, keyFile: config.broker.keyFile)
+        }
+        let directory = config.outbox.directory ?? "/var/lib/skyedge/outbox/\(config.site)-\(config.node)"
+        var options = DurableOutbox.Options(maxBytes: config.outbox.maxBytes)
+        options.sync = DurableOutbox.SyncPolicy(rawValue: config.outbox.sync) ?? .everyRecord
+        let box: DurableOutbox
+        do {
+            box = try DurableOutbox(directory: URL(fileURLWithPath: directory), options: options)
+        } catch {
+            throw ConfigError.unreadable(path: directory, reason: "outbox: \(error)")
+        }
+        outbox = box
+        if box.recovery.records > 0 || box.recovery.tornBytesDiscarded > 0 {
+            Log.info("outbox \(directory): \(box.recovery.records) unacknowledged records from earlier runs, \(box.recovery.tornBytesDiscarded) torn bytes discarded")
+        }
+        // A restart within the same second must not reuse the previous run's boot epoch.
+        let bootEpoch = try box.claimBoot(proposed: boot)
         let birth = BirthReport(board: board.name, software: SkyEdgeVersion.software,
                                 capabilities: ["frame-summary", "source:\(config.source.kind.rawValue)"],
                                 models: [], frameWidth: config.maxFrameWidth, frameHeight: config.maxFrameHeight)
-        publisher = try TelemetryPublisher(configuration: mqtt, address: config.address, boot: boot, birth: birth,
-                                           outbox: InMemoryOutbox(capacity: MemoryPlan.pendingRecordCapacity))
+        publisher = try TelemetryPublisher(configuration: mqtt, address: config.address, boot: bootEpoch, birth: birth,
+                                           outbox: box, window: config.outbox.window)
+        commands = CommandDispatcher(publisher: publisher, localProgram: config.commands.handler,
+                                     localTimeout: config.commands.handlerTimeout)
         publisher.start()
     }
 
@@ -44,7 +66,7 @@ public final class MQTTRecordSink: RecordSink, @unchecked Sendable {
     /// Gives the hub a moment to acknowledge what is pending, then says goodbye.
     public func shutdown() {
         if publisher.pendingCount > 0 && !publisher.waitUntilAcknowledged(timeout: 5) {
-            Log.warn("\(publisher.pendingCount) records still unacknowledged at shutdown")
+            Log.warn("\(publisher.pendingCount) records still unacknowledged at shutdown: kept in the outbox, sent after the next start")
         }
         publisher.shutdown()
     }

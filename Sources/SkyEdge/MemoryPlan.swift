@@ -37,10 +37,13 @@ public struct MemoryPlan: Sendable, Equatable {
     /// arena was 35 MiB on x86-64 (39 MiB with a 4 MiB arena, 104 MiB with a 70 MiB one);
     /// rounded up for other boards and libraries.
     public static let processBaselineBytes = 48 << 20
-    /// Upper bound on one encoded record held in memory while unacknowledged.
+    /// Upper bound on one encoded frame or status record (strings in them are bounded).
     public static let recordBytesBound = 4 << 10
-    /// Records kept in memory until the hub acknowledges them.
-    public static let pendingRecordCapacity = 4096
+    /// Smallest framed record in the outbox (a status record), which bounds how many
+    /// index entries `outbox.maxBytes` of records can need.
+    public static let smallestOutboxRecordBytes = 320
+    /// One outbox index entry in memory (key, segment, offset, length, array overhead).
+    public static let outboxIndexEntryBytes = 64
 
     public static func make(config: SiteConfig, board: BoardProfile) -> MemoryPlan {
         let w = config.maxFrameWidth, h = config.maxFrameHeight
@@ -53,8 +56,11 @@ public struct MemoryPlan: Sendable, Equatable {
                   note: "\(options.meshBox)-px boxes: levels, sigmas, one box of pixels"),
             Entry(name: "detection scratch", count: 1, bytesEach: scratch.detection, inArena: true,
                   note: "visited bitmap and a \(options.fillStackCapacity)-entry fill stack"),
-            Entry(name: "unacknowledged records", count: pendingRecordCapacity, bytesEach: recordBytesBound, inArena: false,
-                  note: "held until the hub acknowledges them"),
+            Entry(name: "send window", count: config.outbox.window, bytesEach: recordBytesBound, inArena: false,
+                  note: "records published and not yet acknowledged, queued in the MQTT client"),
+            Entry(name: "outbox index", count: config.outbox.maxBytes / smallestOutboxRecordBytes,
+                  bytesEach: outboxIndexEntryBytes, inArena: false,
+                  note: "worst case: \(config.outbox.maxBytes >> 20) MiB of outbox on disk, all status records"),
             Entry(name: "process baseline", count: 1, bytesEach: processBaselineBytes, inArena: false,
                   note: "runtime, libraries, stacks (measured)"),
         ]
@@ -70,11 +76,11 @@ public struct MemoryPlan: Sendable, Equatable {
         var lines = ["memory plan for board \(board), frames up to \(frameWidth)x\(frameHeight)"]
         for e in entries {
             let name = e.name.padding(toLength: 24, withPad: " ", startingAt: 0)
-            lines.append("  \(name) \(String(format: "%5d", e.count)) x \(mib(e.bytesEach)) = \(mib(e.bytes))  \(e.inArena ? "arena" : "bound")  \(e.note)")
+            lines.append("  \(name) \(String(format: "%8d", e.count)) x \(mib(e.bytesEach)) = \(mib(e.bytes))  \(e.inArena ? "arena" : "bound")  \(e.note)")
         }
-        lines.append("  " + "arena (one allocation)".padding(toLength: 24, withPad: " ", startingAt: 0) + String(repeating: " ", count: 23) + mib(arenaBytes))
-        lines.append("  " + "total".padding(toLength: 24, withPad: " ", startingAt: 0) + String(repeating: " ", count: 23) + mib(totalBytes))
-        lines.append("  " + "board budget".padding(toLength: 24, withPad: " ", startingAt: 0) + String(repeating: " ", count: 23) + mib(budgetBytes))
+        lines.append("  " + "arena (one allocation)".padding(toLength: 24, withPad: " ", startingAt: 0) + String(repeating: " ", count: 26) + mib(arenaBytes))
+        lines.append("  " + "total".padding(toLength: 24, withPad: " ", startingAt: 0) + String(repeating: " ", count: 26) + mib(totalBytes))
+        lines.append("  " + "board budget".padding(toLength: 24, withPad: " ", startingAt: 0) + String(repeating: " ", count: 26) + mib(budgetBytes))
         lines.append(fits ? "fits: yes (\(String(format: "%.1f", 100 * Double(totalBytes) / Double(budgetBytes)))% of budget)"
                           : "fits: NO, over budget by \(mib(totalBytes - budgetBytes).trimmingCharacters(in: .whitespaces))")
         return lines.joined(separator: "\n")

@@ -38,6 +38,30 @@ public struct SiteConfig: Sendable, Equatable {
         public var username: String?
         public var passwordFile: String?
         public var caFile: String?
+        /// Client certificate and key (PEM) when the broker asks for one.
+        public var certFile: String?
+        public var keyFile: String?
+        public init() {}
+    }
+
+    /// The durable outbox (Docs/telemetry.md, "Durable outbox").
+    public struct Outbox: Sendable, Equatable, Codable {
+        /// Default: `outbox-<site>-<node>` next to the config file, else
+        /// `/var/lib/skyedge/outbox/<site>-<node>`.
+        public var directory: String?
+        public var maxBytes: Int = 1 << 30
+        /// `every-record` (survives power loss) or `on-rotate` (survives a process crash).
+        public var sync: String = "every-record"
+        /// Most records sent and not yet acknowledged.
+        public var window: Int = 1000
+        public init() {}
+    }
+
+    /// Commands from the hub (Docs/telemetry.md, "Commands").
+    public struct Commands: Sendable, Equatable, Codable {
+        /// Program run for `local` commands, with the command's JSON on standard input.
+        public var handler: String?
+        public var handlerTimeout: Double = 30
         public init() {}
     }
 
@@ -64,6 +88,8 @@ public struct SiteConfig: Sendable, Equatable {
     public var maxFrameWidth: Int = 4096
     public var maxFrameHeight: Int = 4096
     public var pipeline = Pipeline()
+    public var outbox = Outbox()
+    public var commands = Commands()
     /// Seconds between heartbeats.
     public var statusInterval: Double = 10
     /// Stop after this many frames (demos and tests); nil runs until stopped.
@@ -80,7 +106,7 @@ public struct SiteConfig: Sendable, Equatable {
 extension SiteConfig: Codable {
     enum CodingKeys: String, CodingKey {
         case site, node, board, boardsDirectory, broker, source, maxFrameWidth, maxFrameHeight, pipeline,
-             statusInterval, maxFrames
+             statusInterval, maxFrames, outbox, commands
     }
 
     public init(from decoder: Decoder) throws {
@@ -95,6 +121,8 @@ extension SiteConfig: Codable {
         pipeline = try c.decodeIfPresent(Pipeline.self, forKey: .pipeline) ?? pipeline
         statusInterval = try c.decodeIfPresent(Double.self, forKey: .statusInterval) ?? statusInterval
         maxFrames = try c.decodeIfPresent(Int.self, forKey: .maxFrames)
+        outbox = try c.decodeIfPresent(Outbox.self, forKey: .outbox) ?? outbox
+        commands = try c.decodeIfPresent(Commands.self, forKey: .commands) ?? commands
     }
 }
 
@@ -125,8 +153,30 @@ extension SiteConfig.Source {
     }
 }
 
+extension SiteConfig.Outbox {
+    enum CodingKeys: String, CodingKey { case directory, maxBytes, sync, window }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        directory = try c.decodeIfPresent(String.self, forKey: .directory)
+        maxBytes = try c.decodeIfPresent(Int.self, forKey: .maxBytes) ?? maxBytes
+        sync = try c.decodeIfPresent(String.self, forKey: .sync) ?? sync
+        window = try c.decodeIfPresent(Int.self, forKey: .window) ?? window
+    }
+}
+
+extension SiteConfig.Commands {
+    enum CodingKeys: String, CodingKey { case handler, handlerTimeout }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        handler = try c.decodeIfPresent(String.self, forKey: .handler)
+        handlerTimeout = try c.decodeIfPresent(Double.self, forKey: .handlerTimeout) ?? handlerTimeout
+    }
+}
+
 extension SiteConfig.Broker {
-    enum CodingKeys: String, CodingKey { case host, port, username, passwordFile, caFile }
+    enum CodingKeys: String, CodingKey { case host, port, username, passwordFile, caFile, certFile, keyFile }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init()
@@ -135,6 +185,8 @@ extension SiteConfig.Broker {
         username = try c.decodeIfPresent(String.self, forKey: .username)
         passwordFile = try c.decodeIfPresent(String.self, forKey: .passwordFile)
         caFile = try c.decodeIfPresent(String.self, forKey: .caFile)
+        certFile = try c.decodeIfPresent(String.self, forKey: .certFile)
+        keyFile = try c.decodeIfPresent(String.self, forKey: .keyFile)
     }
 }
 
@@ -182,7 +234,12 @@ extension SiteConfig {
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw ConfigError.unreadable(path: path, reason: (error as NSError).localizedDescription)
         }
-        return try parse(text, path: path)
+        var config = try parse(text, path: path)
+        if config.outbox.directory == nil {
+            let dir = URL(fileURLWithPath: path).deletingLastPathComponent()
+            config.outbox.directory = dir.appendingPathComponent("outbox-\(config.site)-\(config.node)").path
+        }
+        return config
     }
 
     public static func parse(_ text: String, path: String = "<config>") throws -> SiteConfig {
@@ -203,6 +260,10 @@ extension SiteConfig {
             throw fail("maxFrameWidth/maxFrameHeight must be 16...32768")
         }
         guard (1...8).contains(pipeline.slots) else { throw fail("pipeline.slots must be 1...8") }
+        guard outbox.maxBytes >= 1 << 20 else { throw fail("outbox.maxBytes must be at least 1 MiB") }
+        guard ["every-record", "on-rotate"].contains(outbox.sync) else { throw fail("outbox.sync must be every-record or on-rotate") }
+        guard (1...100_000).contains(outbox.window) else { throw fail("outbox.window must be 1...100000") }
+        guard commands.handlerTimeout > 0 else { throw fail("commands.handlerTimeout must be positive") }
         guard (8...1024).contains(pipeline.meshBox) else { throw fail("pipeline.meshBox must be 8...1024") }
         guard pipeline.detectSigma > 0, pipeline.minArea >= 1, pipeline.maxStars >= 1 else {
             throw fail("pipeline.detectSigma, minArea and maxStars must be positive")

@@ -20,7 +20,12 @@ public final class HubIngest: @unchecked Sendable {
         public var acknowledgementsSent = 0
         public var batches = 0
         public var storeFailures = 0
+        /// `resend-from` commands sent because a node's sequence had a hole.
+        public var gapRequests = 0
+        public var commandReplies = 0
     }
+
+    private struct BootKey: Hashable { var site: String; var node: String; var boot: UInt64 }
 
     public let store: HubStore
     public let client: MQTTClient
@@ -37,6 +42,14 @@ public final class HubIngest: @unchecked Sendable {
     private var started = false
     private var stopping = false
     private var workerExited = false
+    private var replies: [CommandReply] = []
+    private var storedHandler: StoredHandler?
+    // Writer thread only.
+    private var highestSeen: [BootKey: UInt64] = [:]
+    private var lastGapRequest: [BootKey: (from: UInt64, at: Double)] = [:]
+    private var commandCounter = 0
+    /// Seconds before asking a node again to fill the same hole.
+    public var gapRetryInterval: Double = 1
 
     /// - Parameters:
     ///   - configuration: the broker connection; its `will` is replaced by the hub's offline state.
@@ -65,6 +78,21 @@ public final class HubIngest: @unchecked Sendable {
         }
         try client.subscribe(Topics.allRecords, qos: 1)
     }
+
+    /// Called on the writer thread after each committed batch with its valid records (new and
+    /// duplicate) and the commit time (Unix seconds): for latency measurements.
+    public typealias StoredHandler = @Sendable (_ records: [TelemetryRecord], _ committedAt: Double) -> Void
+    public func setStoredHandler(_ handler: @escaping StoredHandler) { cond.withLock { storedHandler = handler } }
+
+    /// Sends a command to a node (QoS 1); false when not connected.
+    @discardableResult
+    public func send(_ command: NodeCommand, to address: NodeAddress) -> Bool {
+        guard let payload = try? command.encoded() else { return false }
+        return (try? client.publish(topic: Topics.command(address), payload: payload, qos: 1)) != nil
+    }
+
+    /// The latest command replies from nodes (at most 1000, newest last).
+    public var commandReplies: [CommandReply] { cond.withLock { replies } }
 
     deinit { stop(timeout: 1) }
 
@@ -126,7 +154,19 @@ public final class HubIngest: @unchecked Sendable {
 
     private func enqueue(_ topic: String, _ payload: [UInt8]) {
         // `Topics.allRecords` also matches `.../cmd`: commands to nodes are not records.
-        if topic.hasSuffix("/cmd"), topic.split(separator: "/", omittingEmptySubsequences: false).count == 5 { return }
+        let levels = topic.split(separator: "/", omittingEmptySubsequences: false)
+        if levels.count == 5, levels[4] == "cmd" { return }
+        if levels.count == 5, levels[4] == "reply" {
+            // Answers to commands are not records: kept for whoever sent the command.
+            guard let reply = CommandReply.decode(payload) else { return }
+            cond.withLock {
+                replies.append(reply)
+                if replies.count > 1000 { replies.removeFirst() }
+                stats.commandReplies += 1
+                cond.broadcast()
+            }
+            return
+        }
         let now = clock()
         cond.withLock {
             queue.append((topic, payload, now))
@@ -167,13 +207,10 @@ public final class HubIngest: @unchecked Sendable {
         var refused: [Rejection] = []
         for m in batch {
             do {
-                let r = try RecordCodec.decode(m.payload, topic: m.topic)
-                guard HubStore.fitsInStore(r) else {
-                    throw RecordDecodingError.invalidField("boot, seq or frame index above 2^63-1")
-                }
+                let r = try Self.validate(m.payload, topic: m.topic)
                 valid.append(IncomingRecord(record: r, payload: m.payload, receivedAt: m.receivedAt))
             } catch {
-                let e = error as? RecordDecodingError ?? .malformed("\(error)")
+                let e = error
                 refused.append(Rejection(reason: e.reason, topic: m.topic, detail: e.description, receivedAt: m.receivedAt))
                 log("skyhub: refused \(m.payload.count)-byte payload on '\(Self.printable(m.topic))': \(Self.printable(e.description))")
             }
@@ -187,11 +224,18 @@ public final class HubIngest: @unchecked Sendable {
             cond.withLock { stats.storeFailures += 1 }
             return
         }
+        if let handler = cond.withLock({ storedHandler }) { handler(valid.map(\.record), clock()) }
+        for v in valid where v.record.kind.isSequenced {
+            let k = BootKey(site: v.record.site, node: v.record.node, boot: v.record.boot)
+            if v.record.seq > highestSeen[k] ?? 0 { highestSeen[k] = v.record.seq }
+        }
         var acksSent = 0
+        var gapRequests = 0
         for ack in outcome.acknowledgements {
             guard let payload = try? RecordCodec.encodeAck(ack) else { continue }
             let address = NodeAddress(site: ack.site, node: ack.node)
             if (try? client.publish(topic: Topics.ack(address), payload: payload, qos: 1)) != nil { acksSent += 1 }
+            if requestResendIfGap(ack) { gapRequests += 1 }
         }
         cond.withLock {
             stats.stored += outcome.stored
@@ -200,7 +244,35 @@ public final class HubIngest: @unchecked Sendable {
             stats.rejected += outcome.rejected
             stats.acknowledgementsSent += acksSent
             stats.batches += 1
+            stats.gapRequests += gapRequests
         }
+    }
+
+    /// Records beyond the acknowledged prefix mean some before them never arrived (lost by a
+    /// crashed broker, say): ask the node to send from the first missing one.
+    private func requestResendIfGap(_ ack: Acknowledgement) -> Bool {
+        let k = BootKey(site: ack.site, node: ack.node, boot: ack.boot)
+        guard let highest = highestSeen[k] else { return false }
+        guard highest > ack.upTo else {
+            highestSeen[k] = nil
+            lastGapRequest[k] = nil
+            return false
+        }
+        let now = clock()
+        let from = ack.upTo + 1
+        if let last = lastGapRequest[k], last.from == from, now - last.at < gapRetryInterval { return false }
+        lastGapRequest[k] = (from, now)
+        commandCounter += 1
+        let command = NodeCommand(id: "gap-\(Int(now))-\(commandCounter)", kind: .resendFrom, expires: now + 60,
+                                  boot: ack.boot, from: from)
+        return send(command, to: NodeAddress(site: ack.site, node: ack.node))
+    }
+
+    /// The hub's whole verdict on one message: the record, or why it is refused.
+    public static func validate(_ payload: [UInt8], topic: String) throws(RecordDecodingError) -> TelemetryRecord {
+        let r = try RecordCodec.decode(payload, topic: topic)
+        guard HubStore.fitsInStore(r) else { throw .invalidField("boot, seq or frame index above 2^63-1") }
+        return r
     }
 
     /// One line, bounded, without control characters: payloads and topics come from outside.

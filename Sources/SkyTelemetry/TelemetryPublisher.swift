@@ -25,10 +25,14 @@ public enum PublishError: Error, Sendable, Equatable, CustomStringConvertible {
 ///
 /// - The MQTT last will is a death record with reason `lost`.
 /// - After every (re)connect: a birth record, then every record still in the outbox.
-/// - `publish(frame:)` / `publish(status:)` number records 1, 2, 3... put them in the
-///   outbox, and publish them QoS 1 if connected (else they go after the reconnect).
-/// - The hub's cumulative acknowledgements trim the outbox. Pending records are also
-///   re-sent when a new hub run announces itself online (`Topics.hubState`).
+/// - `publish(frame:)` / `publish(status:)` number records 1, 2, 3... and put them in the
+///   outbox; a sender thread publishes them QoS 1 in key order, at most `window` records
+///   sent and not yet acknowledged by the hub at a time (so neither libmosquitto's memory
+///   queue nor the broker's grows without bound while the hub is away).
+/// - The hub's cumulative acknowledgements trim the outbox. Everything unacknowledged is
+///   sent again after a reconnect, when a new hub run announces itself online
+///   (`Topics.hubState`), when the hub asks (`resend(from:)`, a gap it noticed), and when
+///   acknowledgements stop advancing for `resendAfter` seconds while records are out.
 /// - When the outbox is full a new record is dropped before it gets a sequence number,
 ///   so the sequence has no holes and acknowledgements keep advancing.
 public final class TelemetryPublisher: @unchecked Sendable {
@@ -41,7 +45,12 @@ public final class TelemetryPublisher: @unchecked Sendable {
         public var dropped: UInt64 = 0
         /// MQTT sends of records already sent once (after reconnects, hub restarts).
         public var resent: UInt64 = 0
+        /// Times the sender went back to the oldest unacknowledged record (or to a requested seq).
+        public var rewinds: UInt64 = 0
     }
+
+    /// A command for this node (`Topics.command`), raw; run on the network thread.
+    public typealias CommandHandler = @Sendable (_ payload: [UInt8]) -> Void
 
     public let address: NodeAddress
     public let boot: UInt64
@@ -59,12 +68,24 @@ public final class TelemetryPublisher: @unchecked Sendable {
     private var hubOnlineSince: Double?
     private var isShutDown = false
     private var lastSendError: String?
+    private var commandHandler: CommandHandler?
+    // The sender: `cursor` is the key of the last record handed to MQTT since the last
+    // rewind; `epoch` changes at every rewind so a batch sent meanwhile does not move it.
+    private let window: Int
+    private let resendAfter: Double
+    private var sessionUp = false
+    private var cursor: OutboxKey?
+    private var highestSent: OutboxKey?
+    private var epoch = 0
+    private var lastProgress = MonotonicClock.seconds()
 
     /// - Parameters:
     ///   - configuration: the broker connection; its `will` is replaced by this node's death record.
     ///   - clock: Unix seconds UTC for record times.
+    ///   - window: most records sent and not yet acknowledged by the hub.
+    ///   - resendAfter: seconds without acknowledgement progress, records out, before sending again.
     public init(configuration: MQTTClientConfiguration, address: NodeAddress, boot: UInt64, birth: BirthReport,
-                outbox: RecordOutbox = InMemoryOutbox(),
+                outbox: RecordOutbox = InMemoryOutbox(), window: Int = 1000, resendAfter: Double = 10,
                 clock: @escaping @Sendable () -> Double = { UTCInstant.now().unixSeconds }) throws {
         guard Identifier.isValid(address.site), Identifier.isValid(address.node) else {
             throw MQTTError.invalidConfiguration("site and node must be 1-64 letters, digits, '-' or '_': \(address)")
@@ -74,6 +95,8 @@ public final class TelemetryPublisher: @unchecked Sendable {
         self.birth = birth
         self.outbox = outbox
         self.clock = clock
+        self.window = max(1, window)
+        self.resendAfter = max(0.1, resendAfter)
         let will = TelemetryRecord(kind: .death, address: address, boot: boot, seq: 0, time: clock(),
                                    death: DeathReport(reason: "lost"))
         var config = configuration
@@ -82,10 +105,26 @@ public final class TelemetryPublisher: @unchecked Sendable {
         // Handlers hold the publisher weakly: the client must not keep it alive.
         client.setMessageHandler { [weak self] topic, payload in self?.received(topic: topic, payload: payload) }
         client.setConnectionHandler { [weak self] event in
-            if event == .connected { self?.sessionStarted() }
+            if event == .connected { self?.sessionStarted() } else { self?.sessionEnded() }
         }
         try client.subscribe(Topics.ack(address), qos: 1)
         try client.subscribe(Topics.hubState, qos: 1)
+        try client.subscribe(Topics.command(address), qos: 1)
+        // The thread holds the publisher only for one step at a time, so `deinit` can run.
+        let thread = Thread { [weak self] in
+            while let me = self, me.sendStep() {}
+        }
+        thread.name = "telemetry sender \(address)"
+        thread.start()
+    }
+
+    /// Receives every command addressed to this node. Set before `start()`.
+    public func setCommandHandler(_ handler: @escaping CommandHandler) { cond.withLock { commandHandler = handler } }
+
+    /// Publishes a message that is not a record (command replies), QoS 1; false if not connected.
+    @discardableResult
+    public func publishMessage(topic: String, payload: [UInt8]) -> Bool {
+        (try? client.publish(topic: topic, payload: payload, qos: 1)) != nil
     }
 
     deinit { client.disconnect(timeout: 1) }
@@ -141,14 +180,18 @@ public final class TelemetryPublisher: @unchecked Sendable {
     }
 
     /// Sends every outbox record again (they are sent after each reconnect anyway).
-    public func resendPending() {
-        let records: [PendingRecord] = cond.withLock { (try? outbox.pending()) ?? [] }
-        var sent: UInt64 = 0
-        for r in records {
-            guard send(r) else { break }
-            sent += 1
+    public func resendPending() { cond.withLock { rewind(to: nil) } }
+
+    /// Sends again the records of this node from `key` on (the hub saw a gap before it).
+    /// Returns false if none at or after it is still held (acknowledged or never issued).
+    @discardableResult
+    public func resend(from key: OutboxKey) -> Bool {
+        cond.withLock {
+            let before = OutboxKey(boot: key.boot, seq: key.seq > 0 ? key.seq - 1 : 0)
+            guard let next = try? outbox.pending(after: before, limit: 1).first, next.boot == key.boot else { return false }
+            if let c = cursor, c >= before { rewind(to: before) }
+            return true
         }
-        cond.withLock { counts.resent += sent }
     }
 
     /// Publishes a death record (reason `shutdown`), waits up to `timeout` for the broker
@@ -205,9 +248,8 @@ public final class TelemetryPublisher: @unchecked Sendable {
         }
         nextSeq += 1
         counts.published += 1
+        cond.broadcast() // the sender picks it up
         cond.unlock()
-        // Not connected: it stays in the outbox and goes out after the reconnect.
-        _ = send(pending)
         return seq
     }
 
@@ -228,7 +270,60 @@ public final class TelemetryPublisher: @unchecked Sendable {
         if let payload = try? RecordCodec.encode(record) {
             _ = try? client.publish(topic: Topics.record(address, .birth), payload: payload, qos: 1)
         }
-        resendPending()
+        cond.withLock {
+            sessionUp = true
+            rewind(to: nil)
+        }
+    }
+
+    private func sessionEnded() { cond.withLock { sessionUp = false } }
+
+    /// Under `cond`: the sender goes on after `key` (from the oldest held record when nil).
+    private func rewind(to key: OutboxKey?) {
+        cursor = key
+        epoch += 1
+        counts.rewinds += 1
+        lastProgress = MonotonicClock.seconds()
+        cond.broadcast()
+    }
+
+    /// One round of the sender thread; false once shut down.
+    private func sendStep() -> Bool {
+        cond.lock()
+        if isShutDown { cond.unlock(); return false }
+        let now = MonotonicClock.seconds()
+        let out = cursor.map { outbox.count(through: $0) } ?? 0
+        if sessionUp, out > 0, now - lastProgress > resendAfter {
+            // Acks stopped while records are out: one of them (or its ack) was lost on the way.
+            rewind(to: nil)
+        }
+        let room = window - (cursor.map { outbox.count(through: $0) } ?? 0)
+        let batch: [PendingRecord] = sessionUp && room > 0 ? ((try? outbox.pending(after: cursor, limit: min(room, 256))) ?? []) : []
+        if batch.isEmpty {
+            _ = cond.wait(until: Date(timeIntervalSinceNow: 0.25))
+            cond.unlock()
+            return true
+        }
+        let startEpoch = epoch
+        let previousHighest = highestSent
+        cond.unlock()
+        var last: OutboxKey?
+        var resent: UInt64 = 0
+        for r in batch {
+            guard send(r) else { break }
+            last = r.key
+            if let h = previousHighest, r.key <= h { resent += 1 }
+        }
+        cond.lock()
+        counts.resent += resent
+        if let k = last {
+            if highestSent.map({ k > $0 }) ?? true { highestSent = k }
+            if epoch == startEpoch { cursor = k }
+        }
+        let failed = last != batch.last?.key
+        if failed { _ = cond.wait(until: Date(timeIntervalSinceNow: 0.05)) }
+        cond.unlock()
+        return true
     }
 
     private func received(topic: String, payload: [UInt8]) {
@@ -243,6 +338,11 @@ public final class TelemetryPublisher: @unchecked Sendable {
             if newHubRun { resendPending() }
             return
         }
+        if topic == Topics.command(address) {
+            let handler = cond.withLock { commandHandler }
+            handler?(payload)
+            return
+        }
         guard topic == Topics.ack(address), let ack = try? RecordCodec.decodeAck(payload),
               ack.site == address.site, ack.node == address.node else { return }
         cond.withLock {
@@ -253,7 +353,14 @@ public final class TelemetryPublisher: @unchecked Sendable {
                 guard upTo > ackedUpTo else { return }
                 ackedUpTo = upTo
             }
-            let removed = (try? outbox.removeThrough(boot: ack.boot, upTo: upTo)) ?? 0
+            let removed: Int
+            do {
+                removed = try outbox.removeThrough(boot: ack.boot, upTo: upTo)
+            } catch {
+                lastSendError = "outbox: \(error)"
+                removed = 0
+            }
+            if removed > 0 { lastProgress = MonotonicClock.seconds() }
             counts.acknowledged += UInt64(removed)
             cond.broadcast()
         }

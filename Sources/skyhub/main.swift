@@ -7,7 +7,7 @@ struct SkyHubCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "skyhub",
         abstract: "The SkyEdge hub: stores what every site reports and acknowledges it.",
-        subcommands: [Run.self, Report.self])
+        subcommands: [Run.self, Report.self, Provision.self])
 }
 
 struct Run: ParsableCommand {
@@ -69,6 +69,41 @@ struct Report: ParsableCommand {
         guard FileManager.default.fileExists(atPath: db) else { throw ValidationError("no hub store at \(db)") }
         let report = try HubReport.build(from: HubStore(path: db))
         print(json ? try report.json() : report.text(), terminator: json ? "\n" : "")
+    }
+}
+
+struct Provision: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate a CA, broker and client certificates, per-site passwords, the mosquitto password file, ACL and config, and site configs.")
+
+    @Option(help: "Number of sites (named site1, site2, ...).") var sites: Int?
+    @Option(help: "Comma-separated site names instead of --sites.") var names: String?
+    @Option(help: "Output directory.") var out: String
+    @Option(help: "Broker host name the sites connect to (in the server certificate).") var host = "localhost"
+    @Option(help: "Broker TLS port.") var port = 8883
+    @Option(help: "Node name in the site configs.") var node = "cam1"
+    @Flag(name: .customLong("no-client-certificates"), help: "Do not require client certificates (password only).")
+    var noClientCertificates = false
+
+    func run() throws {
+        let list: [String]
+        if let names { list = names.split(separator: ",").map(String.init) } else if let sites, sites >= 1, sites <= 10_000 {
+            list = (1...sites).map { "site\($0)" }
+        } else {
+            throw ValidationError("give --sites N (1...10000) or --names a,b,c")
+        }
+        var p = Provisioner(sites: list, out: URL(fileURLWithPath: out))
+        p.brokerHost = host
+        p.port = port
+        p.node = node
+        p.requireClientCertificates = !noClientCertificates
+        do {
+            let files = try p.run()
+            print("provisioned \(list.count) sites in \(out) (\(files.count) files; passwords only in the 0600 'password' files)")
+            print("broker: mosquitto -c \(out)/broker/mosquitto.conf")
+        } catch let e as Provisioner.Failure {
+            throw ValidationError(e.description)
+        }
     }
 }
 

@@ -28,6 +28,7 @@ import Testing
         var config = testConfig(site: site, width: 320, height: 256, maxFrames: 15)
         config.broker.host = broker.host
         config.broker.port = broker.port
+        config.outbox.directory = dir.appendingPathComponent("outbox-\(site)").path
         let mqtt = try MQTTRecordSink(config: config, board: board)
         #expect(mqtt.publisher.waitForConnection(timeout: 10))
         let sink = CollectingSink(forwardingTo: mqtt)

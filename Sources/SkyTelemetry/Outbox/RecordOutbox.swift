@@ -25,6 +25,35 @@ public protocol RecordOutbox: AnyObject {
     func removeThrough(boot: UInt64, upTo: UInt64) throws -> Int
     /// Every held record, oldest first.
     func pending() throws -> [PendingRecord]
+    /// Up to `limit` held records after `key` (from the oldest when nil), oldest first.
+    func pending(after key: OutboxKey?, limit: Int) throws -> [PendingRecord]
+    /// How many held records have a key at or before `key`.
+    func count(through key: OutboxKey) -> Int
+}
+
+/// A record's place in a node's history: boots increase, and seq increases within a boot,
+/// so records are appended in key order (the publisher numbers them under one lock).
+public struct OutboxKey: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var boot: UInt64
+    public var seq: UInt64
+    public init(boot: UInt64, seq: UInt64) { self.boot = boot; self.seq = seq }
+    public static func < (a: OutboxKey, b: OutboxKey) -> Bool { (a.boot, a.seq) < (b.boot, b.seq) }
+    public var description: String { "\(boot)/\(seq)" }
+}
+
+extension PendingRecord {
+    public var key: OutboxKey { OutboxKey(boot: boot, seq: seq) }
+}
+
+// Plain implementations for small outboxes; the durable outbox answers from its index.
+extension RecordOutbox {
+    public func pending(after key: OutboxKey?, limit: Int) throws -> [PendingRecord] {
+        Array(try pending().lazy.filter { key == nil || $0.key > key! }.prefix(max(0, limit)))
+    }
+
+    public func count(through key: OutboxKey) -> Int {
+        ((try? pending()) ?? []).lazy.filter { $0.key <= key }.count
+    }
 }
 
 /// The outbox in memory: lost with the process, bounded by `capacity`.

@@ -1,0 +1,69 @@
+import Foundation
+import SkyCore
+import SkyTelemetry
+import Testing
+@testable import SkyHub
+
+@Suite struct HubGapTests {
+    /// Records 1, 2, 4, 5 arrive: the hub stores them, acknowledges 2, and asks the node to
+    /// resend from 3; once 3 arrives the ack covers 5 and no more requests go out.
+    @Test func aHoleInANodesSequenceMakesTheHubAskForAResend() throws {
+        let broker = try LocalMosquitto()
+        let dir = try TempDir()
+        let store = try HubStore(path: dir.path("hub.sqlite"))
+        let hub = try HubIngest(store: store, configuration: config(broker, "hub"), log: { _ in })
+        hub.start()
+        #expect(hub.waitUntilReady(timeout: 5))
+
+        let node = NodeAddress(site: "gappy", node: "n1")
+        let inbox = Inbox()
+        let fake = try MQTTClient(configuration: config(broker, "fake-node"))
+        fake.setMessageHandler(inbox.handler)
+        try fake.subscribe(Topics.command(node))
+        try fake.subscribe(Topics.ack(node))
+        fake.connect()
+        #expect(fake.waitForSubscriptions(timeout: 5))
+        func send(_ seq: UInt64) throws {
+            try fake.publish(topic: Topics.record(node, .frame),
+                             payload: encoded(frameRecord(node, boot: 9, seq: seq, frame(Int(seq)))))
+        }
+        for s: UInt64 in [1, 2, 4, 5] { try send(s) }
+        func commands(_ m: [(topic: String, payload: [UInt8])]) -> [NodeCommand] {
+            m.filter { $0.topic == Topics.command(node) }.compactMap { try? NodeCommand.decode($0.payload) }
+        }
+        #expect(inbox.wait { commands($0).count >= 1 })
+        let request = try #require(commands(inbox.messages).first)
+        #expect(request.kind == NodeCommand.Kind.resendFrom.rawValue)
+        #expect(request.boot == 9 && request.from == 3)
+        #expect(request.expires > UTCInstant.now().unixSeconds)
+        #expect(try store.acknowledgedUpTo(site: "gappy", node: "n1", boot: 9) == 2)
+
+        try send(3)
+        #expect(eventually { (try? store.acknowledgedUpTo(site: "gappy", node: "n1", boot: 9)) == 5 })
+        #expect(hub.waitUntilIdle(timeout: 5))
+        try send(5) // a duplicate after the hole filled: acknowledged, no request
+        #expect(hub.waitUntilIdle(timeout: 5))
+        usleep(200_000)
+        #expect(commands(inbox.messages).count == hub.statistics.gapRequests)
+        #expect(commands(inbox.messages).allSatisfy { $0.from == 3 })
+        #expect(try store.records(site: "gappy", node: "n1").map(\.seq) == [1, 2, 3, 4, 5])
+
+        // Replies from nodes are collected, not refused as records.
+        let reply = CommandReply(id: request.id, site: "gappy", node: "n1", status: CommandReply.accepted, reason: nil, time: 1)
+        try fake.publish(topic: Topics.commandReply(node), payload: reply.encoded())
+        #expect(eventually { hub.commandReplies == [reply] })
+        #expect(try store.rejectedCounts().isEmpty)
+        fake.disconnect()
+        hub.stop()
+    }
+}
+
+/// Polls `condition` until true or the timeout passes.
+func eventually(timeout: Double = 5, _ condition: () -> Bool) -> Bool {
+    let deadline = Date(timeIntervalSinceNow: timeout)
+    while Date() < deadline {
+        if condition() { return true }
+        usleep(10_000)
+    }
+    return condition()
+}

@@ -1,0 +1,117 @@
+import Foundation
+import SkyCore
+import SkyTelemetry
+import Testing
+@testable import SkyHub
+
+/// `skyhub provision` output run by a real mosquitto: TLS with client certificates, a
+/// password per site, and an ACL that keeps each site to its own topics.
+@Suite(.enabled(if: LocalMosquitto.findExecutable() != nil
+                && FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl")
+                && FileManager.default.isExecutableFile(atPath: "/usr/bin/mosquitto_passwd"),
+                "needs mosquitto, openssl and mosquitto_passwd"))
+struct ProvisionTests {
+    @Test func provisionedBrokerRefusesWrongPasswordsForeignPrefixesAndPlainTCP() throws {
+        let dir = try TempDir()
+        let port = try LocalMosquitto.freeLoopbackPort()
+        var p = Provisioner(sites: ["alpha", "beta"], out: dir.url)
+        p.brokerHost = "127.0.0.1"
+        p.port = port
+        let written = try p.run()
+
+        // The real config, plus what running as root in a test needs.
+        let conf = dir.path("test-mosquitto.conf")
+        var text = try String(contentsOfFile: dir.path("broker/mosquitto.conf"), encoding: .utf8)
+        if geteuid() == 0 { text += "user root\n" }
+        text += "log_dest file \(dir.path("mosquitto.log"))\n"
+        try text.write(toFile: conf, atomically: true, encoding: .utf8)
+        let broker = Process()
+        broker.executableURL = URL(fileURLWithPath: try #require(LocalMosquitto.findExecutable()))
+        broker.arguments = ["-c", conf]
+        broker.standardOutput = FileHandle.nullDevice
+        broker.standardError = FileHandle.nullDevice
+        try broker.run()
+        defer {
+            kill(broker.processIdentifier, SIGKILL)
+            _ = eventually { !broker.isRunning }
+        }
+
+        let site = { (name: String) in dir.url.appendingPathComponent("sites/\(name)") }
+        func password(_ file: URL) throws -> String {
+            try String(contentsOf: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        func client(_ user: String, _ pass: String?, home: URL, tls: Bool = true) -> MQTTClientConfiguration {
+            var c = MQTTClientConfiguration(host: "127.0.0.1", port: port, clientID: "\(user)-\(UInt32.random(in: 0...UInt32.max))",
+                                            username: user, password: pass)
+            if tls {
+                c.tls = MQTTTLSOptions(caFile: home.appendingPathComponent("ca.crt").path,
+                                       certFile: home.appendingPathComponent("client.crt").path,
+                                       keyFile: home.appendingPathComponent("client.key").path)
+            }
+            c.reconnect = ReconnectPolicy(initialDelay: 0.05, maxDelay: 0.2)
+            return c
+        }
+
+        // The hub, over TLS with its own credentials, sees every record.
+        let hubHome = dir.url.appendingPathComponent("hub")
+        let inbox = Inbox()
+        let hub = try MQTTClient(configuration: client("skyhub", try password(hubHome.appendingPathComponent("password")), home: hubHome))
+        hub.setMessageHandler(inbox.handler)
+        try hub.subscribe(Topics.allRecords)
+        hub.connect()
+        #expect(hub.waitForConnection(timeout: 10), "TLS connection works: \(hub.lastError ?? "")")
+        #expect(hub.waitForSubscriptions(timeout: 5))
+
+        // alpha connects over TLS and publishes under its own prefix: delivered.
+        let alphaPass = try password(site("alpha").appendingPathComponent("password"))
+        let alpha = try MQTTClient(configuration: client("alpha", alphaPass, home: site("alpha")))
+        let alphaInbox = Inbox()
+        alpha.setMessageHandler(alphaInbox.handler)
+        try alpha.subscribe("skyedge/v1/beta/cam1/cmd") // another site's commands: not granted
+        try alpha.subscribe("skyedge/v1/alpha/cam1/cmd")
+        alpha.connect()
+        #expect(alpha.waitForConnection(timeout: 5))
+        #expect(alpha.waitForSubscriptions(timeout: 5))
+        try alpha.publish(topic: "skyedge/v1/alpha/cam1/status", payload: Array("own".utf8))
+        try alpha.publish(topic: "skyedge/v1/beta/cam1/status", payload: Array("forged".utf8))
+        #expect(alpha.waitForPublishes(timeout: 5))
+        #expect(inbox.wait { $0.contains { $0.topic == "skyedge/v1/alpha/cam1/status" } })
+        try hub.publish(topic: "skyedge/v1/beta/cam1/cmd", payload: Array("for beta".utf8))
+        try hub.publish(topic: "skyedge/v1/alpha/cam1/cmd", payload: Array("for alpha".utf8))
+        #expect(alphaInbox.wait { $0.contains { $0.topic == "skyedge/v1/alpha/cam1/cmd" } })
+        usleep(300_000)
+        #expect(!inbox.messages.contains { $0.topic.hasPrefix("skyedge/v1/beta/") && $0.payload == Array("forged".utf8) },
+                "publishing under another site's prefix is not delivered")
+        #expect(alphaInbox.messages.map(\.topic) == ["skyedge/v1/alpha/cam1/cmd"], "a site reads only its own commands")
+
+        // Wrong password, beta's password for alpha, no password: refused.
+        for (user, pass) in [("alpha", "wrong-password"), ("alpha", try password(site("beta").appendingPathComponent("password"))),
+                             ("alpha", nil)] as [(String, String?)] {
+            let c = try MQTTClient(configuration: client(user, pass, home: site("alpha")))
+            c.connect()
+            #expect(!c.waitForConnection(timeout: 5, giveUpAfterFailedAttempts: 1))
+            #expect(c.lastError?.contains("not authori") == true || c.lastError?.contains("refused") == true, "\(c.lastError ?? "")")
+            c.disconnect(timeout: 0.2)
+        }
+        // Plain TCP to the TLS listener: no session.
+        let plain = try MQTTClient(configuration: client("alpha", alphaPass, home: site("alpha"), tls: false))
+        plain.connect()
+        #expect(!plain.waitForConnection(timeout: 3, giveUpAfterFailedAttempts: 1))
+        plain.disconnect(timeout: 0.2)
+
+        // Nothing but the 0600 password files holds a password in clear.
+        let passwords = try ["alpha", "beta"].map { try password(site($0).appendingPathComponent("password")) }
+            + [try password(hubHome.appendingPathComponent("password"))]
+        for file in written {
+            let content = try String(contentsOfFile: file, encoding: .isoLatin1)
+            for pw in passwords { #expect(!content.contains(pw), "\(file) holds a password") }
+        }
+        let log = (try? String(contentsOfFile: dir.path("mosquitto.log"), encoding: .utf8)) ?? ""
+        for pw in passwords { #expect(!log.contains(pw)) }
+        var info = stat()
+        stat(site("alpha").appendingPathComponent("password").path, &info)
+        #expect(info.st_mode & 0o777 == 0o600)
+        alpha.disconnect()
+        hub.disconnect()
+    }
+}
