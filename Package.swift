@@ -66,7 +66,9 @@ let package = Package(
         .testTarget(name: "SkyCoreTests", dependencies: ["SkyCore"]),
         .testTarget(name: "SkyImageTests", dependencies: ["SkyImage", "SkySim"]),
         .testTarget(name: "SkySimTests", dependencies: ["SkySim", "SkyImage"]),
-        .testTarget(name: "SkyNNTests", dependencies: ["SkyNN"]),
+        // Test support: counts heap allocations (proves SkyNN's eval allocates nothing).
+        .target(name: "CAllocCounter", path: "Tests/CAllocCounter"),
+        .testTarget(name: "SkyNNTests", dependencies: ["SkyNN", "CSkyKernels", "CAllocCounter"]),
         .testTarget(name: "SkyCaptureTests", dependencies: ["SkyCapture", "SkyImage", "SkySim"]),
         .testTarget(name: "SkyTelemetryTests", dependencies: ["SkyTelemetry", "SkyCore"]),
         .testTarget(name: "SkyEdgeTests", dependencies: ["SkyEdge", "SkyHub", "SkyTelemetry"]),

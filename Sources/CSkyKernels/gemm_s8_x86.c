@@ -1,0 +1,107 @@
+/* x86 int8 GEMM kernels. AVX2: activations sign-extended to int16 in the
+   loop, weights pre-widened at pack time, vpmaddwd (no saturation, so exact),
+   2 rows x 4 output channels per tile, k in steps of 16.
+   AVX-512 VNNI: vpdpbusd on ymm with activations offset to unsigned (x ^ 0x80;
+   the +128 x column-sum is folded into the packed bias), k in steps of 32. */
+#include "gemm_s8_internal.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define AVX2 __attribute__((target("avx2,fma")))
+#define VNNI __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512vnni")))
+
+/* [sum(v0), sum(v1), sum(v2), sum(v3)] */
+static inline AVX2 __m128i hsum4(__m256i v0, __m256i v1, __m256i v2, __m256i v3) {
+    __m256i t = _mm256_hadd_epi32(_mm256_hadd_epi32(v0, v1), _mm256_hadd_epi32(v2, v3));
+    return _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+}
+
+AVX2 void sky_gemm_s8_avx2(const int8_t *a, size_t lda, int32_t m, const void *packed, const sky_requant_s8 *rq, int8_t *c, size_t ldc) {
+    const sky_packed_header *h = (const sky_packed_header *)packed;
+    const int16_t *wt = (const int16_t *)packed_weights(packed);
+    const int32_t *bias = packed_bias(packed);
+    const int32_t kc = h->kp / 16;
+    for (int32_t i = 0; i < m; i += 2) {
+        const int8_t *a0 = a + (size_t)i * lda;
+        const int8_t *a1 = i + 1 < m ? a0 + lda : a0;   /* odd tail: recompute row i, store once */
+        for (int32_t n0 = 0; n0 < h->np; n0 += 4) {
+            const int16_t *b = wt + (size_t)(n0 / 4) * kc * 64;
+            __m256i c00 = _mm256_setzero_si256(), c01 = c00, c02 = c00, c03 = c00;
+            __m256i c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+            for (int32_t q = 0; q < kc; q++, b += 64) {
+                __m256i x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(a0 + q * 16)));
+                __m256i x1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(a1 + q * 16)));
+                __m256i w0 = _mm256_load_si256((const __m256i *)b);
+                c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(x0, w0));
+                c10 = _mm256_add_epi32(c10, _mm256_madd_epi16(x1, w0));
+                __m256i w1 = _mm256_load_si256((const __m256i *)(b + 16));
+                c01 = _mm256_add_epi32(c01, _mm256_madd_epi16(x0, w1));
+                c11 = _mm256_add_epi32(c11, _mm256_madd_epi16(x1, w1));
+                __m256i w2 = _mm256_load_si256((const __m256i *)(b + 32));
+                c02 = _mm256_add_epi32(c02, _mm256_madd_epi16(x0, w2));
+                c12 = _mm256_add_epi32(c12, _mm256_madd_epi16(x1, w2));
+                __m256i w3 = _mm256_load_si256((const __m256i *)(b + 48));
+                c03 = _mm256_add_epi32(c03, _mm256_madd_epi16(x0, w3));
+                c13 = _mm256_add_epi32(c13, _mm256_madd_epi16(x1, w3));
+            }
+            int32_t r0[4], r1[4];
+            _mm_storeu_si128((__m128i *)r0, hsum4(c00, c01, c02, c03));
+            _mm_storeu_si128((__m128i *)r1, hsum4(c10, c11, c12, c13));
+            sky_store_row(r0, bias, n0, h->n, rq, c + (size_t)i * ldc);
+            if (i + 1 < m) sky_store_row(r1, bias, n0, h->n, rq, c + (size_t)(i + 1) * ldc);
+        }
+    }
+}
+
+VNNI void sky_gemm_s8_vnni(const int8_t *a, size_t lda, int32_t m, const void *packed, const sky_requant_s8 *rq, int8_t *c, size_t ldc) {
+    const sky_packed_header *h = (const sky_packed_header *)packed;
+    const int8_t *wt = (const int8_t *)packed_weights(packed);
+    const int32_t *bias = packed_bias(packed);
+    const int32_t kc = h->kp / 32;
+    const __m256i flip = _mm256_set1_epi8((char)0x80);
+    for (int32_t i = 0; i < m; i += 2) {
+        const int8_t *a0 = a + (size_t)i * lda;
+        const int8_t *a1 = i + 1 < m ? a0 + lda : a0;
+        for (int32_t n0 = 0; n0 < h->np; n0 += 4) {
+            const int8_t *b = wt + (size_t)(n0 / 4) * kc * 128;
+            __m256i c00 = _mm256_setzero_si256(), c01 = c00, c02 = c00, c03 = c00;
+            __m256i c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+            for (int32_t q = 0; q < kc; q++, b += 128) {
+                __m256i x0 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(a0 + q * 32)), flip);
+                __m256i x1 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(a1 + q * 32)), flip);
+                __m256i w0 = _mm256_load_si256((const __m256i *)b), w1 = _mm256_load_si256((const __m256i *)(b + 32));
+                __m256i w2 = _mm256_load_si256((const __m256i *)(b + 64)), w3 = _mm256_load_si256((const __m256i *)(b + 96));
+                c00 = _mm256_dpbusd_epi32(c00, x0, w0); c10 = _mm256_dpbusd_epi32(c10, x1, w0);
+                c01 = _mm256_dpbusd_epi32(c01, x0, w1); c11 = _mm256_dpbusd_epi32(c11, x1, w1);
+                c02 = _mm256_dpbusd_epi32(c02, x0, w2); c12 = _mm256_dpbusd_epi32(c12, x1, w2);
+                c03 = _mm256_dpbusd_epi32(c03, x0, w3); c13 = _mm256_dpbusd_epi32(c13, x1, w3);
+            }
+            int32_t r0[4], r1[4];
+            _mm_storeu_si128((__m128i *)r0, hsum4(c00, c01, c02, c03));
+            _mm_storeu_si128((__m128i *)r1, hsum4(c10, c11, c12, c13));
+            sky_store_row(r0, bias, n0, h->n, rq, c + (size_t)i * ldc);
+            if (i + 1 < m) sky_store_row(r1, bias, n0, h->n, rq, c + (size_t)(i + 1) * ldc);
+        }
+    }
+}
+
+AVX2 static uint64_t peak_loop(uint64_t iterations) {
+    __m256i x = _mm256_set1_epi16(3), acc[12];
+    for (int r = 0; r < 12; r++) acc[r] = _mm256_set1_epi16((short)(r + 1));
+    for (uint64_t i = 0; i < iterations; i++) {
+        for (int r = 0; r < 12; r++) acc[r] = _mm256_madd_epi16(acc[r], x);
+        __asm__ volatile("" : "+x"(acc[0]), "+x"(acc[1]), "+x"(acc[2]), "+x"(acc[3]), "+x"(acc[4]), "+x"(acc[5]),
+                              "+x"(acc[6]), "+x"(acc[7]), "+x"(acc[8]), "+x"(acc[9]), "+x"(acc[10]), "+x"(acc[11]));
+    }
+    __m256i s = acc[0];
+    for (int r = 1; r < 12; r++) s = _mm256_xor_si256(s, acc[r]);
+    return (uint64_t)_mm256_extract_epi64(s, 0) | 1;
+}
+
+uint64_t sky_peak_madd_avx2(uint64_t iterations) {
+    return (sky_cpu_features() & SKY_CPU_AVX2) ? peak_loop(iterations) : 0;
+}
+#else
+uint64_t sky_peak_madd_avx2(uint64_t iterations) { (void)iterations; return 0; }
+#endif

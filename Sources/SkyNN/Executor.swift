@@ -1,0 +1,311 @@
+import CSkyKernels
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs a quantized model with the C kernels. `init` is prepare: it plans the
+/// arena, allocates it once, packs weights and builds the output stages.
+/// `run` allocates nothing (see ExecutorAllocationTests for how that is proven).
+public final class Executor: @unchecked Sendable {
+    public let model: Model
+    public let plan: ExecutionPlan
+    /// The GEMM kernel the weights were packed for (SKY_GEMM_*).
+    public private(set) var gemmKernel: Int32 = 0
+    public var maxBatch: Int { plan.maxBatch }
+    public var arenaBytes: Int { plan.arenaBytes }
+    public var inputCount: Int { model.inputShape.elements }
+    public var outputCount: Int { plan.shapes[plan.lastInt8].elements }
+
+    private let arena: UnsafeMutableRawPointer
+    private var steps: [Step] = []
+    private var concatParts: [ConcatPart] = []
+    private var prepared: [UnsafeMutableRawPointer] = []
+    private let pool: ThreadPool
+    private let inputQuant: QuantParams
+    private let outputQuant: QuantParams
+    private let outputFunction: Op
+
+    /// - gemmKernel: force one SKY_GEMM_* kernel (tests, benchmarks); nil picks the best the CPU offers.
+    public init(model: Model, maxBatch: Int = 1, threads: Int = 1, gemmKernel: Int32? = nil) throws {
+        try model.validate()
+        guard model.isQuantized else { throw ModelError.notQuantized(model.name) }
+        self.model = model
+        plan = try ExecutionPlan(model: model, maxBatch: maxBatch, threads: threads)
+        pool = ThreadPool(threads: plan.threads)
+        arena = UnsafeMutableRawPointer.allocate(byteCount: max(64, plan.arenaBytes), alignment: 64)
+        inputQuant = model.nodes[0].quant!
+        outputQuant = model.nodes[plan.lastInt8].quant!
+        outputFunction = model.nodes.last!.op
+        var chosen: Int32 = -1
+        for i in 0..<model.nodes.count {
+            steps.append(try prepareStep(i, gemmKernel: gemmKernel, chosen: &chosen))
+        }
+        self.gemmKernel = chosen < 0 ? Int32(SKY_GEMM_PORTABLE) : chosen
+    }
+
+    deinit {
+        for p in prepared { p.deallocate() }
+        arena.deallocate()
+    }
+
+    private func alloc<T>(_ count: Int, _: T.Type) -> UnsafeMutablePointer<T> {
+        let p = UnsafeMutableRawPointer.allocate(byteCount: max(1, count * MemoryLayout<T>.stride), alignment: 64)
+        prepared.append(p)
+        return p.bindMemory(to: T.self, capacity: count)
+    }
+
+    private func requant(_ stage: OutputStage, _ count: Int) -> (UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Int32>) {
+        let m = alloc(count, Int32.self), s = alloc(count, Int32.self)
+        for j in 0..<count { m[j] = stage.multipliers[j].mantissa; s[j] = stage.multipliers[j].shift }
+        return (m, s)
+    }
+
+    private func outputStage(_ stage: OutputStage, _ m: UnsafeMutablePointer<Int32>, _ s: UnsafeMutablePointer<Int32>) -> sky_requant_s8 {
+        sky_requant_s8(multiplier: m, shift: s, output_zero_point: stage.outputZeroPoint, act_min: stage.activationMin,
+                       act_max: stage.activationMax, leaky: stage.leaky == nil ? 0 : 1,
+                       leaky_multiplier: stage.leaky?.mantissa ?? 0, leaky_shift: stage.leaky?.shift ?? 0)
+    }
+
+    private func prepareStep(_ i: Int, gemmKernel: Int32?, chosen: inout Int32) throws -> Step {
+        let node = model.nodes[i], s = plan.shapes
+        var st = Step(kind: .none, xs: s[node.inputs.first ?? 0], ys: s[i])
+        st.y = plan.tensorOffset[i]
+        guard i > 0 else { return st }
+        st.x = plan.tensorOffset[node.inputs[0]]
+        st.zp = model.nodes[node.inputs[0]].quant?.zeroPoint ?? 0
+        st.tileRows = plan.tileRows[i]
+        st.scratch = plan.scratchOffset[i]; st.scratchPerThread = plan.scratchPerThread[i]
+        func pack(_ w: UnsafePointer<Int8>, _ b: UnsafePointer<Int32>, n: Int, k: Int, into: UnsafeMutableRawPointer) throws {
+            let r = gemmKernel.map { sky_gemm_s8_pack_for($0, w, b, st.zp, Int32(n), Int32(k), into) }
+                ?? sky_gemm_s8_pack(w, b, st.zp, Int32(n), Int32(k), into)
+            guard r >= 0 else { throw ModelError.badInput("GEMM kernel \(gemmKernel ?? -1) is not available on this CPU") }
+            chosen = r
+        }
+        switch node.op {
+        case .input, .flatten, .sigmoid, .softmax:
+            st.kind = .none
+        case .conv2d(let c):
+            st.conv = c
+            let stage = OutputStage(activation: c.activation, input: model.nodes[node.inputs[0]].quant!,
+                                    weightScales: node.weights!.scales!.array, output: node.quant!)
+            let (m, sh) = requant(stage, c.outChannels)
+            let w = node.weights!.int8!, b = node.weights!.bias!
+            if ExecutionPlan.isDepthwise(c, st.xs) {
+                st.kind = .depthwise
+                let kk = c.kernelH * c.kernelW
+                let dw = alloc(kk * c.outChannels, Int8.self), bias = alloc(c.outChannels, Int32.self)
+                for ch in 0..<c.outChannels {
+                    bias[ch] = b[ch]
+                    for t in 0..<kk { dw[t * c.outChannels + ch] = w[ch * kk + t] }   // OHW1 -> HWC
+                }
+                st.dwWeights = UnsafePointer(dw); st.dwBias = UnsafePointer(bias)
+                let rq = alloc(1, sky_requant_s8.self)
+                rq[0] = outputStage(stage, m, sh)
+                st.rq = UnsafePointer(rq)
+            } else {
+                st.kind = .conv
+                let icg = st.xs.c / c.groups, ocg = c.outChannels / c.groups, k = c.kernelH * c.kernelW * icg
+                st.kp = Int(sky_gemm_s8_k_padded(Int32(k)))
+                st.direct = ExecutionPlan.isDirect(c, st.xs)
+                st.packedStride = (sky_gemm_s8_packed_size(Int32(ocg), Int32(k)) + 63) / 64 * 64
+                let packed = alloc(st.packedStride * c.groups, UInt8.self)
+                let rq = alloc(c.groups, sky_requant_s8.self)
+                try w.withUnsafeBufferPointer { wp in try b.withUnsafeBufferPointer { bp in
+                    for g in 0..<c.groups {
+                        try pack(wp.baseAddress! + g * ocg * k, bp.baseAddress! + g * ocg, n: ocg, k: k,
+                                 into: UnsafeMutableRawPointer(packed + g * st.packedStride))
+                        rq[g] = outputStage(stage, m + g * ocg, sh + g * ocg)
+                    }
+                } }
+                st.packed = UnsafeRawPointer(packed); st.rq = UnsafePointer(rq)
+            }
+        case .dense(let n, let act):
+            st.kind = .dense
+            let stage = OutputStage(activation: act, input: model.nodes[node.inputs[0]].quant!,
+                                    weightScales: node.weights!.scales!.array, output: node.quant!)
+            let (m, sh) = requant(stage, n)
+            let k = st.xs.elements
+            st.kp = Int(sky_gemm_s8_k_padded(Int32(k)))
+            st.direct = k % 32 == 0
+            let packed = alloc(sky_gemm_s8_packed_size(Int32(n), Int32(k)), UInt8.self)
+            try node.weights!.int8!.withUnsafeBufferPointer { wp in try node.weights!.bias!.withUnsafeBufferPointer { bp in
+                try pack(wp.baseAddress!, bp.baseAddress!, n: n, k: k, into: UnsafeMutableRawPointer(packed))
+            } }
+            let rq = alloc(1, sky_requant_s8.self)
+            rq[0] = outputStage(stage, m, sh)
+            st.packed = UnsafeRawPointer(packed); st.rq = UnsafePointer(rq)
+        case .maxPool(let p): st.kind = .maxPool; st.pool = p
+        case .avgPool(let p): st.kind = .avgPool; st.pool = p
+        case .globalAvgPool: st.kind = .globalAvgPool
+        case .add(let act):
+            st.kind = .add
+            st.x2 = plan.tensorOffset[node.inputs[1]]
+            st.add = Int8Kernels.AddParams(model.nodes[node.inputs[0]].quant!, model.nodes[node.inputs[1]].quant!, node.quant!, activation: act)
+        case .concat:
+            st.kind = .concat
+            st.concatFirst = concatParts.count
+            for inp in node.inputs {
+                concatParts.append(ConcatPart(x: plan.tensorOffset[inp], shape: s[inp], from: model.nodes[inp].quant!))
+            }
+            st.concatCount = node.inputs.count
+            st.to = node.quant!
+        case .upsampleNearest(let f): st.kind = .upsample; st.factor = f
+        }
+        return st
+    }
+
+    /// Runs `batch` items: input holds batch x inputCount floats (HWC per item),
+    /// output receives batch x outputCount floats. Allocates nothing.
+    public func run(input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>) {
+        precondition(batch >= 1 && batch <= plan.maxBatch, "batch \(batch) outside 1...\(plan.maxBatch)")
+        let x0 = (arena + plan.tensorOffset[0]).assumingMemoryBound(to: Int8.self)
+        let q0 = inputQuant
+        for j in 0..<(batch * inputCount) { x0[j] = q0.quantize(input[j]) }
+        steps.withUnsafeBufferPointer { sp in
+            concatParts.withUnsafeBufferPointer { cp in
+                for i in 1..<sp.count { execute(sp[i], batch, cp) }
+            }
+        }
+        let y = UnsafePointer((arena + plan.tensorOffset[plan.lastInt8]).assumingMemoryBound(to: Int8.self))
+        let oq = outputQuant, n = outputCount
+        for j in 0..<(batch * n) { output[j] = oq.dequantize(y[j]) }
+        switch outputFunction {
+        case .sigmoid: for j in 0..<(batch * n) { output[j] = sigmoid(output[j]) }
+        case .softmax:
+            for b in 0..<batch { softmaxInPlace(output + b * n, n) }
+        default: break
+        }
+    }
+
+    public func run(_ input: [Float], batch: Int) -> [Float] {
+        precondition(input.count == batch * inputCount, "input needs \(batch * inputCount) values")
+        var out = [Float](repeating: 0, count: batch * outputCount)
+        input.withUnsafeBufferPointer { i in out.withUnsafeMutableBufferPointer { o in run(input: i.baseAddress!, batch: batch, output: o.baseAddress!) } }
+        return out
+    }
+
+    /// The int8 output of a node for item `item` after the last run (tests compare it with the reference).
+    public func tensor(_ node: Int, item: Int = 0) -> [Int8] {
+        let n = plan.shapes[node].elements
+        let p = (arena + plan.tensorOffset[node]).assumingMemoryBound(to: Int8.self) + item * n
+        return Array(UnsafeBufferPointer(start: p, count: n))
+    }
+
+    private func execute(_ st: Step, _ batch: Int, _ parts: UnsafeBufferPointer<ConcatPart>) {
+        let base = arena
+        let xs = st.xs, ys = st.ys
+        @inline(__always) func x(_ item: Int) -> UnsafeMutablePointer<Int8> { (base + st.x + item * xs.elements).assumingMemoryBound(to: Int8.self) }
+        @inline(__always) func y(_ item: Int) -> UnsafeMutablePointer<Int8> { (base + st.y + item * ys.elements).assumingMemoryBound(to: Int8.self) }
+        switch st.kind {
+        case .none: return
+        case .conv:
+            let c = st.conv, rowsPerItem = ys.h * ys.w
+            let tiles = (rowsPerItem + st.tileRows - 1) / st.tileRows
+            let icg = xs.c / c.groups, ocg = c.outChannels / c.groups
+            pool.parallelFor(batch * tiles) { t, thread in
+                let item = t / tiles, row0 = (t % tiles) * st.tileRows
+                let rows = min(st.tileRows, rowsPerItem - row0)
+                let out = y(item) + row0 * ys.c
+                for g in 0..<c.groups {
+                    var a = UnsafePointer(x(item) + row0 * xs.c), lda = xs.c
+                    if !st.direct {
+                        let scratch = (base + st.scratch + thread * st.scratchPerThread).assumingMemoryBound(to: Int8.self)
+                        sky_im2col_s8(x(item), Int32(xs.h), Int32(xs.w), Int32(xs.c), Int32(c.kernelH), Int32(c.kernelW),
+                                      Int32(c.strideH), Int32(c.strideW), Int32(c.padTop), Int32(c.padLeft), Int32(ys.w),
+                                      Int32(row0), Int32(rows), Int32(g * icg), Int32(icg), Int8(truncatingIfNeeded: st.zp), scratch, st.kp)
+                        a = UnsafePointer(scratch); lda = st.kp
+                    }
+                    sky_gemm_s8(a, lda, Int32(rows), st.packed! + g * st.packedStride, st.rq! + g, out + g * ocg, ys.c)
+                }
+            }
+        case .depthwise:
+            let c = st.conv, rowsPerItem = ys.h * ys.w
+            let tiles = (rowsPerItem + st.tileRows - 1) / st.tileRows
+            pool.parallelFor(batch * tiles) { t, thread in
+                let item = t / tiles, row0 = (t % tiles) * st.tileRows
+                let rows = min(st.tileRows, rowsPerItem - row0)
+                let acc = (base + st.scratch + thread * st.scratchPerThread).assumingMemoryBound(to: Int32.self)
+                sky_depthwise_s8(x(item), Int32(xs.h), Int32(xs.w), Int32(xs.c), Int32(c.kernelH), Int32(c.kernelW),
+                                 Int32(c.strideH), Int32(c.strideW), Int32(c.padTop), Int32(c.padLeft), Int32(ys.w),
+                                 Int32(row0), Int32(rows), st.zp, st.dwWeights, st.dwBias, st.rq, y(item) + row0 * ys.c, acc)
+            }
+        case .dense:
+            let k = xs.elements
+            let tiles = (batch + st.tileRows - 1) / st.tileRows
+            pool.parallelFor(tiles) { t, thread in
+                let row0 = t * st.tileRows, rows = min(st.tileRows, batch - row0)
+                var a = UnsafePointer(x(row0)), lda = k
+                if !st.direct {
+                    let scratch = (base + st.scratch + thread * st.scratchPerThread).assumingMemoryBound(to: Int8.self)
+                    // The batch of flattened items as a 1 x batch image of k channels, 1x1 kernel.
+                    sky_im2col_s8(x(0), 1, Int32(batch), Int32(k), 1, 1, 1, 1, 0, 0, Int32(batch), Int32(row0), Int32(rows),
+                                  0, Int32(k), 0, scratch, st.kp)
+                    a = UnsafePointer(scratch); lda = st.kp
+                }
+                sky_gemm_s8(a, lda, Int32(rows), st.packed!, st.rq!, y(row0), ys.c)
+            }
+        case .maxPool:
+            pool.parallelFor(batch) { b, _ in Int8Kernels.maxPool(x(b), xs, st.pool, y(b), ys) }
+        case .avgPool:
+            pool.parallelFor(batch) { b, _ in Int8Kernels.avgPool(x(b), xs, st.pool, y(b), ys) }
+        case .globalAvgPool:
+            pool.parallelFor(batch) { b, _ in Int8Kernels.globalAvgPool(x(b), xs, y(b)) }
+        case .add:
+            let x2 = (base + st.x2).assumingMemoryBound(to: Int8.self)
+            pool.parallelFor(batch) { b, _ in Int8Kernels.add(x(b), x2 + b * xs.elements, count: xs.elements, st.add!, y(b)) }
+        case .concat:
+            pool.parallelFor(batch) { b, _ in
+                var off = 0
+                for j in st.concatFirst..<(st.concatFirst + st.concatCount) {
+                    let p = parts[j]
+                    let src = (base + p.x + b * p.shape.elements).assumingMemoryBound(to: Int8.self)
+                    Int8Kernels.concatPart(src, pixels: ys.h * ys.w, channels: p.shape.c, from: p.from, into: y(b),
+                                           outChannels: ys.c, offset: off, to: st.to)
+                    off += p.shape.c
+                }
+            }
+        case .upsample:
+            pool.parallelFor(batch) { b, _ in Int8Kernels.upsampleNearest(x(b), xs, factor: st.factor, y(b)) }
+        }
+    }
+}
+
+struct Step {
+    enum Kind { case none, conv, depthwise, dense, maxPool, avgPool, globalAvgPool, add, concat, upsample }
+    var kind: Kind
+    var xs: TensorShape
+    var ys: TensorShape
+    var x = 0, x2 = 0, y = 0
+    var zp: Int32 = 0
+    var conv = Conv2D(outChannels: 1, kernel: 1)
+    var pool = Pool(size: 1)
+    var factor = 1
+    var kp = 0
+    var direct = false
+    var tileRows = 0
+    var scratch = 0
+    var scratchPerThread = 0
+    var packed: UnsafeRawPointer?
+    var packedStride = 0
+    var rq: UnsafePointer<sky_requant_s8>?
+    var dwWeights: UnsafePointer<Int8>?
+    var dwBias: UnsafePointer<Int32>?
+    var add: Int8Kernels.AddParams?
+    var concatFirst = 0, concatCount = 0
+    var to = QuantParams(scale: 1, zeroPoint: 0)
+}
+
+struct ConcatPart {
+    var x: Int
+    var shape: TensorShape
+    var from: QuantParams
+}
+
+@inline(__always)
+func softmaxInPlace(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+    var m = -Float.infinity
+    for j in 0..<n { m = max(m, p[j]) }
+    var sum: Float = 0
+    for j in 0..<n { p[j] = expf(p[j] - m); sum += p[j] }
+    for j in 0..<n { p[j] /= sum }
+}

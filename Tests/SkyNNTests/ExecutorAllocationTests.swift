@@ -1,0 +1,47 @@
+import CAllocCounter
+#if canImport(Glibc)
+import Glibc
+#endif
+import Testing
+@testable import SkyNN
+
+/// Proves `Executor.run` allocates nothing after prepare. Method: the test binary
+/// interposes malloc/calloc/realloc/posix_memalign/aligned_alloc/memalign
+/// (Tests/CAllocCounter; ELF lets the executable's definitions win over libc's for
+/// every caller, the Swift runtime included) and counts calls made by the calling
+/// thread between start and stop. A self-check proves the interposition is live.
+/// Single-threaded run: the counter is per thread, because other tests run in
+/// parallel in this process. (glibc's mallinfo2 in-use bytes are process-wide, so
+/// they move with those other tests and cannot prove anything here; they are
+/// printed for information only, and missed malloc/free pairs anyway.)
+@Suite struct ExecutorAllocationTests {
+    @Test func runAllocatesNothingAfterPrepare() throws {
+        #expect(alloc_counter_active() == 1, "interposed malloc must be the one in use")
+        // threads 2: the calling thread's share of the work and the dispatch to the pool are counted.
+        for (float, threads) in [(TestModels.allOps(), 1), (ModelZoo.autoencoder(), 1), (TestModels.allOps(), 2)] {
+            let q = try TestModels.quantized(float)
+            let batch = 4
+            let ex = try Executor(model: q, maxBatch: batch, threads: threads)
+            let input = TestModels.inputs(q, count: batch, seed: 8).flatMap { $0 }
+            let output = UnsafeMutablePointer<Float>.allocate(capacity: batch * ex.outputCount)
+            defer { output.deallocate() }
+            input.withUnsafeBufferPointer { inp in
+                ex.run(input: inp.baseAddress!, batch: batch, output: output)   // warm-up
+                let before = Int64(alloc_counter_heap_in_use())
+                alloc_counter_start()
+                for i in 0..<50 { ex.run(input: inp.baseAddress!, batch: 1 + i % batch, output: output) }
+                let count = alloc_counter_stop()
+                let after = Int64(alloc_counter_heap_in_use())
+                #expect(count == 0, "\(q.name): \(count) allocations in 50 runs")
+                print("ExecutorAllocationTests: \(q.name): \(count) allocations in 50 runs; process heap in use changed by \(after - before) bytes (other tests included)")
+            }
+        }
+    }
+
+    @Test func theCounterSeesSwiftAllocations() {
+        alloc_counter_start()
+        let a = [Int](repeating: 1, count: 1000 + Int.random(in: 0..<2))
+        let n = alloc_counter_stop()
+        #expect(a.count >= 1000 && n >= 1)
+    }
+}
