@@ -17,8 +17,12 @@ public final class Executor: @unchecked Sendable {
     public var outputCount: Int { plan.shapes[plan.lastInt8].elements }
 
     private let arena: UnsafeMutableRawPointer
-    private var steps: [Step] = []
+    private var stepList: [Step] = []
     private var concatParts: [ConcatPart] = []
+    /// Plain copies of stepList/concatParts and the dispatch record, read by the pool's threads.
+    private var steps: UnsafeMutableBufferPointer<Step> = .init(start: nil, count: 0)
+    private var parts: UnsafeMutableBufferPointer<ConcatPart> = .init(start: nil, count: 0)
+    private let job = UnsafeMutablePointer<Job>.allocate(capacity: 1)
     private var prepared: [UnsafeMutableRawPointer] = []
     private let pool: ThreadPool
     private let inputQuant: QuantParams
@@ -38,13 +42,18 @@ public final class Executor: @unchecked Sendable {
         outputFunction = model.nodes.last!.op
         var chosen: Int32 = -1
         for i in 0..<model.nodes.count {
-            steps.append(try prepareStep(i, gemmKernel: gemmKernel, chosen: &chosen))
+            stepList.append(try prepareStep(i, gemmKernel: gemmKernel, chosen: &chosen))
         }
+        steps = .allocate(capacity: stepList.count)
+        _ = steps.initialize(from: stepList)
+        parts = .allocate(capacity: max(1, concatParts.count))
+        _ = parts.initialize(from: concatParts)
         self.gemmKernel = chosen < 0 ? Int32(SKY_GEMM_PORTABLE) : chosen
     }
 
     deinit {
         for p in prepared { p.deallocate() }
+        steps.deallocate(); parts.deallocate(); job.deallocate()
         arena.deallocate()
     }
 
@@ -161,9 +170,13 @@ public final class Executor: @unchecked Sendable {
         let x0 = (arena + plan.tensorOffset[0]).assumingMemoryBound(to: Int8.self)
         let q0 = inputQuant
         for j in 0..<(batch * inputCount) { x0[j] = q0.quantize(input[j]) }
-        steps.withUnsafeBufferPointer { sp in
-            concatParts.withUnsafeBufferPointer { cp in
-                for i in 1..<sp.count { execute(sp[i], batch, cp) }
+        for i in 1..<steps.count {
+            let count = workItems(steps[i], batch)
+            if count == 0 { continue }
+            job.pointee = Job(executor: Unmanaged.passUnretained(self), step: i, batch: batch)
+            pool.parallelFor(count, context: UnsafeMutableRawPointer(job)) { context, index, thread in
+                let j = context!.assumingMemoryBound(to: Job.self).pointee
+                j.executor.takeUnretainedValue().work(j.step, j.batch, index, thread)
             }
         }
         let y = UnsafePointer((arena + plan.tensorOffset[plan.lastInt8]).assumingMemoryBound(to: Int8.self))
@@ -191,7 +204,21 @@ public final class Executor: @unchecked Sendable {
         return Array(UnsafeBufferPointer(start: p, count: n))
     }
 
-    private func execute(_ st: Step, _ batch: Int, _ parts: UnsafeBufferPointer<ConcatPart>) {
+    /// Independent pieces of one step: output tiles (conv), row tiles (dense) or items.
+    private func workItems(_ st: Step, _ batch: Int) -> Int {
+        switch st.kind {
+        case .none: return 0
+        case .conv, .depthwise: return batch * tilesPerItem(st)
+        case .dense: return (batch + st.tileRows - 1) / st.tileRows
+        default: return batch
+        }
+    }
+
+    @inline(__always) private func tilesPerItem(_ st: Step) -> Int { (st.ys.h * st.ys.w + st.tileRows - 1) / st.tileRows }
+
+    /// Work item `t` of step `i`, on pool thread `thread` (which owns scratch slice `thread`).
+    fileprivate func work(_ i: Int, _ batch: Int, _ t: Int, _ thread: Int) {
+        let st = steps[i]
         let base = arena
         let xs = st.xs, ys = st.ys
         @inline(__always) func x(_ item: Int) -> UnsafeMutablePointer<Int8> { (base + st.x + item * xs.elements).assumingMemoryBound(to: Int8.self) }
@@ -199,75 +226,66 @@ public final class Executor: @unchecked Sendable {
         switch st.kind {
         case .none: return
         case .conv:
-            let c = st.conv, rowsPerItem = ys.h * ys.w
-            let tiles = (rowsPerItem + st.tileRows - 1) / st.tileRows
+            let c = st.conv, rowsPerItem = ys.h * ys.w, tiles = tilesPerItem(st)
             let icg = xs.c / c.groups, ocg = c.outChannels / c.groups
-            pool.parallelFor(batch * tiles) { t, thread in
-                let item = t / tiles, row0 = (t % tiles) * st.tileRows
-                let rows = min(st.tileRows, rowsPerItem - row0)
-                let out = y(item) + row0 * ys.c
-                for g in 0..<c.groups {
-                    var a = UnsafePointer(x(item) + row0 * xs.c), lda = xs.c
-                    if !st.direct {
-                        let scratch = (base + st.scratch + thread * st.scratchPerThread).assumingMemoryBound(to: Int8.self)
-                        sky_im2col_s8(x(item), Int32(xs.h), Int32(xs.w), Int32(xs.c), Int32(c.kernelH), Int32(c.kernelW),
-                                      Int32(c.strideH), Int32(c.strideW), Int32(c.padTop), Int32(c.padLeft), Int32(ys.w),
-                                      Int32(row0), Int32(rows), Int32(g * icg), Int32(icg), Int8(truncatingIfNeeded: st.zp), scratch, st.kp)
-                        a = UnsafePointer(scratch); lda = st.kp
-                    }
-                    sky_gemm_s8(a, lda, Int32(rows), st.packed! + g * st.packedStride, st.rq! + g, out + g * ocg, ys.c)
-                }
-            }
-        case .depthwise:
-            let c = st.conv, rowsPerItem = ys.h * ys.w
-            let tiles = (rowsPerItem + st.tileRows - 1) / st.tileRows
-            pool.parallelFor(batch * tiles) { t, thread in
-                let item = t / tiles, row0 = (t % tiles) * st.tileRows
-                let rows = min(st.tileRows, rowsPerItem - row0)
-                let acc = (base + st.scratch + thread * st.scratchPerThread).assumingMemoryBound(to: Int32.self)
-                sky_depthwise_s8(x(item), Int32(xs.h), Int32(xs.w), Int32(xs.c), Int32(c.kernelH), Int32(c.kernelW),
-                                 Int32(c.strideH), Int32(c.strideW), Int32(c.padTop), Int32(c.padLeft), Int32(ys.w),
-                                 Int32(row0), Int32(rows), st.zp, st.dwWeights, st.dwBias, st.rq, y(item) + row0 * ys.c, acc)
-            }
-        case .dense:
-            let k = xs.elements
-            let tiles = (batch + st.tileRows - 1) / st.tileRows
-            pool.parallelFor(tiles) { t, thread in
-                let row0 = t * st.tileRows, rows = min(st.tileRows, batch - row0)
-                var a = UnsafePointer(x(row0)), lda = k
+            let item = t / tiles, row0 = (t % tiles) * st.tileRows
+            let rows = min(st.tileRows, rowsPerItem - row0)
+            let out = y(item) + row0 * ys.c
+            for g in 0..<c.groups {
+                var a = UnsafePointer(x(item) + row0 * xs.c), lda = xs.c
                 if !st.direct {
                     let scratch = (base + st.scratch + thread * st.scratchPerThread).assumingMemoryBound(to: Int8.self)
-                    // The batch of flattened items as a 1 x batch image of k channels, 1x1 kernel.
-                    sky_im2col_s8(x(0), 1, Int32(batch), Int32(k), 1, 1, 1, 1, 0, 0, Int32(batch), Int32(row0), Int32(rows),
-                                  0, Int32(k), 0, scratch, st.kp)
+                    sky_im2col_s8(x(item), Int32(xs.h), Int32(xs.w), Int32(xs.c), Int32(c.kernelH), Int32(c.kernelW),
+                                  Int32(c.strideH), Int32(c.strideW), Int32(c.padTop), Int32(c.padLeft), Int32(ys.w),
+                                  Int32(row0), Int32(rows), Int32(g * icg), Int32(icg), Int8(truncatingIfNeeded: st.zp), scratch, st.kp)
                     a = UnsafePointer(scratch); lda = st.kp
                 }
-                sky_gemm_s8(a, lda, Int32(rows), st.packed!, st.rq!, y(row0), ys.c)
+                sky_gemm_s8(a, lda, Int32(rows), st.packed! + g * st.packedStride, st.rq! + g, out + g * ocg, ys.c)
             }
-        case .maxPool:
-            pool.parallelFor(batch) { b, _ in Int8Kernels.maxPool(x(b), xs, st.pool, y(b), ys) }
-        case .avgPool:
-            pool.parallelFor(batch) { b, _ in Int8Kernels.avgPool(x(b), xs, st.pool, y(b), ys) }
-        case .globalAvgPool:
-            pool.parallelFor(batch) { b, _ in Int8Kernels.globalAvgPool(x(b), xs, y(b)) }
+        case .depthwise:
+            let c = st.conv, rowsPerItem = ys.h * ys.w, tiles = tilesPerItem(st)
+            let item = t / tiles, row0 = (t % tiles) * st.tileRows
+            let rows = min(st.tileRows, rowsPerItem - row0)
+            let acc = (base + st.scratch + thread * st.scratchPerThread).assumingMemoryBound(to: Int32.self)
+            sky_depthwise_s8(x(item), Int32(xs.h), Int32(xs.w), Int32(xs.c), Int32(c.kernelH), Int32(c.kernelW),
+                             Int32(c.strideH), Int32(c.strideW), Int32(c.padTop), Int32(c.padLeft), Int32(ys.w),
+                             Int32(row0), Int32(rows), st.zp, st.dwWeights, st.dwBias, st.rq, y(item) + row0 * ys.c, acc)
+        case .dense:
+            let k = xs.elements
+            let row0 = t * st.tileRows, rows = min(st.tileRows, batch - row0)
+            var a = UnsafePointer(x(row0)), lda = k
+            if !st.direct {
+                let scratch = (base + st.scratch + thread * st.scratchPerThread).assumingMemoryBound(to: Int8.self)
+                // The batch of flattened items as a 1 x batch image of k channels, 1x1 kernel.
+                sky_im2col_s8(x(0), 1, Int32(batch), Int32(k), 1, 1, 1, 1, 0, 0, Int32(batch), Int32(row0), Int32(rows),
+                              0, Int32(k), 0, scratch, st.kp)
+                a = UnsafePointer(scratch); lda = st.kp
+            }
+            sky_gemm_s8(a, lda, Int32(rows), st.packed!, st.rq!, y(row0), ys.c)
+        case .maxPool: Int8Kernels.maxPool(x(t), xs, st.pool, y(t), ys)
+        case .avgPool: Int8Kernels.avgPool(x(t), xs, st.pool, y(t), ys)
+        case .globalAvgPool: Int8Kernels.globalAvgPool(x(t), xs, y(t))
         case .add:
-            let x2 = (base + st.x2).assumingMemoryBound(to: Int8.self)
-            pool.parallelFor(batch) { b, _ in Int8Kernels.add(x(b), x2 + b * xs.elements, count: xs.elements, st.add!, y(b)) }
+            let x2 = (base + st.x2).assumingMemoryBound(to: Int8.self) + t * xs.elements
+            Int8Kernels.add(x(t), x2, count: xs.elements, st.add!, y(t))
         case .concat:
-            pool.parallelFor(batch) { b, _ in
-                var off = 0
-                for j in st.concatFirst..<(st.concatFirst + st.concatCount) {
-                    let p = parts[j]
-                    let src = (base + p.x + b * p.shape.elements).assumingMemoryBound(to: Int8.self)
-                    Int8Kernels.concatPart(src, pixels: ys.h * ys.w, channels: p.shape.c, from: p.from, into: y(b),
-                                           outChannels: ys.c, offset: off, to: st.to)
-                    off += p.shape.c
-                }
+            var off = 0
+            for j in st.concatFirst..<(st.concatFirst + st.concatCount) {
+                let p = parts[j]
+                let src = (base + p.x + t * p.shape.elements).assumingMemoryBound(to: Int8.self)
+                Int8Kernels.concatPart(src, pixels: ys.h * ys.w, channels: p.shape.c, from: p.from, into: y(t),
+                                       outChannels: ys.c, offset: off, to: st.to)
+                off += p.shape.c
             }
-        case .upsample:
-            pool.parallelFor(batch) { b, _ in Int8Kernels.upsampleNearest(x(b), xs, factor: st.factor, y(b)) }
+        case .upsample: Int8Kernels.upsampleNearest(x(t), xs, factor: st.factor, y(t))
         }
     }
+}
+
+struct Job {
+    var executor: Unmanaged<Executor>
+    var step: Int
+    var batch: Int
 }
 
 struct Step {

@@ -3,8 +3,7 @@ import Glibc
 #endif
 
 /// A fixed set of worker threads that run `parallelFor` bodies. Created once
-/// (at prepare); dispatching work allocates nothing: the body is borrowed for
-/// the duration of the call, never copied to the heap.
+/// (at prepare); dispatching work allocates nothing.
 public final class ThreadPool: @unchecked Sendable {
     public let threads: Int
     // Heap-allocated so their addresses are stable (pthread objects must not move).
@@ -16,7 +15,8 @@ public final class ThreadPool: @unchecked Sendable {
     private var next = 0
     private var count = 0
     private var stopping = false
-    private var body: ((Int, Int) -> Void)?
+    private var task: Task?
+    private var context: UnsafeMutableRawPointer?
     private var workers: [pthread_t] = []
 
     /// `threads` counts the caller: 1 runs everything on the calling thread.
@@ -44,27 +44,32 @@ public final class ThreadPool: @unchecked Sendable {
         wake.deallocate(); done.deallocate(); mutex.deallocate()
     }
 
-    /// Calls body(index, thread) for every index in 0..<count, spread over the threads; returns when all are done.
-    public func parallelFor(_ count: Int, _ body: (_ index: Int, _ thread: Int) -> Void) {
+    /// One piece of work: task(context, index, thread).
+    public typealias Task = @convention(c) (UnsafeMutableRawPointer?, Int, Int) -> Void
+
+    /// Calls task(context, index, thread) for every index in 0..<count, spread over the
+    /// threads; returns when all are done. A C function pointer and a context pointer,
+    /// not a closure: handing a Swift closure to other threads costs a heap allocation
+    /// (reabstraction), which eval must not make.
+    public func parallelFor(_ count: Int, context: UnsafeMutableRawPointer?, _ task: Task) {
         if threads == 1 || count <= 1 {
-            for i in 0..<count { body(i, 0) }
+            for i in 0..<count { task(context, i, 0) }
             return
         }
-        withoutActuallyEscaping(body) { escapable in
-            pthread_mutex_lock(mutex)
-            self.body = escapable
-            self.count = count
-            next = 0
-            pending = threads - 1
-            generation &+= 1
-            pthread_cond_broadcast(wake)
-            pthread_mutex_unlock(mutex)
-            drain(escapable, thread: 0)
-            pthread_mutex_lock(mutex)
-            while pending > 0 { pthread_cond_wait(done, mutex) }
-            self.body = nil
-            pthread_mutex_unlock(mutex)
-        }
+        pthread_mutex_lock(mutex)
+        self.task = task
+        self.context = context
+        self.count = count
+        next = 0
+        pending = threads - 1
+        generation &+= 1
+        pthread_cond_broadcast(wake)
+        pthread_mutex_unlock(mutex)
+        drain(task, context, thread: 0)
+        pthread_mutex_lock(mutex)
+        while pending > 0 { pthread_cond_wait(done, mutex) }
+        self.task = nil
+        pthread_mutex_unlock(mutex)
     }
 
     private func claim() -> Int {
@@ -75,11 +80,11 @@ public final class ThreadPool: @unchecked Sendable {
         return i
     }
 
-    private func drain(_ body: (Int, Int) -> Void, thread: Int) {
+    private func drain(_ task: Task, _ context: UnsafeMutableRawPointer?, thread: Int) {
         while true {
             let i = claim()
             if i < 0 { return }
-            body(i, thread)
+            task(context, i, thread)
         }
     }
 
@@ -91,9 +96,9 @@ public final class ThreadPool: @unchecked Sendable {
             if stopping { pthread_mutex_unlock(mutex); return }
             seen = generation
             do {
-                let b = body!
+                let t = task!, c = context
                 pthread_mutex_unlock(mutex)
-                drain(b, thread: index)
+                drain(t, c, thread: index)
             }
             pthread_mutex_lock(mutex)
             pending -= 1

@@ -45,3 +45,19 @@ import Testing
         #expect(a.count >= 1000 && n >= 1)
     }
 }
+
+@Suite struct ThreadPoolTests {
+    @Test func parallelForRunsEveryIndexOnceAndAllocatesNothing() {
+        let pool = ThreadPool(threads: 3)
+        let hits = UnsafeMutablePointer<Int>.allocate(capacity: 100)
+        defer { hits.deallocate() }
+        hits.initialize(repeating: 0, count: 100)
+        let task: ThreadPool.Task = { ctx, i, _ in ctx!.assumingMemoryBound(to: Int.self)[i] += 1 }
+        pool.parallelFor(100, context: UnsafeMutableRawPointer(hits), task)   // warm-up
+        alloc_counter_start()
+        for _ in 0..<20 { pool.parallelFor(100, context: UnsafeMutableRawPointer(hits), task) }
+        let count = alloc_counter_stop()
+        #expect((0..<100).allSatisfy { hits[$0] == 21 })
+        #expect(count == 0, "\(count) allocations in 20 dispatches")
+    }
+}
