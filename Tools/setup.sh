@@ -3,7 +3,9 @@
 # Swift itself is expected to be installed (https://www.swift.org/install/linux/).
 set -euo pipefail
 
-packages=(libcfitsio-dev libv4l-dev libopenblas-dev libmosquitto-dev mosquitto pkg-config libsqlite3-dev)
+packages=(libcfitsio-dev libv4l-dev libopenblas-dev libmosquitto-dev mosquitto pkg-config libsqlite3-dev
+          # ARM int8 kernels are cross-compiled and run under qemu by the CSkyKernels tests.
+          gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -9,7 +9,7 @@
 #if defined(__clang__)
 #define DOTPROD __attribute__((target("dotprod")))
 #else
-#define DOTPROD __attribute__((target("+dotprod")))
+#define DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
 #endif
 
 static inline int32x4_t hsum4(int32x4_t v0, int32x4_t v1, int32x4_t v2, int32x4_t v3) {
