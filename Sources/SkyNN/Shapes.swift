@@ -103,6 +103,7 @@ extension Model {
 
     /// (weights, output channels) of a conv2d or dense node.
     func weightCount(_ i: Int, _ s: [TensorShape]) -> (Int, Int) {
+        guard nodes[i].op.hasWeights else { return (0, 0) }
         let x = s[nodes[i].inputs[0]]
         switch nodes[i].op {
         case .conv2d(let c): return (c.outChannels * c.kernelH * c.kernelW * (x.c / c.groups), c.outChannels)
@@ -113,7 +114,8 @@ extension Model {
 
     /// Multiply-accumulates of one node per item.
     public func macs(_ i: Int, _ s: [TensorShape]) -> Int {
-        let x = s[nodes[i].inputs.first ?? 0], y = s[i]
+        guard nodes[i].op.hasWeights else { return 0 }
+        let x = s[nodes[i].inputs[0]], y = s[i]
         switch nodes[i].op {
         case .conv2d(let c): return y.elements * c.kernelH * c.kernelW * (x.c / c.groups)
         case .dense: return y.c * x.elements
