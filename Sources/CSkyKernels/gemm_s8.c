@@ -101,6 +101,22 @@ void sky_gemm_s8_portable(const int8_t *a, size_t lda, int32_t m, const void *pa
     }
 }
 
+/* Small fixed-size copies inline (a library memcpy call per pixel would dominate). */
+static inline void copy_bytes(int8_t *d, const int8_t *s, size_t n) {
+    switch (n) {
+    case 1: d[0] = s[0]; return;
+    case 3: memcpy(d, s, 3); return;
+    case 4: memcpy(d, s, 4); return;
+    case 8: memcpy(d, s, 8); return;
+    case 16: memcpy(d, s, 16); return;
+    case 32: memcpy(d, s, 32); return;
+    case 48: memcpy(d, s, 48); return;
+    case 64: memcpy(d, s, 64); return;
+    case 96: memcpy(d, s, 96); return;
+    default: memcpy(d, s, n); return;
+    }
+}
+
 void sky_im2col_s8(const int8_t *x, int32_t h, int32_t w, int32_t c, int32_t kh, int32_t kw, int32_t sh, int32_t sw,
                    int32_t pt, int32_t pl, int32_t ow, int32_t row0, int32_t rows, int32_t c0, int32_t cg,
                    int8_t zp, int8_t *a, size_t lda) {
@@ -108,12 +124,18 @@ void sky_im2col_s8(const int8_t *x, int32_t h, int32_t w, int32_t c, int32_t kh,
     for (int32_t r = 0; r < rows; r++) {
         int32_t p = row0 + r, oy = p / ow, ox = p % ow;
         int8_t *dst = a + (size_t)r * lda;
+        int32_t ix0 = ox * sw - pl;
+        /* Without groups, a kernel row inside the image is kw*c contiguous input bytes. */
+        int whole_rows = cg == c && ix0 >= 0 && ix0 + kw <= w;
         for (int32_t ky = 0; ky < kh; ky++) {
             int32_t iy = oy * sh - pt + ky;
+            if (iy < 0 || iy >= h) { memset(dst, zp, (size_t)kw * cg); dst += (size_t)kw * cg; continue; }
+            const int8_t *src = x + ((size_t)iy * w) * c + c0;
+            if (whole_rows) { copy_bytes(dst, src + (size_t)ix0 * c, (size_t)kw * cg); dst += (size_t)kw * cg; continue; }
             for (int32_t kx = 0; kx < kw; kx++) {
-                int32_t ix = ox * sw - pl + kx;
-                if (iy < 0 || iy >= h || ix < 0 || ix >= w) memset(dst, zp, (size_t)cg);
-                else memcpy(dst, x + ((size_t)iy * w + ix) * c + c0, (size_t)cg);
+                int32_t ix = ix0 + kx;
+                if (ix < 0 || ix >= w) memset(dst, zp, (size_t)cg);
+                else copy_bytes(dst, src + (size_t)ix * c, (size_t)cg);
                 dst += cg;
             }
         }

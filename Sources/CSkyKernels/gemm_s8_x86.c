@@ -7,6 +7,7 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include <string.h>
 
 #define AVX2 __attribute__((target("avx2,fma")))
 #define VNNI __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512vnni")))
@@ -15,6 +16,55 @@
 static inline AVX2 __m128i hsum4(__m256i v0, __m256i v1, __m256i v2, __m256i v3) {
     __m256i t = _mm256_hadd_epi32(_mm256_hadd_epi32(v0, v1), _mm256_hadd_epi32(v2, v3));
     return _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+}
+
+/* TFLite MultiplyByQuantizedMultiplier on 8 lanes, bit-exact with the scalar:
+   gemmlowp's SIMD SaturatingRoundingDoublingHighMul (one nudge of 2^30, floor) equals
+   the scalar's sign-dependent nudge with truncating division for every input. */
+static inline AVX2 __m256i mbqm8(__m256i x, __m256i m, __m256i left, __m256i right) {
+    x = _mm256_sllv_epi32(x, left);
+    const __m256i imin = _mm256_set1_epi32(INT32_MIN), nudge = _mm256_set1_epi64x(1ll << 30);
+    __m256i sat = _mm256_and_si256(_mm256_cmpeq_epi32(x, m), _mm256_cmpeq_epi32(x, imin));
+    __m256i even = _mm256_add_epi64(_mm256_mul_epi32(x, m), nudge);
+    __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(m, 32)), nudge);
+    even = _mm256_slli_epi64(even, 1); odd = _mm256_slli_epi64(odd, 1);
+    __m256i hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+    hi = _mm256_blendv_epi8(hi, _mm256_set1_epi32(INT32_MAX), sat);
+    /* RoundingDivideByPOT with per-lane exponent */
+    __m256i mask = _mm256_sub_epi32(_mm256_sllv_epi32(_mm256_set1_epi32(1), right), _mm256_set1_epi32(1));
+    __m256i rem = _mm256_and_si256(hi, mask);
+    __m256i thr = _mm256_sub_epi32(_mm256_srai_epi32(mask, 1), _mm256_cmpgt_epi32(_mm256_setzero_si256(), hi));
+    return _mm256_sub_epi32(_mm256_srav_epi32(hi, right), _mm256_cmpgt_epi32(rem, thr));
+}
+
+/* Requantizes a 2-row x 4-channel tile (row 0 in lanes 0-3, row 1 in lanes 4-7) and stores it. */
+static inline AVX2 void store_tile(__m128i r0, __m128i r1, const int32_t *bias, int32_t n0, int32_t n,
+                                   const sky_requant_s8 *rq, int8_t *c0, int8_t *c1, int two) {
+    if (n0 + 4 > n) {   /* channel tail: scalar */
+        int32_t a0[4], a1[4];
+        _mm_storeu_si128((__m128i *)a0, r0); _mm_storeu_si128((__m128i *)a1, r1);
+        sky_store_row(a0, bias, n0, n, rq, c0);
+        if (two) sky_store_row(a1, bias, n0, n, rq, c1);
+        return;
+    }
+    __m256i acc = _mm256_add_epi32(_mm256_set_m128i(r1, r0), _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(bias + n0))));
+    __m256i m = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(rq->multiplier + n0)));
+    __m256i sh = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(rq->shift + n0)));
+    __m256i zero = _mm256_setzero_si256();
+    __m256i left = _mm256_max_epi32(sh, zero), right = _mm256_max_epi32(_mm256_sub_epi32(zero, sh), zero);
+    __m256i q = mbqm8(acc, m, left, right);
+    if (rq->leaky) {
+        int32_t ls = rq->leaky_shift;
+        __m256i lq = mbqm8(q, _mm256_set1_epi32(rq->leaky_multiplier), _mm256_set1_epi32(ls > 0 ? ls : 0), _mm256_set1_epi32(ls > 0 ? 0 : -ls));
+        q = _mm256_blendv_epi8(q, lq, _mm256_cmpgt_epi32(zero, q));
+    }
+    q = _mm256_add_epi32(q, _mm256_set1_epi32(rq->output_zero_point));
+    q = _mm256_max_epi32(q, _mm256_set1_epi32(rq->act_min));
+    q = _mm256_min_epi32(q, _mm256_set1_epi32(rq->act_max));
+    __m256i b = _mm256_packs_epi16(_mm256_packs_epi32(q, q), zero);
+    int32_t lo = _mm256_cvtsi256_si32(b), hi = _mm256_extract_epi32(b, 4);
+    memcpy(c0 + n0, &lo, 4);
+    if (two) memcpy(c1 + n0, &hi, 4);
 }
 
 AVX2 void sky_gemm_s8_avx2(const int8_t *a, size_t lda, int32_t m, const void *packed, const sky_requant_s8 *rq, int8_t *c, size_t ldc) {
@@ -45,11 +95,8 @@ AVX2 void sky_gemm_s8_avx2(const int8_t *a, size_t lda, int32_t m, const void *p
                 c03 = _mm256_add_epi32(c03, _mm256_madd_epi16(x0, w3));
                 c13 = _mm256_add_epi32(c13, _mm256_madd_epi16(x1, w3));
             }
-            int32_t r0[4], r1[4];
-            _mm_storeu_si128((__m128i *)r0, hsum4(c00, c01, c02, c03));
-            _mm_storeu_si128((__m128i *)r1, hsum4(c10, c11, c12, c13));
-            sky_store_row(r0, bias, n0, h->n, rq, c + (size_t)i * ldc);
-            if (i + 1 < m) sky_store_row(r1, bias, n0, h->n, rq, c + (size_t)(i + 1) * ldc);
+            store_tile(hsum4(c00, c01, c02, c03), hsum4(c10, c11, c12, c13), bias, n0, h->n, rq,
+                       c + (size_t)i * ldc, c + (size_t)(i + 1) * ldc, i + 1 < m);
         }
     }
 }
