@@ -59,7 +59,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "skymodel", dependencies: [
-            "SkyNN", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "SkyNN", "SkyEdge", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "CSkyKernelsTests", dependencies: ["CSkyKernels"]),

@@ -25,8 +25,9 @@ public struct Agreement: Sendable, Codable, CustomStringConvertible {
         let isAutoencoder = float.outputShape == float.inputShape
         var agree = 0, maxDiff = 0.0
         var ef: [Double] = [], eq: [Double] = []
+        let net = try FloatNetwork(float)
         for (i, x) in data.items.enumerated() {
-            let f = try FloatReference.forward(float, input: x)
+            let f = net.forward(x)
             let q = executor.run(x, batch: 1)
             for j in 0..<f.count { maxDiff = max(maxDiff, Double(abs(f[j] - q[j]))) }
             if isAutoencoder {

@@ -18,8 +18,14 @@ public enum Quantizer {
         var lo = [Float](repeating: 0, count: n), hi = [Float](repeating: 0, count: n)
         var samples = [[Float]](repeating: [], count: n)
         let budget = 200_000
+        // im2col + sgemm forward (FloatNetwork, held to FloatReference by the tests): calibration is the slow part.
+        let net = try FloatNetwork(model)
         for input in calibration {
-            let outs = try FloatReference.forwardAll(model, input: input)
+            guard input.count == model.inputShape.elements else {
+                throw ModelError.badInput("calibration item has \(input.count) values, model needs \(model.inputShape.elements)")
+            }
+            net.forward(input)
+            let outs = (0..<n).map { net.output($0) }
             for i in 0..<n {
                 for v in outs[i] { lo[i] = min(lo[i], v); hi[i] = max(hi[i], v) }
                 if case .percentile = method {

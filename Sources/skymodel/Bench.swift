@@ -5,10 +5,12 @@ import SkyNN
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "int8 conv throughput vs OpenBLAS sgemm, int8 peak, whole-model latency (build with -c release).")
     @Flag(help: "Print one JSON object instead of the table") var json = false
-    @Option(help: "Threads for the all-threads columns (default: all cores)") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Threads for the all-threads columns (default: the board profile's cores)") var threads: Int?
+    @Option(help: "Board profile name (default: detected)") var board: String?
     @Option(help: "Timed repeats per figure (median)") var repeats: Int = 5
 
     func run() throws {
+        let threads = try self.threads ?? boardCores(board)
         let kernel = Benchmark.bestKernelName
         let peak = Benchmark.measuredPeakGMACs()
         var convs: [Benchmark.ConvResult] = []

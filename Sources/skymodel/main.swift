@@ -1,12 +1,13 @@
 import ArgumentParser
 import Foundation
+import SkyEdge
 import SkyNN
 
 struct Main: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "skymodel",
         abstract: "Create, train, quantize, inspect, evaluate and benchmark SkyNN models.",
-        subcommands: [Create.self, Synth.self, Inspect.self, Quantize.self, Eval.self, Bench.self])
+        subcommands: [Create.self, Synth.self, Train.self, Quantize.self, Inspect.self, Eval.self, Bench.self])
 }
 
 enum Arch: String, ExpressibleByArgument, CaseIterable {
@@ -44,6 +45,13 @@ struct Synth: ParsableCommand {
         try SyntheticStamps.make(count: count, shape: d, classes: classes, seed: seed).write(to: output)
         print("wrote \(output): \(count) items \(d), \(classes) classes")
     }
+}
+
+/// Cores of the named (or detected) board profile in Boards/; all host cores where none matches.
+func boardCores(_ name: String?) throws -> Int {
+    let dir = BoardProfiles.defaultDirectory()
+    if let name { return try BoardProfiles.load(name, from: dir).cores }
+    return BoardProfiles.detect(in: dir)?.cores ?? ProcessInfo.processInfo.activeProcessorCount
 }
 
 func parseShape(_ s: String) throws -> TensorShape {
@@ -92,9 +100,11 @@ struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the int8 model (and the float model where kept) on a dataset.")
     @Argument var file: String
     @Option var data: String
-    @Option var threads: Int = 1
+    @Option(help: "Threads (default: the board profile's cores)") var threads: Int?
+    @Option(help: "Board profile name (default: detected)") var board: String?
     @Option var batch: Int = 64
     func run() throws {
+        let threads = try self.threads ?? boardCores(board)
         let model = try ModelFile.load(file)
         let d = try Dataset.read(data)
         guard d.shape == model.inputShape else { throw ValidationError("dataset items are \(d.shape), model input is \(model.inputShape)") }
