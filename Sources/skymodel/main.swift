@@ -7,7 +7,7 @@ struct Main: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "skymodel",
         abstract: "Create, train, quantize, inspect, evaluate and benchmark SkyNN models.",
-        subcommands: [Create.self, Synth.self, Train.self, Quantize.self, Inspect.self, Eval.self, Bench.self])
+        subcommands: [Create.self, Synth.self, Train.self, Quantize.self, Inspect.self, Eval.self, Bench.self, Predict.self])
 }
 
 enum Arch: String, ExpressibleByArgument, CaseIterable {
@@ -52,6 +52,22 @@ func boardCores(_ name: String?) throws -> Int {
     let dir = BoardProfiles.defaultDirectory()
     if let name { return try BoardProfiles.load(name, from: dir).cores }
     return BoardProfiles.detect(in: dir)?.cores ?? ProcessInfo.processInfo.activeProcessorCount
+}
+
+struct Predict: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print float-reference and int8 outputs for a deterministic input (for Tools/ort_compare.py --check).")
+    @Argument var file: String
+    @Option(help: "Input pattern salt: x[j] = ((j + 13 salt) * 7919 mod 255) / 128 - 1, HWC order") var salt = 0
+    func run() throws {
+        let model = try ModelFile.load(file)
+        let n = model.inputShape.elements
+        let x = (0..<n).map { j -> Float in Float(((j + salt * 13) * 7919) % 255) / 128 - 1 }
+        var o: [String: [Float]] = [:]
+        if model.hasFloatWeights { o["float"] = try FloatReference.forward(model, input: x) }
+        if model.isQuantized { o["int8"] = try Executor(model: model).run(x, batch: 1) }
+        let data = try JSONSerialization.data(withJSONObject: o.mapValues { $0.map(Double.init) }, options: [.sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
+    }
 }
 
 func parseShape(_ s: String) throws -> TensorShape {
