@@ -110,6 +110,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('model'); ap.add_argument('--threads', type=int, default=1); ap.add_argument('--repeats', type=int, default=5)
     ap.add_argument('--json', action='store_true')
+    ap.add_argument('--skymodel', metavar='BIN', help='also time SkyNN int8 (skymodel latency), alternating with ONNX Runtime, and print ratios')
     ap.add_argument('--check', metavar='SKYMODEL', help='path of the skymodel binary: compare ONNX fp32 outputs with SkyNN\'s float reference')
     a = ap.parse_args()
     import onnx, onnxruntime as ort
@@ -139,22 +140,36 @@ def main():
         results['fp32_max_abs_diff_vs_skynn_float'] = diff
         print(f'check: ONNX fp32 vs SkyNN float reference, max |diff| = {diff:.3g} over {t.size} outputs', file=sys.stderr)
         if diff > 1e-3 * max(1.0, float(np.max(np.abs(t)))): sys.exit('check failed: the ONNX graph does not reproduce the SkyNN model')
+    sessions = {}
     for label, path in (('fp32', fp32), ('int8', int8)):
         so = ort.SessionOptions(); so.intra_op_num_threads = a.threads; so.inter_op_num_threads = 1
-        sess = ort.InferenceSession(path, so, providers=['CPUExecutionProvider'])
-        for batch in (1, 64):
-            x = rng.standard_normal((batch, s['c'], s['h'], s['w'])).astype(np.float32)
-            sess.run(None, {'input': x})
-            reps = a.repeats * (10 if batch == 1 else 1)
-            ts = []
-            for _ in range(reps):
-                t0 = time.perf_counter(); sess.run(None, {'input': x}); ts.append(time.perf_counter() - t0)
-            results[f'{label}_batch{batch}_ms'] = sorted(ts)[len(ts) // 2] * 1e3
+        sessions[label] = ort.InferenceSession(path, so, providers=['CPUExecutionProvider'])
+    samples = {}
+    # Rounds alternate ORT fp32, ORT int8 and SkyNN so that all see the same machine load.
+    for _ in range(3):
+        for label, sess in sessions.items():
+            for batch in (1, 64):
+                x = rng.standard_normal((batch, s['c'], s['h'], s['w'])).astype(np.float32)
+                sess.run(None, {'input': x})
+                reps = a.repeats * (10 if batch == 1 else 1)
+                for _ in range(reps):
+                    t0 = time.perf_counter(); sess.run(None, {'input': x})
+                    samples.setdefault(f'{label}_batch{batch}_ms', []).append((time.perf_counter() - t0) * 1e3)
+        if a.skymodel:
+            import subprocess
+            r = json.loads(subprocess.run([a.skymodel, 'latency', a.model, '--threads', str(a.threads), '--repeats', str(a.repeats * 10)],
+                                          check=True, capture_output=True, text=True).stdout)
+            for batch in (1, 64): samples.setdefault(f'skynn_batch{batch}_ms', []).append(r[f'batch{batch}_ms'])
+    for key, v in samples.items(): results[key] = sorted(v)[len(v) // 2]
     if a.json: print(json.dumps(results, indent=1))
     else:
         print(f"ONNX Runtime {results['ort_version']} {g['name']} threads={a.threads} (median ms per call)")
-        for label in ('fp32', 'int8'):
-            print(f"  {label}: batch 1 {results[label + '_batch1_ms']:.3f} ms, batch 64 {results[label + '_batch64_ms']:.2f} ms")
+        for label in ('fp32', 'int8') + (('skynn',) if a.skymodel else ()):
+            print(f"  {'ORT ' + label if label != 'skynn' else 'SkyNN int8'}: batch 1 {results[label + '_batch1_ms']:.3f} ms, batch 64 {results[label + '_batch64_ms']:.2f} ms")
+        if a.skymodel:
+            for b in (1, 64):
+                print(f"  SkyNN int8 / ORT int8 latency, batch {b}: {results[f'skynn_batch{b}_ms'] / results[f'int8_batch{b}_ms']:.2f}"
+                      f"  (SkyNN int8 / ORT fp32: {results[f'skynn_batch{b}_ms'] / results[f'fp32_batch{b}_ms']:.2f})")
 
 if __name__ == '__main__':
     main()

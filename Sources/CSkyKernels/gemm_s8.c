@@ -1,8 +1,9 @@
 /* Int8 GEMM: weight packing, run-time kernel choice, the portable kernel,
    im2col and the depthwise kernel. Layout of packed weights (per kernel):
    column blocks of NR=4 output channels, k in chunks of `chunk` values:
-   element (n, k) at ((n/4 * kp/chunk + k/chunk) * 4 + n%4) * chunk + k%chunk,
-   int16 for AVX2 (widened once here instead of in the inner loop), int8 otherwise. */
+   element (n, k) at ((n/4 * kp/chunk + k/chunk) * 4 + n%4) * chunk + k%chunk, int8;
+   AVX2: int16 (widened once here), blocks of 16 channels holding k pairs:
+   ((n/16 * kp/2 + k/2) * 16 + n%16) * 2 + k%2. */
 #include "gemm_s8_internal.h"
 #include <string.h>
 
@@ -11,7 +12,7 @@ int32_t sky_gemm_s8_k_padded(int32_t k) { return (k + SKY_GEMM_KALIGN - 1) / SKY
 static int32_t n_padded(int32_t n) { return (n + SKY_GEMM_NR - 1) / SKY_GEMM_NR * SKY_GEMM_NR; }
 
 size_t sky_gemm_s8_packed_size(int32_t n, int32_t k) {
-    int32_t np = n_padded(n), kp = sky_gemm_s8_k_padded(k);
+    int32_t np = (n + 15) / 16 * 16, kp = sky_gemm_s8_k_padded(k);   /* the widest blocking (AVX2: 16 channels) */
     return packed_weights_offset(np) + (size_t)np * (size_t)kp * 2;
 }
 
@@ -45,7 +46,8 @@ int sky_gemm_s8_pack_for(int kernel, const int8_t *w, const int32_t *bias, int32
     if (kernel < 0 || kernel > SKY_GEMM_NEON_DOT || !(sky_gemm_s8_available() & (1u << kernel))) return -1;
     sky_packed_header *h = (sky_packed_header *)packed;
     memset(h, 0, sizeof *h);
-    h->n = n; h->k = k; h->kp = sky_gemm_s8_k_padded(k); h->np = n_padded(n); h->kernel = kernel;
+    h->n = n; h->k = k; h->kp = sky_gemm_s8_k_padded(k); h->kernel = kernel;
+    h->np = kernel == SKY_GEMM_AVX2 ? (n + 15) / 16 * 16 : n_padded(n);
     h->chunk = kernel == SKY_GEMM_AVX512VNNI ? 32 : 16;
     int32_t *b = (int32_t *)((char *)packed + sizeof *h);
     /* The zero point (and VNNI's unsigned offset) times the weight column sum folds into the bias. */
@@ -60,9 +62,11 @@ int sky_gemm_s8_pack_for(int kernel, const int8_t *w, const int32_t *bias, int32
     for (int32_t j = 0; j < h->np; j++)
         for (int32_t q = 0; q < h->kp; q++) {
             int8_t v = (j < n && q < k) ? w[(size_t)j * k + q] : 0;
-            size_t idx = (((size_t)(j / 4) * kc + q / chunk) * 4 + j % 4) * chunk + q % chunk;
-            if (kernel == SKY_GEMM_AVX2) ((int16_t *)dst)[idx] = v;
-            else ((int8_t *)dst)[idx] = v;
+            if (kernel == SKY_GEMM_AVX2) {   /* [n/16][k/2][n%16][k%2] int16 */
+                ((int16_t *)dst)[(((size_t)(j / 16) * (h->kp / 2) + q / 2) * 16 + j % 16) * 2 + q % 2] = v;
+            } else {
+                ((int8_t *)dst)[(((size_t)(j / 4) * kc + q / chunk) * 4 + j % 4) * chunk + q % chunk] = v;
+            }
         }
     return kernel;
 }

@@ -170,15 +170,7 @@ public final class Executor: @unchecked Sendable {
         let x0 = (arena + plan.tensorOffset[0]).assumingMemoryBound(to: Int8.self)
         let q0 = inputQuant
         for j in 0..<(batch * inputCount) { x0[j] = q0.quantize(input[j]) }
-        for i in 1..<steps.count {
-            let count = workItems(steps[i], batch)
-            if count == 0 { continue }
-            job.pointee = Job(executor: Unmanaged.passUnretained(self), step: i, batch: batch)
-            pool.parallelFor(count, context: UnsafeMutableRawPointer(job)) { context, index, thread in
-                let j = context!.assumingMemoryBound(to: Job.self).pointee
-                j.executor.takeUnretainedValue().work(j.step, j.batch, index, thread)
-            }
-        }
+        runSteps(batch)
         let y = UnsafePointer((arena + plan.tensorOffset[plan.lastInt8]).assumingMemoryBound(to: Int8.self))
         let oq = outputQuant, n = outputCount
         for j in 0..<(batch * n) { output[j] = oq.dequantize(y[j]) }
@@ -187,6 +179,26 @@ public final class Executor: @unchecked Sendable {
         case .softmax:
             for b in 0..<batch { softmaxInPlace(output + b * n, n) }
         default: break
+        }
+    }
+
+    /// Runs on input already quantized with the input tensor's parameters; the int8
+    /// result stays in the arena (`tensor`). For benchmarks of the int8 path alone.
+    public func runQuantized(input: UnsafePointer<Int8>, batch: Int) {
+        precondition(batch >= 1 && batch <= plan.maxBatch, "batch \(batch) outside 1...\(plan.maxBatch)")
+        (arena + plan.tensorOffset[0]).copyMemory(from: input, byteCount: batch * inputCount)
+        runSteps(batch)
+    }
+
+    private func runSteps(_ batch: Int) {
+        for i in 1..<steps.count {
+            let count = workItems(steps[i], batch)
+            if count == 0 { continue }
+            job.pointee = Job(executor: Unmanaged.passUnretained(self), step: i, batch: batch)
+            pool.parallelFor(count, context: UnsafeMutableRawPointer(job)) { context, index, thread in
+                let j = context!.assumingMemoryBound(to: Job.self).pointee
+                j.executor.takeUnretainedValue().work(j.step, j.batch, index, thread)
+            }
         }
     }
 

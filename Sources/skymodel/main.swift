@@ -7,7 +7,7 @@ struct Main: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "skymodel",
         abstract: "Create, train, quantize, inspect, evaluate and benchmark SkyNN models.",
-        subcommands: [Create.self, Synth.self, Train.self, Quantize.self, Inspect.self, Eval.self, Bench.self, Predict.self])
+        subcommands: [Create.self, Synth.self, Train.self, Quantize.self, Inspect.self, Eval.self, Bench.self, Latency.self, Predict.self])
 }
 
 enum Arch: String, ExpressibleByArgument, CaseIterable {
@@ -66,6 +66,21 @@ struct Predict: ParsableCommand {
         if model.hasFloatWeights { o["float"] = try FloatReference.forward(model, input: x) }
         if model.isQuantized { o["int8"] = try Executor(model: model).run(x, batch: 1) }
         let data = try JSONSerialization.data(withJSONObject: o.mapValues { $0.map(Double.init) }, options: [.sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
+    }
+}
+
+struct Latency: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Median int8 latency per call of one model file (quantized here from pattern inputs if it is float only); JSON.")
+    @Argument var file: String
+    @Option var threads = 1
+    @Option var repeats = 20
+    func run() throws {
+        var model = try ModelFile.load(file)
+        if !model.isQuantized { model = try Benchmark.quantizeForTiming(model) }
+        var o: [String: Double] = [:]
+        for batch in [1, 64] { o["batch\(batch)_ms"] = try Benchmark.latencyMs(model, batch: batch, threads: threads, repeats: repeats) }
+        let data = try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])
         print(String(decoding: data, as: UTF8.self))
     }
 }
