@@ -11,7 +11,7 @@ func availableGemmKernels() -> [Int32] {
 @Suite struct ExecutorTests {
     @Test(arguments: availableGemmKernels())
     func executorMatchesTheInt8ReferenceBitForBit(kernel: Int32) throws {
-        for float in [TestModels.allOps(), ModelZoo.autoencoder(), ModelZoo.realBogus()] {
+        for float in [TestModels.allOps(), TestModels.smallRealBogus()] {
             let q = try TestModels.quantized(float)
             let batch = 3
             let ex = try Executor(model: q, maxBatch: 4, threads: 2, gemmKernel: kernel)

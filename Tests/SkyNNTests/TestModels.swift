@@ -12,6 +12,16 @@ enum TestModels {
         try Quantizer.quantize(model, calibration: inputs(model, count: 4, seed: seed))
     }
 
+    /// The real/bogus architecture on 23x23x3 stamps (the reference kernels are slow in debug builds).
+    static func smallRealBogus(seed: UInt64 = 1) -> Model {
+        var b = ModelBuilder(name: "realbogus23", input: TensorShape(h: 23, w: 23, c: 3), seed: seed)
+        b.conv(16); b.conv(16); b.add(.maxPool(Pool(size: 2)))
+        b.conv(32); b.conv(32); b.add(.maxPool(Pool(size: 4)))
+        b.add(.flatten); b.add(.dense(outFeatures: 64, activation: .relu)); b.add(.dense(outFeatures: 1, activation: .none))
+        b.add(.sigmoid)
+        return b.model
+    }
+
     /// Every op at least once: odd sizes, asymmetric padding, stride 2, groups, depthwise,
     /// leaky/relu6, pools, add, concat, upsample, flatten, dense, softmax.
     static func allOps(seed: UInt64 = 5) -> Model {
