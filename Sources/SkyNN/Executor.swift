@@ -78,12 +78,12 @@ public final class Executor: @unchecked Sendable {
     private func prepareStep(_ i: Int, gemmKernel: Int32?, chosen: inout Int32) throws -> Step {
         let node = model.nodes[i], s = plan.shapes
         var st = Step(kind: .none, xs: s[node.inputs.first ?? 0], ys: s[i])
-        st.y = plan.tensorOffset[i]
+        st.y = plan.tensorOffset[i]; st.yLocal = plan.isLocal[i]
         guard i > 0 else { return st }
-        st.x = plan.tensorOffset[node.inputs[0]]
+        st.x = plan.tensorOffset[node.inputs[0]]; st.xLocal = plan.isLocal[node.inputs[0]]
         st.zp = model.nodes[node.inputs[0]].quant?.zeroPoint ?? 0
         st.tileRows = plan.tileRows[i]
-        st.scratch = plan.scratchOffset[i]; st.scratchPerThread = plan.scratchPerThread[i]
+        st.scratch = plan.scratchOffset[i]; st.scratchPerThread = plan.scratchStride[i]
         func pack(_ w: UnsafePointer<Int8>, _ b: UnsafePointer<Int32>, n: Int, k: Int, into: UnsafeMutableRawPointer) throws {
             let r = gemmKernel.map { sky_gemm_s8_pack_for($0, w, b, st.zp, Int32(n), Int32(k), into) }
                 ?? sky_gemm_s8_pack(w, b, st.zp, Int32(n), Int32(k), into)
@@ -148,13 +148,13 @@ public final class Executor: @unchecked Sendable {
         case .globalAvgPool: st.kind = .globalAvgPool
         case .add(let act):
             st.kind = .add
-            st.x2 = plan.tensorOffset[node.inputs[1]]
+            st.x2 = plan.tensorOffset[node.inputs[1]]; st.x2Local = plan.isLocal[node.inputs[1]]
             st.add = Int8Kernels.AddParams(model.nodes[node.inputs[0]].quant!, model.nodes[node.inputs[1]].quant!, node.quant!, activation: act)
         case .concat:
             st.kind = .concat
             st.concatFirst = concatParts.count
             for inp in node.inputs {
-                concatParts.append(ConcatPart(x: plan.tensorOffset[inp], shape: s[inp], from: model.nodes[inp].quant!))
+                concatParts.append(ConcatPart(x: plan.tensorOffset[inp], local: plan.isLocal[inp], shape: s[inp], from: model.nodes[inp].quant!))
             }
             st.concatCount = node.inputs.count
             st.to = node.quant!
@@ -191,13 +191,38 @@ public final class Executor: @unchecked Sendable {
     }
 
     private func runSteps(_ batch: Int) {
-        for i in 1..<steps.count {
+        var from = 1
+        if batch > 1 && batch >= pool.threads {
+            // Item-major: each thread takes whole items through the steps before the first
+            // dense layer, in its own slot of the local tensors, so an item's activations stay
+            // in cache from layer to layer; dense layers then run over the whole batch.
+            job.pointee = Job(executor: Unmanaged.passUnretained(self), step: 0, batch: batch, itemMajor: true)
+            pool.parallelFor(batch, context: UnsafeMutableRawPointer(job)) { context, item, thread in
+                let j = context!.assumingMemoryBound(to: Job.self).pointee
+                j.executor.takeUnretainedValue().runItem(item, j.batch, thread)
+            }
+            from = plan.firstBatchStep
+        }
+        for i in from..<steps.count {
             let count = workItems(steps[i], batch)
             if count == 0 { continue }
-            job.pointee = Job(executor: Unmanaged.passUnretained(self), step: i, batch: batch)
+            job.pointee = Job(executor: Unmanaged.passUnretained(self), step: i, batch: batch, itemMajor: false)
             pool.parallelFor(count, context: UnsafeMutableRawPointer(job)) { context, index, thread in
                 let j = context!.assumingMemoryBound(to: Job.self).pointee
-                j.executor.takeUnretainedValue().work(j.step, j.batch, index, thread)
+                j.executor.takeUnretainedValue().work(j.step, j.batch, index, thread, itemMajor: false)
+            }
+        }
+    }
+
+    fileprivate func runItem(_ item: Int, _ batch: Int, _ thread: Int) {
+        for i in 1..<plan.firstBatchStep {
+            let st = steps[i]
+            switch st.kind {
+            case .none: continue
+            case .conv, .depthwise:
+                let tiles = tilesPerItem(st)
+                for t in 0..<tiles { work(i, batch, item * tiles + t, thread, itemMajor: true) }
+            default: work(i, batch, item, thread, itemMajor: true)
             }
         }
     }
@@ -210,9 +235,11 @@ public final class Executor: @unchecked Sendable {
     }
 
     /// The int8 output of a node for item `item` after the last run (tests compare it with the reference).
+    /// (Item-local tensors are readable only after a run with fewer items than threads, or batch 1.)
     public func tensor(_ node: Int, item: Int = 0) -> [Int8] {
         let n = plan.shapes[node].elements
-        let p = (arena + plan.tensorOffset[node]).assumingMemoryBound(to: Int8.self) + item * n
+        let off = plan.isLocal[node] ? plan.localBase + item * plan.localStride + plan.tensorOffset[node] : plan.tensorOffset[node] + item * n
+        let p = (arena + off).assumingMemoryBound(to: Int8.self)
         return Array(UnsafeBufferPointer(start: p, count: n))
     }
 
@@ -229,12 +256,18 @@ public final class Executor: @unchecked Sendable {
     @inline(__always) private func tilesPerItem(_ st: Step) -> Int { (st.ys.h * st.ys.w + st.tileRows - 1) / st.tileRows }
 
     /// Work item `t` of step `i`, on pool thread `thread` (which owns scratch slice `thread`).
-    fileprivate func work(_ i: Int, _ batch: Int, _ t: Int, _ thread: Int) {
+    fileprivate func work(_ i: Int, _ batch: Int, _ t: Int, _ thread: Int, itemMajor: Bool) {
         let st = steps[i]
         let base = arena
         let xs = st.xs, ys = st.ys
-        @inline(__always) func x(_ item: Int) -> UnsafeMutablePointer<Int8> { (base + st.x + item * xs.elements).assumingMemoryBound(to: Int8.self) }
-        @inline(__always) func y(_ item: Int) -> UnsafeMutablePointer<Int8> { (base + st.y + item * ys.elements).assumingMemoryBound(to: Int8.self) }
+        let localBase = plan.localBase, localStride = plan.localStride
+        /// Address of a tensor's slice for `item`: by slot (the thread when item-major, else the item) if local.
+        @inline(__always) func at(_ offset: Int, _ local: Bool, _ elements: Int, _ item: Int) -> UnsafeMutablePointer<Int8> {
+            let p = local ? base + localBase + (itemMajor ? thread : item) * localStride + offset : base + offset + item * elements
+            return p.assumingMemoryBound(to: Int8.self)
+        }
+        @inline(__always) func x(_ item: Int) -> UnsafeMutablePointer<Int8> { at(st.x, st.xLocal, xs.elements, item) }
+        @inline(__always) func y(_ item: Int) -> UnsafeMutablePointer<Int8> { at(st.y, st.yLocal, ys.elements, item) }
         switch st.kind {
         case .none: return
         case .conv:
@@ -278,13 +311,12 @@ public final class Executor: @unchecked Sendable {
         case .avgPool: Int8Kernels.avgPool(x(t), xs, st.pool, y(t), ys)
         case .globalAvgPool: Int8Kernels.globalAvgPool(x(t), xs, y(t))
         case .add:
-            let x2 = (base + st.x2).assumingMemoryBound(to: Int8.self) + t * xs.elements
-            Int8Kernels.add(x(t), x2, count: xs.elements, st.add!, y(t))
+            Int8Kernels.add(x(t), at(st.x2, st.x2Local, xs.elements, t), count: xs.elements, st.add!, y(t))
         case .concat:
             var off = 0
             for j in st.concatFirst..<(st.concatFirst + st.concatCount) {
                 let p = parts[j]
-                let src = (base + p.x + t * p.shape.elements).assumingMemoryBound(to: Int8.self)
+                let src = at(p.x, p.local, p.shape.elements, t)
                 Int8Kernels.concatPart(src, pixels: ys.h * ys.w, channels: p.shape.c, from: p.from, into: y(t),
                                        outChannels: ys.c, offset: off, to: st.to)
                 off += p.shape.c
@@ -298,6 +330,7 @@ struct Job {
     var executor: Unmanaged<Executor>
     var step: Int
     var batch: Int
+    var itemMajor: Bool
 }
 
 struct Step {
@@ -306,6 +339,8 @@ struct Step {
     var xs: TensorShape
     var ys: TensorShape
     var x = 0, x2 = 0, y = 0
+    /// Item-local tensors (ExecutionPlan.isLocal) are addressed by slot, the others by item.
+    var xLocal = false, x2Local = false, yLocal = false
     var zp: Int32 = 0
     var conv = Conv2D(outChannels: 1, kernel: 1)
     var pool = Pool(size: 1)
@@ -327,6 +362,7 @@ struct Step {
 
 struct ConcatPart {
     var x: Int
+    var local: Bool
     var shape: TensorShape
     var from: QuantParams
 }

@@ -47,10 +47,22 @@ func availableGemmKernels() -> [Int32] {
     @Test func batchAndThreadsDoNotChangeResults() throws {
         let q = try TestModels.quantized(ModelZoo.realBogus())
         let items = TestModels.inputs(q, count: 9, seed: 4)
-        let one = try Executor(model: q, maxBatch: 1, threads: 1)
+        let single = try Executor(model: q, maxBatch: 1, threads: 1)
         let many = try Executor(model: q, maxBatch: 9, threads: 3)
         let batched = many.run(items.flatMap { $0 }, batch: 9)
-        for (b, x) in items.enumerated() { #expect(one.run(x, batch: 1) == [batched[b]]) }
+        for (b, x) in items.enumerated() { #expect(single.run(x, batch: 1) == [batched[b]]) }
+        // Fewer items than threads: layer by layer, item-local tensors addressed by item.
+        let wide = try Executor(model: q, maxBatch: 4, threads: 3)
+        #expect(wide.run(items[0..<2].flatMap { $0 }, batch: 2) == Array(batched[0..<2]))
+        // Every op, item by item on two threads vs layer by layer on one.
+        let all = try TestModels.quantized(TestModels.allOps())
+        let xs = TestModels.inputs(all, count: 5, seed: 6).flatMap { $0 }
+        let a = try Executor(model: all, maxBatch: 5, threads: 2).run(xs, batch: 5)
+        let b = try Executor(model: all, maxBatch: 5, threads: 1)
+        let n = all.inputShape.elements
+        var one: [Float] = []
+        for i in 0..<5 { one += b.run(Array(xs[(i * n)..<((i + 1) * n)]), batch: 1) }
+        #expect(a == one)
     }
 
     @Test func unquantizedModelsAndUnavailableKernelsAreRefused() {
