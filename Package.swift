@@ -59,7 +59,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "skymodel", dependencies: [
-            "SkyNN", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "SkyNN", "SkyEdge", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Test support: counts heap allocations, to prove hot paths allocate nothing.
@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "SkyCoreTests", dependencies: ["SkyCore"]),
         .testTarget(name: "SkyImageTests", dependencies: ["SkyImage", "SkySim", "CAllocationCounter"]),
         .testTarget(name: "SkySimTests", dependencies: ["SkySim", "SkyImage"]),
-        .testTarget(name: "SkyNNTests", dependencies: ["SkyNN"]),
+        .testTarget(name: "SkyNNTests", dependencies: ["SkyNN", "CSkyKernels", "CAllocationCounter"]),
         .testTarget(name: "SkyCaptureTests", dependencies: ["SkyCapture", "SkyImage", "SkySim"]),
         .testTarget(name: "SkyTelemetryTests", dependencies: ["SkyTelemetry", "SkyCore"]),
         .testTarget(name: "SkyEdgeTests", dependencies: ["SkyEdge", "SkyHub", "SkyTelemetry"]),

@@ -3,8 +3,11 @@
 # Swift itself is expected to be installed (https://www.swift.org/install/linux/).
 set -euo pipefail
 
-# openssl: skyhub provision and its test (certificates); mosquitto also brings mosquitto_passwd.
-packages=(libcfitsio-dev libv4l-dev libopenblas-dev libmosquitto-dev mosquitto pkg-config libsqlite3-dev openssl)
+packages=(libcfitsio-dev libv4l-dev libopenblas-dev libmosquitto-dev mosquitto pkg-config libsqlite3-dev
+          # openssl: skyhub provision and its test (certificates); mosquitto also brings mosquitto_passwd.
+          openssl
+          # ARM int8 kernels are cross-compiled and run under qemu by the CSkyKernels tests.
+          gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 
 missing=()
 for p in "${packages[@]}"; do

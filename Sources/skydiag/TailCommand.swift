@@ -33,9 +33,12 @@ struct TailCommand: ParsableCommand {
         let limit = count
         let printJSON = json
         client.setMessageHandler { topic, payload in
+            let n = seen.increment()
+            // Messages can still arrive between reaching --count and disconnecting.
+            if let limit, n > limit { return }
             // Unbuffered, so `skydiag tail | grep` shows lines as they come.
             FileHandle.standardOutput.write(Data((Self.describe(topic: topic, payload: payload, json: printJSON) + "\n").utf8))
-            if let limit, seen.increment() >= limit { done.signal() }
+            if let limit, n == limit { done.signal() }
         }
         client.connect()
         guard client.waitForConnection(timeout: 5, giveUpAfterFailedAttempts: 3) else {

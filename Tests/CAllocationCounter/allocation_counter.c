@@ -31,6 +31,9 @@ int posix_memalign(void **out, size_t al, size_t n) {
     return 0;
 }
 
+#include <malloc.h>
+unsigned long sky_allocations_heap_in_use(void) { return (unsigned long)mallinfo2().uordblks; }
+
 void sky_allocations_begin(void) { count = 0; counting = 1; }
 long sky_allocations_end(void) { counting = 0; return count; }
 int sky_allocations_supported(void) {
@@ -42,4 +45,5 @@ int sky_allocations_supported(void) {
 void sky_allocations_begin(void) {}
 long sky_allocations_end(void) { return 0; }
 int sky_allocations_supported(void) { return 0; }
+unsigned long sky_allocations_heap_in_use(void) { return 0; }
 #endif

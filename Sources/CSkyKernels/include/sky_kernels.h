@@ -42,6 +42,65 @@ void sky_histogram_u16(const uint16_t *pixels, size_t count, uint32_t *hist);
 void sky_matched_filter_3x3(const float *img, const float *ivar, size_t w, size_t h,
                             const float k[9], float ksum, float *conv, float *snr);
 
+/* ---- int8 GEMM / implicit-GEMM convolution (TFLite int8 convention) ----
+   C[m][n] = requant(bias[n] + sum_k (A[m][k] - zp_in) * W[n][k]).
+   A rows hold k_padded int8 values (sky_gemm_s8_k_padded(k)); the tail past k
+   must be zero. Weights are packed once (sky_gemm_s8_pack) for the kernel the
+   current feature mask selects; sky_gemm_s8 runs whichever kernel packed them. */
+enum {
+    SKY_GEMM_PORTABLE   = 0,
+    SKY_GEMM_AVX2       = 1,
+    SKY_GEMM_AVX512VNNI = 2,
+    SKY_GEMM_NEON       = 3,
+    SKY_GEMM_NEON_DOT   = 4,
+};
+
+/* Output stage: per-channel Q31 multiplier and shift (as QuantizedMultiplier),
+   output zero point, activation clamp, optional leaky-ReLU multiplier applied
+   to negative requantized values before the zero point is added. */
+typedef struct {
+    const int32_t *multiplier;
+    const int32_t *shift;
+    int32_t output_zero_point;
+    int32_t act_min;
+    int32_t act_max;
+    int32_t leaky;
+    int32_t leaky_multiplier;
+    int32_t leaky_shift;
+} sky_requant_s8;
+
+int32_t sky_gemm_s8_k_padded(int32_t k);
+size_t sky_gemm_s8_packed_size(int32_t n, int32_t k);
+/* w: n rows of k int8 (OHWI flattened); bias: n int32. Returns the kernel (SKY_GEMM_*). */
+int sky_gemm_s8_pack(const int8_t *w, const int32_t *bias, int32_t input_zero_point,
+                     int32_t n, int32_t k, void *packed);
+int sky_gemm_s8_pack_for(int kernel, const int8_t *w, const int32_t *bias, int32_t input_zero_point,
+                         int32_t n, int32_t k, void *packed);
+int sky_gemm_s8_kernel(const void *packed);
+/* Kernels this build and CPU (under the feature mask) can run, as a bit set of 1 << SKY_GEMM_*. */
+uint32_t sky_gemm_s8_available(void);
+void sky_gemm_s8(const int8_t *a, size_t lda, int32_t m, const void *packed,
+                 const sky_requant_s8 *rq, int8_t *c, size_t ldc);
+
+/* Rows [row0, row0 + rows) of the im2col matrix of one NHWC image, channels
+   [c0, c0 + cg) (a group), padding read as zero_point, row tail zeroed to lda. */
+void sky_im2col_s8(const int8_t *x, int32_t h, int32_t w, int32_t c,
+                   int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t pad_top, int32_t pad_left,
+                   int32_t out_w, int32_t row0, int32_t rows, int32_t c0, int32_t cg,
+                   int8_t zero_point, int8_t *a, size_t lda);
+
+/* Depthwise convolution (channel multiplier 1), output pixels [row0, row0 + rows).
+   Weights [kh][kw][c]; acc: c int32 of scratch. */
+void sky_depthwise_s8(const int8_t *x, int32_t h, int32_t w, int32_t c,
+                      int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t pad_top, int32_t pad_left,
+                      int32_t out_w, int32_t row0, int32_t rows, int32_t input_zero_point,
+                      const int8_t *weights, const int32_t *bias, const sky_requant_s8 *rq,
+                      int8_t *y, int32_t *acc);
+
+/* Runs iterations x 12 independent 256-bit vpmaddwd (16 int8-as-int16 MACs each);
+   for measuring the AVX2 int8 peak. Returns a value that depends on the work; 0 without AVX2. */
+uint64_t sky_peak_madd_avx2(uint64_t iterations);
+
 #ifdef __cplusplus
 }
 #endif

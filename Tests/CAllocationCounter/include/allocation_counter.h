@@ -13,6 +13,9 @@ void sky_allocations_begin(void);
 long sky_allocations_end(void);
 /* 1 when the interposition is active (glibc), else 0: tests skip when it is not. */
 int sky_allocations_supported(void);
+/* glibc mallinfo2().uordblks: bytes in use in the malloc arenas, process-wide
+   (for information: other threads' allocations are in it too). */
+unsigned long sky_allocations_heap_in_use(void);
 #ifdef __cplusplus
 }
 #endif

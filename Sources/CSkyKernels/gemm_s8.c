@@ -1,0 +1,170 @@
+/* Int8 GEMM: weight packing, run-time kernel choice, the portable kernel,
+   im2col and the depthwise kernel. Layout of packed weights (per kernel):
+   column blocks of NR=4 output channels, k in chunks of `chunk` values:
+   element (n, k) at ((n/4 * kp/chunk + k/chunk) * 4 + n%4) * chunk + k%chunk, int8;
+   AVX2: int16 (widened once here), blocks of 16 channels holding k pairs:
+   ((n/16 * kp/2 + k/2) * 16 + n%16) * 2 + k%2. */
+#include "gemm_s8_internal.h"
+#include <string.h>
+
+int32_t sky_gemm_s8_k_padded(int32_t k) { return (k + SKY_GEMM_KALIGN - 1) / SKY_GEMM_KALIGN * SKY_GEMM_KALIGN; }
+
+static int32_t n_padded(int32_t n) { return (n + SKY_GEMM_NR - 1) / SKY_GEMM_NR * SKY_GEMM_NR; }
+
+size_t sky_gemm_s8_packed_size(int32_t n, int32_t k) {
+    int32_t np = (n + 15) / 16 * 16, kp = sky_gemm_s8_k_padded(k);   /* the widest blocking (AVX2: 16 channels) */
+    return packed_weights_offset(np) + (size_t)np * (size_t)kp * 2;
+}
+
+uint32_t sky_gemm_s8_available(void) {
+    uint32_t f = sky_cpu_features(), a = 1u << SKY_GEMM_PORTABLE;
+#if defined(__x86_64__)
+    if (f & SKY_CPU_AVX2) a |= 1u << SKY_GEMM_AVX2;
+    if ((f & SKY_CPU_AVX512VNNI) && (f & SKY_CPU_AVX512BW)) a |= 1u << SKY_GEMM_AVX512VNNI;
+#elif defined(__aarch64__)
+    if (f & SKY_CPU_NEON) a |= 1u << SKY_GEMM_NEON;
+    if (f & SKY_CPU_NEON_DOT) a |= 1u << SKY_GEMM_NEON_DOT;
+#endif
+    (void)f;
+    return a;
+}
+
+static int best_kernel(void) {
+    uint32_t a = sky_gemm_s8_available();
+    if (a & (1u << SKY_GEMM_AVX512VNNI)) return SKY_GEMM_AVX512VNNI;
+    if (a & (1u << SKY_GEMM_AVX2)) return SKY_GEMM_AVX2;
+    if (a & (1u << SKY_GEMM_NEON_DOT)) return SKY_GEMM_NEON_DOT;
+    if (a & (1u << SKY_GEMM_NEON)) return SKY_GEMM_NEON;
+    return SKY_GEMM_PORTABLE;
+}
+
+int sky_gemm_s8_pack(const int8_t *w, const int32_t *bias, int32_t zp, int32_t n, int32_t k, void *packed) {
+    return sky_gemm_s8_pack_for(best_kernel(), w, bias, zp, n, k, packed);
+}
+
+int sky_gemm_s8_pack_for(int kernel, const int8_t *w, const int32_t *bias, int32_t zp, int32_t n, int32_t k, void *packed) {
+    if (kernel < 0 || kernel > SKY_GEMM_NEON_DOT || !(sky_gemm_s8_available() & (1u << kernel))) return -1;
+    sky_packed_header *h = (sky_packed_header *)packed;
+    memset(h, 0, sizeof *h);
+    h->n = n; h->k = k; h->kp = sky_gemm_s8_k_padded(k); h->kernel = kernel;
+    h->np = kernel == SKY_GEMM_AVX2 ? (n + 15) / 16 * 16 : n_padded(n);
+    h->chunk = kernel == SKY_GEMM_AVX512VNNI ? 32 : 16;
+    int32_t *b = (int32_t *)((char *)packed + sizeof *h);
+    /* The zero point (and VNNI's unsigned offset) times the weight column sum folds into the bias. */
+    int32_t offset = zp + (kernel == SKY_GEMM_AVX512VNNI ? 128 : 0);
+    for (int32_t j = 0; j < h->np; j++) {
+        int32_t colsum = 0;
+        if (j < n) for (int32_t q = 0; q < k; q++) colsum += w[(size_t)j * k + q];
+        b[j] = j < n ? bias[j] - offset * colsum : 0;
+    }
+    void *dst = (char *)packed + packed_weights_offset(h->np);
+    int32_t chunk = h->chunk, kc = h->kp / chunk;
+    for (int32_t j = 0; j < h->np; j++)
+        for (int32_t q = 0; q < h->kp; q++) {
+            int8_t v = (j < n && q < k) ? w[(size_t)j * k + q] : 0;
+            if (kernel == SKY_GEMM_AVX2) {   /* [n/16][k/2][n%16][k%2] int16 */
+                ((int16_t *)dst)[(((size_t)(j / 16) * (h->kp / 2) + q / 2) * 16 + j % 16) * 2 + q % 2] = v;
+            } else {
+                ((int8_t *)dst)[(((size_t)(j / 4) * kc + q / chunk) * 4 + j % 4) * chunk + q % chunk] = v;
+            }
+        }
+    return kernel;
+}
+
+int sky_gemm_s8_kernel(const void *packed) { return ((const sky_packed_header *)packed)->kernel; }
+
+void sky_gemm_s8(const int8_t *a, size_t lda, int32_t m, const void *packed, const sky_requant_s8 *rq, int8_t *c, size_t ldc) {
+    if (m <= 0) return;
+    switch (((const sky_packed_header *)packed)->kernel) {
+#if defined(__x86_64__)
+    case SKY_GEMM_AVX2: sky_gemm_s8_avx2(a, lda, m, packed, rq, c, ldc); return;
+    case SKY_GEMM_AVX512VNNI: sky_gemm_s8_vnni(a, lda, m, packed, rq, c, ldc); return;
+#elif defined(__aarch64__)
+    case SKY_GEMM_NEON: sky_gemm_s8_neon(a, lda, m, packed, rq, c, ldc); return;
+    case SKY_GEMM_NEON_DOT: sky_gemm_s8_neon_dot(a, lda, m, packed, rq, c, ldc); return;
+#endif
+    default: sky_gemm_s8_portable(a, lda, m, packed, rq, c, ldc); return;
+    }
+}
+
+void sky_gemm_s8_portable(const int8_t *a, size_t lda, int32_t m, const void *packed, const sky_requant_s8 *rq, int8_t *c, size_t ldc) {
+    const sky_packed_header *h = (const sky_packed_header *)packed;
+    const int8_t *wt = (const int8_t *)packed_weights(packed);
+    const int32_t *bias = packed_bias(packed);
+    int32_t kc = h->kp / 16;
+    for (int32_t i = 0; i < m; i++) {
+        const int8_t *ar = a + (size_t)i * lda;
+        for (int32_t n0 = 0; n0 < h->np; n0 += 4) {
+            int32_t acc[4] = {0, 0, 0, 0};
+            const int8_t *bb = wt + (size_t)(n0 / 4) * kc * 64;
+            for (int32_t q = 0; q < kc; q++)
+                for (int j = 0; j < 4; j++)
+                    for (int t = 0; t < 16; t++) acc[j] += (int32_t)ar[q * 16 + t] * bb[(q * 4 + j) * 16 + t];
+            sky_store_row(acc, bias, n0, h->n, rq, c + (size_t)i * ldc);
+        }
+    }
+}
+
+/* Small fixed-size copies inline (a library memcpy call per pixel would dominate). */
+static inline void copy_bytes(int8_t *d, const int8_t *s, size_t n) {
+    switch (n) {
+    case 1: d[0] = s[0]; return;
+    case 3: memcpy(d, s, 3); return;
+    case 4: memcpy(d, s, 4); return;
+    case 8: memcpy(d, s, 8); return;
+    case 16: memcpy(d, s, 16); return;
+    case 32: memcpy(d, s, 32); return;
+    case 48: memcpy(d, s, 48); return;
+    case 64: memcpy(d, s, 64); return;
+    case 96: memcpy(d, s, 96); return;
+    default: memcpy(d, s, n); return;
+    }
+}
+
+void sky_im2col_s8(const int8_t *x, int32_t h, int32_t w, int32_t c, int32_t kh, int32_t kw, int32_t sh, int32_t sw,
+                   int32_t pt, int32_t pl, int32_t ow, int32_t row0, int32_t rows, int32_t c0, int32_t cg,
+                   int8_t zp, int8_t *a, size_t lda) {
+    size_t k = (size_t)kh * kw * cg;
+    for (int32_t r = 0; r < rows; r++) {
+        int32_t p = row0 + r, oy = p / ow, ox = p % ow;
+        int8_t *dst = a + (size_t)r * lda;
+        int32_t ix0 = ox * sw - pl;
+        /* Without groups, a kernel row inside the image is kw*c contiguous input bytes. */
+        int whole_rows = cg == c && ix0 >= 0 && ix0 + kw <= w;
+        for (int32_t ky = 0; ky < kh; ky++) {
+            int32_t iy = oy * sh - pt + ky;
+            if (iy < 0 || iy >= h) { memset(dst, zp, (size_t)kw * cg); dst += (size_t)kw * cg; continue; }
+            const int8_t *src = x + ((size_t)iy * w) * c + c0;
+            if (whole_rows) { copy_bytes(dst, src + (size_t)ix0 * c, (size_t)kw * cg); dst += (size_t)kw * cg; continue; }
+            for (int32_t kx = 0; kx < kw; kx++) {
+                int32_t ix = ix0 + kx;
+                if (ix < 0 || ix >= w) memset(dst, zp, (size_t)cg);
+                else copy_bytes(dst, src + (size_t)ix * c, (size_t)cg);
+                dst += cg;
+            }
+        }
+        memset(a + (size_t)r * lda + k, 0, lda - k);
+    }
+}
+
+void sky_depthwise_s8(const int8_t *x, int32_t h, int32_t w, int32_t c, int32_t kh, int32_t kw, int32_t sh, int32_t sw,
+                      int32_t pt, int32_t pl, int32_t ow, int32_t row0, int32_t rows, int32_t zp,
+                      const int8_t *wt, const int32_t *bias, const sky_requant_s8 *rq, int8_t *y, int32_t *acc) {
+    for (int32_t r = 0; r < rows; r++) {
+        int32_t p = row0 + r, oy = p / ow, ox = p % ow;
+        for (int32_t ch = 0; ch < c; ch++) acc[ch] = bias[ch];
+        for (int32_t ky = 0; ky < kh; ky++) {
+            int32_t iy = oy * sh - pt + ky;
+            if (iy < 0 || iy >= h) continue;   /* padding is zp: contributes (zp - zp) * w = 0 */
+            for (int32_t kx = 0; kx < kw; kx++) {
+                int32_t ix = ox * sw - pl + kx;
+                if (ix < 0 || ix >= w) continue;
+                const int8_t *xi = x + ((size_t)iy * w + ix) * c;
+                const int8_t *wi = wt + ((size_t)ky * kw + kx) * c;
+                for (int32_t ch = 0; ch < c; ch++) acc[ch] += ((int32_t)xi[ch] - zp) * wi[ch];
+            }
+        }
+        int8_t *out = y + (size_t)r * c;
+        for (int32_t ch = 0; ch < c; ch++) out[ch] = sky_requant_one(acc[ch], ch, rq);
+    }
+}

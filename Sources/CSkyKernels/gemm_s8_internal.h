@@ -1,0 +1,63 @@
+/* Shared by the int8 GEMM kernels: packed-weight header and the scalar
+   requantization that mirrors SkyNN's QuantizedMultiplier bit for bit. */
+#ifndef SKY_GEMM_S8_INTERNAL_H
+#define SKY_GEMM_S8_INTERNAL_H
+#include "sky_kernels.h"
+
+#define SKY_GEMM_KALIGN 32  /* row length multiple every kernel can step over */
+#define SKY_GEMM_NR 4       /* output channels per tile */
+
+/* 64-byte header, then bias[np] int32, then weights (64-byte aligned). */
+typedef struct {
+    int32_t n, k, kp, np, kernel, chunk, pad[10];
+} sky_packed_header;
+
+static inline const int32_t *packed_bias(const void *p) {
+    return (const int32_t *)((const char *)p + sizeof(sky_packed_header));
+}
+static inline size_t packed_weights_offset(int32_t np) {
+    return (sizeof(sky_packed_header) + (size_t)np * 4 + 63) / 64 * 64;
+}
+static inline const void *packed_weights(const void *p) {
+    const sky_packed_header *h = (const sky_packed_header *)p;
+    return (const char *)p + packed_weights_offset(h->np);
+}
+
+static inline int32_t sky_srdhm(int32_t a, int32_t b) {
+    if (a == b && a == INT32_MIN) return INT32_MAX;
+    int64_t ab = (int64_t)a * (int64_t)b;
+    int64_t nudge = ab >= 0 ? (1ll << 30) : (1 - (1ll << 30));
+    return (int32_t)((ab + nudge) / (1ll << 31));
+}
+static inline int32_t sky_rdbpot(int32_t x, int32_t e) {
+    int32_t mask = (int32_t)((1ll << e) - 1);
+    int32_t rem = x & mask;
+    int32_t thr = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> e) + (rem > thr ? 1 : 0);
+}
+static inline int32_t sky_mbqm(int32_t x, int32_t m, int32_t shift) {
+    int32_t l = shift > 0 ? shift : 0, r = shift > 0 ? 0 : -shift;
+    return sky_rdbpot(sky_srdhm((int32_t)(uint32_t)((uint64_t)(int64_t)x << l), m), r);
+}
+static inline int8_t sky_requant_one(int32_t acc, int32_t ch, const sky_requant_s8 *rq) {
+    int32_t q = sky_mbqm(acc, rq->multiplier[ch], rq->shift[ch]);
+    if (rq->leaky && q < 0) q = sky_mbqm(q, rq->leaky_multiplier, rq->leaky_shift);
+    int32_t v = q + rq->output_zero_point;
+    v = v < rq->act_min ? rq->act_min : v;
+    v = v > rq->act_max ? rq->act_max : v;
+    return (int8_t)v;
+}
+/* Stores one tile row of up to NR accumulators (bias added here). */
+static inline void sky_store_row(const int32_t *acc, const int32_t *bias, int32_t n0, int32_t n,
+                                 const sky_requant_s8 *rq, int8_t *c) {
+    for (int j = 0; j < SKY_GEMM_NR && n0 + j < n; j++)
+        c[n0 + j] = sky_requant_one(acc[j] + bias[n0 + j], n0 + j, rq);
+}
+
+/* Kernels by ISA (each file compiles to nothing where the ISA is absent). */
+void sky_gemm_s8_portable(const int8_t *a, size_t lda, int32_t m, const void *packed, const sky_requant_s8 *rq, int8_t *c, size_t ldc);
+void sky_gemm_s8_avx2(const int8_t *a, size_t lda, int32_t m, const void *packed, const sky_requant_s8 *rq, int8_t *c, size_t ldc);
+void sky_gemm_s8_vnni(const int8_t *a, size_t lda, int32_t m, const void *packed, const sky_requant_s8 *rq, int8_t *c, size_t ldc);
+void sky_gemm_s8_neon(const int8_t *a, size_t lda, int32_t m, const void *packed, const sky_requant_s8 *rq, int8_t *c, size_t ldc);
+void sky_gemm_s8_neon_dot(const int8_t *a, size_t lda, int32_t m, const void *packed, const sky_requant_s8 *rq, int8_t *c, size_t ldc);
+#endif

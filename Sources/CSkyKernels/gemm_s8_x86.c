@@ -1,0 +1,170 @@
+/* x86 int8 GEMM kernels. AVX2: activations sign-extended to int16 in the
+   loop, weights pre-widened at pack time, vpmaddwd (no saturation, so exact),
+   2 rows x 4 output channels per tile, k in steps of 16.
+   AVX-512 VNNI: vpdpbusd on ymm with activations offset to unsigned (x ^ 0x80;
+   the +128 x column-sum is folded into the packed bias), k in steps of 32. */
+#include "gemm_s8_internal.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <string.h>
+
+#define AVX2 __attribute__((target("avx2,fma")))
+#define VNNI __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512vnni")))
+
+/* [sum(v0), sum(v1), sum(v2), sum(v3)] */
+static inline AVX2 __m128i hsum4(__m256i v0, __m256i v1, __m256i v2, __m256i v3) {
+    __m256i t = _mm256_hadd_epi32(_mm256_hadd_epi32(v0, v1), _mm256_hadd_epi32(v2, v3));
+    return _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+}
+
+/* TFLite MultiplyByQuantizedMultiplier on 8 lanes, bit-exact with the scalar:
+   gemmlowp's SIMD SaturatingRoundingDoublingHighMul (one nudge of 2^30, floor) equals
+   the scalar's sign-dependent nudge with truncating division for every input. */
+static inline AVX2 __m256i mbqm8(__m256i x, __m256i m, __m256i left, __m256i right) {
+    x = _mm256_sllv_epi32(x, left);
+    const __m256i imin = _mm256_set1_epi32(INT32_MIN), nudge = _mm256_set1_epi64x(1ll << 30);
+    __m256i sat = _mm256_and_si256(_mm256_cmpeq_epi32(x, m), _mm256_cmpeq_epi32(x, imin));
+    __m256i even = _mm256_add_epi64(_mm256_mul_epi32(x, m), nudge);
+    __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(m, 32)), nudge);
+    even = _mm256_slli_epi64(even, 1); odd = _mm256_slli_epi64(odd, 1);
+    __m256i hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+    hi = _mm256_blendv_epi8(hi, _mm256_set1_epi32(INT32_MAX), sat);
+    /* RoundingDivideByPOT with per-lane exponent */
+    __m256i mask = _mm256_sub_epi32(_mm256_sllv_epi32(_mm256_set1_epi32(1), right), _mm256_set1_epi32(1));
+    __m256i rem = _mm256_and_si256(hi, mask);
+    __m256i thr = _mm256_sub_epi32(_mm256_srai_epi32(mask, 1), _mm256_cmpgt_epi32(_mm256_setzero_si256(), hi));
+    return _mm256_sub_epi32(_mm256_srav_epi32(hi, right), _mm256_cmpgt_epi32(rem, thr));
+}
+
+/* Requantizes 8 consecutive output channels n0..n0+7 of one row and stores 8 bytes. */
+static inline AVX2 void store8(__m256i acc, const int32_t *bias, int32_t n0, int32_t n, const sky_requant_s8 *rq, int8_t *c) {
+    acc = _mm256_add_epi32(acc, _mm256_loadu_si256((const __m256i *)(bias + n0)));   /* bias is padded to 16 */
+    if (n0 + 8 > n) {   /* channel tail: scalar */
+        int32_t a[8];
+        _mm256_storeu_si256((__m256i *)a, acc);
+        for (int j = 0; j < 8 && n0 + j < n; j++) c[n0 + j] = sky_requant_one(a[j], n0 + j, rq);
+        return;
+    }
+    __m256i m = _mm256_loadu_si256((const __m256i *)(rq->multiplier + n0));
+    __m256i sh = _mm256_loadu_si256((const __m256i *)(rq->shift + n0));
+    __m256i zero = _mm256_setzero_si256();
+    __m256i left = _mm256_max_epi32(sh, zero), right = _mm256_max_epi32(_mm256_sub_epi32(zero, sh), zero);
+    __m256i q = mbqm8(acc, m, left, right);
+    if (rq->leaky) {
+        int32_t ls = rq->leaky_shift;
+        __m256i lq = mbqm8(q, _mm256_set1_epi32(rq->leaky_multiplier), _mm256_set1_epi32(ls > 0 ? ls : 0), _mm256_set1_epi32(ls > 0 ? 0 : -ls));
+        q = _mm256_blendv_epi8(q, lq, _mm256_cmpgt_epi32(zero, q));
+    }
+    q = _mm256_add_epi32(q, _mm256_set1_epi32(rq->output_zero_point));
+    q = _mm256_max_epi32(q, _mm256_set1_epi32(rq->act_min));
+    q = _mm256_min_epi32(q, _mm256_set1_epi32(rq->act_max));
+    __m256i b = _mm256_packs_epi16(_mm256_packs_epi32(q, q), zero);
+    int32_t lo = _mm256_cvtsi256_si32(b), hi = _mm256_extract_epi32(b, 4);
+    memcpy(c + n0, &lo, 4);
+    memcpy(c + n0 + 4, &hi, 4);
+}
+
+/* AVX2: weights packed as int16 pairs, 16 output channels per block (two ymm per k pair);
+   4 rows of A widened to int16 and interleaved once per row block, so the inner loop
+   broadcasts one (a[k], a[k+1]) pair per row: 4 x 16 outputs in 8 accumulators, no
+   horizontal sums, requantization straight on 8-channel vectors. */
+AVX2 void sky_gemm_s8_avx2(const int8_t *a, size_t lda, int32_t m, const void *packed, const sky_requant_s8 *rq, int8_t *c, size_t ldc) {
+    const sky_packed_header *h = (const sky_packed_header *)packed;
+    const int16_t *wt = (const int16_t *)packed_weights(packed);
+    const int32_t *bias = packed_bias(packed);
+    const int32_t kp2 = h->kp / 2, k2 = (h->k + 1) / 2;
+    int32_t ap[(size_t)kp2 * 4] __attribute__((aligned(32)));   /* [pair][row] */
+    for (int32_t i = 0; i < m; i += 4) {
+        const int8_t *row[4];
+        for (int r = 0; r < 4; r++) row[r] = a + (size_t)(i + r < m ? i + r : m - 1) * lda;
+        for (int32_t q = 0; q < kp2; q += 8) {   /* 16 k values of 4 rows: a 4 x 8 transpose of pairs */
+            __m256i x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(row[0] + 2 * q)));
+            __m256i x1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(row[1] + 2 * q)));
+            __m256i x2 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(row[2] + 2 * q)));
+            __m256i x3 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(row[3] + 2 * q)));
+            __m256i t0 = _mm256_unpacklo_epi32(x0, x1), t1 = _mm256_unpackhi_epi32(x0, x1);
+            __m256i t2 = _mm256_unpacklo_epi32(x2, x3), t3 = _mm256_unpackhi_epi32(x2, x3);
+            __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
+            __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
+            __m256i *dst = (__m256i *)(ap + (size_t)q * 4);
+            _mm256_store_si256(dst + 0, _mm256_permute2x128_si256(u0, u1, 0x20));
+            _mm256_store_si256(dst + 1, _mm256_permute2x128_si256(u2, u3, 0x20));
+            _mm256_store_si256(dst + 2, _mm256_permute2x128_si256(u0, u1, 0x31));
+            _mm256_store_si256(dst + 3, _mm256_permute2x128_si256(u2, u3, 0x31));
+        }
+        for (int32_t n0 = 0; n0 < h->np; n0 += 16) {
+            const int16_t *b = wt + (size_t)(n0 / 16) * kp2 * 32;
+            __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+            const int32_t *pa = ap;
+            for (int32_t q = 0; q < k2; q++, b += 32, pa += 4) {
+                __m256i w0 = _mm256_load_si256((const __m256i *)b), w1 = _mm256_load_si256((const __m256i *)(b + 16));
+                __m256i x = _mm256_set1_epi32(pa[0]);
+                c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(x, w0)); c01 = _mm256_add_epi32(c01, _mm256_madd_epi16(x, w1));
+                x = _mm256_set1_epi32(pa[1]);
+                c10 = _mm256_add_epi32(c10, _mm256_madd_epi16(x, w0)); c11 = _mm256_add_epi32(c11, _mm256_madd_epi16(x, w1));
+                x = _mm256_set1_epi32(pa[2]);
+                c20 = _mm256_add_epi32(c20, _mm256_madd_epi16(x, w0)); c21 = _mm256_add_epi32(c21, _mm256_madd_epi16(x, w1));
+                x = _mm256_set1_epi32(pa[3]);
+                c30 = _mm256_add_epi32(c30, _mm256_madd_epi16(x, w0)); c31 = _mm256_add_epi32(c31, _mm256_madd_epi16(x, w1));
+            }
+            int8_t *o = c + (size_t)i * ldc;
+            store8(c00, bias, n0, h->n, rq, o); store8(c01, bias, n0 + 8, h->n, rq, o);
+            if (i + 1 < m) { o += ldc; store8(c10, bias, n0, h->n, rq, o); store8(c11, bias, n0 + 8, h->n, rq, o); }
+            if (i + 2 < m) { o += ldc; store8(c20, bias, n0, h->n, rq, o); store8(c21, bias, n0 + 8, h->n, rq, o); }
+            if (i + 3 < m) { o += ldc; store8(c30, bias, n0, h->n, rq, o); store8(c31, bias, n0 + 8, h->n, rq, o); }
+        }
+    }
+}
+
+VNNI void sky_gemm_s8_vnni(const int8_t *a, size_t lda, int32_t m, const void *packed, const sky_requant_s8 *rq, int8_t *c, size_t ldc) {
+    const sky_packed_header *h = (const sky_packed_header *)packed;
+    const int8_t *wt = (const int8_t *)packed_weights(packed);
+    const int32_t *bias = packed_bias(packed);
+    const int32_t kc = h->kp / 32;
+    const __m256i flip = _mm256_set1_epi8((char)0x80);
+    for (int32_t i = 0; i < m; i += 2) {
+        const int8_t *a0 = a + (size_t)i * lda;
+        const int8_t *a1 = i + 1 < m ? a0 + lda : a0;
+        for (int32_t n0 = 0; n0 < h->np; n0 += 4) {
+            const int8_t *b = wt + (size_t)(n0 / 4) * kc * 128;
+            __m256i c00 = _mm256_setzero_si256(), c01 = c00, c02 = c00, c03 = c00;
+            __m256i c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+            for (int32_t q = 0; q < kc; q++, b += 128) {
+                __m256i x0 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(a0 + q * 32)), flip);
+                __m256i x1 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(a1 + q * 32)), flip);
+                __m256i w0 = _mm256_load_si256((const __m256i *)b), w1 = _mm256_load_si256((const __m256i *)(b + 32));
+                __m256i w2 = _mm256_load_si256((const __m256i *)(b + 64)), w3 = _mm256_load_si256((const __m256i *)(b + 96));
+                c00 = _mm256_dpbusd_epi32(c00, x0, w0); c10 = _mm256_dpbusd_epi32(c10, x1, w0);
+                c01 = _mm256_dpbusd_epi32(c01, x0, w1); c11 = _mm256_dpbusd_epi32(c11, x1, w1);
+                c02 = _mm256_dpbusd_epi32(c02, x0, w2); c12 = _mm256_dpbusd_epi32(c12, x1, w2);
+                c03 = _mm256_dpbusd_epi32(c03, x0, w3); c13 = _mm256_dpbusd_epi32(c13, x1, w3);
+            }
+            int32_t r0[4], r1[4];
+            _mm_storeu_si128((__m128i *)r0, hsum4(c00, c01, c02, c03));
+            _mm_storeu_si128((__m128i *)r1, hsum4(c10, c11, c12, c13));
+            sky_store_row(r0, bias, n0, h->n, rq, c + (size_t)i * ldc);
+            if (i + 1 < m) sky_store_row(r1, bias, n0, h->n, rq, c + (size_t)(i + 1) * ldc);
+        }
+    }
+}
+
+AVX2 static uint64_t peak_loop(uint64_t iterations) {
+    __m256i x = _mm256_set1_epi16(3), acc[12];
+    for (int r = 0; r < 12; r++) acc[r] = _mm256_set1_epi16((short)(r + 1));
+    for (uint64_t i = 0; i < iterations; i++) {
+        for (int r = 0; r < 12; r++) acc[r] = _mm256_madd_epi16(acc[r], x);
+        __asm__ volatile("" : "+x"(acc[0]), "+x"(acc[1]), "+x"(acc[2]), "+x"(acc[3]), "+x"(acc[4]), "+x"(acc[5]),
+                              "+x"(acc[6]), "+x"(acc[7]), "+x"(acc[8]), "+x"(acc[9]), "+x"(acc[10]), "+x"(acc[11]));
+    }
+    __m256i s = acc[0];
+    for (int r = 1; r < 12; r++) s = _mm256_xor_si256(s, acc[r]);
+    return (uint64_t)_mm256_extract_epi64(s, 0) | 1;
+}
+
+uint64_t sky_peak_madd_avx2(uint64_t iterations) {
+    return (sky_cpu_features() & SKY_CPU_AVX2) ? peak_loop(iterations) : 0;
+}
+#else
+uint64_t sky_peak_madd_avx2(uint64_t iterations) { (void)iterations; return 0; }
+#endif

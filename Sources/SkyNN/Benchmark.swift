@@ -1,0 +1,162 @@
+import COpenBLAS
+import CSkyKernels
+import Foundation
+
+/// Throughput and latency measurements for `skymodel bench` (release builds).
+/// Every ratio compares figures measured in the same process, one after the other.
+public enum Benchmark {
+    public struct ConvShape: Sendable {
+        public var name: String
+        public var input: TensorShape
+        public var outChannels: Int
+        public var kernel: Int
+        public var stride: Int
+        public var macsPerItem: Int {
+            let oh = (input.h + 2 * (kernel / 2) - kernel) / stride + 1, ow = (input.w + 2 * (kernel / 2) - kernel) / stride + 1
+            return oh * ow * outChannels * kernel * kernel * input.c
+        }
+    }
+
+    /// The convolutions of the three model families (ModelZoo), 3x3 padding 1.
+    public static let convShapes: [ConvShape] = [
+        ConvShape(name: "realbogus conv1 63x63x3->16", input: TensorShape(h: 63, w: 63, c: 3), outChannels: 16, kernel: 3, stride: 1),
+        ConvShape(name: "realbogus conv2 63x63x16->16", input: TensorShape(h: 63, w: 63, c: 16), outChannels: 16, kernel: 3, stride: 1),
+        ConvShape(name: "realbogus conv4 31x31x32->32", input: TensorShape(h: 31, w: 31, c: 32), outChannels: 32, kernel: 3, stride: 1),
+        ConvShape(name: "quality conv2 64x64x16->32", input: TensorShape(h: 64, w: 64, c: 16), outChannels: 32, kernel: 3, stride: 1),
+        ConvShape(name: "quality conv3 32x32x32->64", input: TensorShape(h: 32, w: 32, c: 32), outChannels: 64, kernel: 3, stride: 1),
+        ConvShape(name: "quality conv4 16x16x64->128", input: TensorShape(h: 16, w: 16, c: 64), outChannels: 128, kernel: 3, stride: 1),
+        ConvShape(name: "autoenc conv2 32x32x16->32 s2", input: TensorShape(h: 32, w: 32, c: 16), outChannels: 32, kernel: 3, stride: 2),
+        ConvShape(name: "autoenc conv4 32x32x32->16", input: TensorShape(h: 32, w: 32, c: 32), outChannels: 16, kernel: 3, stride: 1),
+    ]
+
+    public struct ConvResult: Sendable, Codable {
+        public var name: String
+        public var macs: Int
+        public var int8GMACs1t: Double
+        public var sgemmGMACs1t: Double
+        public var int8GMACsAll: Double
+        public var sgemmGMACsAll: Double
+    }
+
+    public struct ModelResult: Sendable, Codable {
+        public var name: String
+        public var macsPerItem: Int
+        public var arenaBytesBatch1: Int
+        public var arenaBytesBatch64: Int
+        /// Per call, median.
+        public var latencyMsBatch1: Double
+        public var latencyMsBatch64: Double
+        public var latencyMsBatch1AllThreads: Double
+        public var latencyMsBatch64AllThreads: Double
+    }
+
+    /// Deterministic inputs in [-1, 1) (content does not change int8 or sgemm timing).
+    static func pattern(_ n: Int, salt: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: n)
+        for j in 0..<n { let v: Int = ((j + salt * 13) &* 7919) % 255; out[j] = Float(v) / 128 - 1 }
+        return out
+    }
+
+    /// The GEMM kernel the executor picks on this CPU.
+    public static var bestKernelName: String {
+        let names = ["portable", "avx2", "avx512vnni", "neon", "neon-dot"]
+        let a = sky_gemm_s8_available()
+        var best = 0
+        for k in 0..<names.count where a & (UInt32(1) << UInt32(k)) != 0 { best = k }
+        return names[best]
+    }
+
+    public static func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s[s.count / 2] }
+
+    static func seconds(_ body: () -> Void) -> Double {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        body()
+        return Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+    }
+
+    /// Median seconds of `repeats` timed runs after one warm-up.
+    static func time(repeats: Int, _ body: () -> Void) -> Double {
+        body()
+        return median((0..<repeats).map { _ in seconds(body) })
+    }
+
+    /// AVX2 int8 peak per core: 12 independent vpmaddwd chains (16 MACs each; two issue per
+    /// cycle on ports 0 and 1, the same ceiling as vpmaddubsw + vpmaddwd pairs). nil without AVX2.
+    public static func measuredPeakGMACs() -> Double? {
+        guard sky_peak_madd_avx2(1) != 0 else { return nil }
+        let iters: UInt64 = 20_000_000
+        // Best of several: the peak is what the core can do; other load only slows it.
+        let t = (0..<7).map { _ in seconds { _ = sky_peak_madd_avx2(iters) } }.min()!
+        return Double(iters) * 12 * 16 / t / 1e9
+    }
+
+    static func convModel(_ s: ConvShape) throws -> Model {
+        var b = ModelBuilder(name: s.name, input: s.input, seed: 5)
+        b.conv(s.outChannels, kernel: s.kernel, stride: s.stride, .relu)
+        let float = b.model
+        return try Quantizer.quantize(float, calibration: [pattern(s.input.elements, salt: 1)])
+    }
+
+    public static func conv(_ s: ConvShape, threadsAll: Int, repeats: Int) throws -> ConvResult {
+        let model = try convModel(s)
+        let oshape = try model.shapes()[1]
+        _ = oshape.elements
+        let batch = max(1, 40_000_000 / s.macsPerItem)
+        let m = oshape.h * oshape.w * batch, n = s.outChannels, k = s.kernel * s.kernel * s.input.c
+        let q0 = model.nodes[0].quant!
+        let input = pattern(batch * s.input.elements, salt: 3).map { q0.quantize($0) }
+        let a = [Float](repeating: 0.5, count: m * k), w = [Float](repeating: 0.25, count: k * n)
+        var c = [Float](repeating: 0, count: m * n)
+        /// int8 and sgemm timed alternately, so both see the same machine load; medians of each.
+        func pair(_ threads: Int) throws -> (Double, Double) {
+            let ex = try Executor(model: model, maxBatch: batch, threads: threads)
+            openblas_set_num_threads(Int32(threads))
+            var ti: [Double] = [], ts: [Double] = []
+            try input.withUnsafeBufferPointer { i in
+                for r in 0...repeats {
+                    let a1 = seconds { ex.runQuantized(input: i.baseAddress!, batch: batch) }
+                    let a2 = seconds {
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(k), w, Int32(n), 0, &c, Int32(n))
+                    }
+                    if r > 0 { ti.append(a1); ts.append(a2) }   // first round warms up
+                }
+                if ti.isEmpty { throw ModelError.badInput("repeats must be at least 1") }
+            }
+            return (Double(s.macsPerItem * batch) / median(ti) / 1e9, Double(m * n * k) / median(ts) / 1e9)
+        }
+        let (i1, s1) = try pair(1), (iA, sA) = try pair(threadsAll)
+        return ConvResult(name: s.name, macs: s.macsPerItem, int8GMACs1t: i1, sgemmGMACs1t: s1, int8GMACsAll: iA, sgemmGMACsAll: sA)
+    }
+
+    public static func quantizeForTiming(_ float: Model) throws -> Model {
+        try Quantizer.quantize(float, calibration: (0..<2).map { pattern(float.inputShape.elements, salt: $0) })
+    }
+
+    /// Median milliseconds per run() call of a quantized model.
+    public static func latencyMs(_ q: Model, batch: Int, threads: Int, repeats: Int) throws -> Double {
+        let ex = try Executor(model: q, maxBatch: batch, threads: threads)
+        let input = pattern(batch * q.inputShape.elements, salt: 7)
+        var out = [Float](repeating: 0, count: batch * ex.outputCount)
+        return input.withUnsafeBufferPointer { i in out.withUnsafeMutableBufferPointer { o in
+            time(repeats: max(1, repeats)) { ex.run(input: i.baseAddress!, batch: batch, output: o.baseAddress!) } } } * 1e3
+    }
+
+    public static func model(_ float: Model, threadsAll: Int, repeats: Int) throws -> ModelResult {
+        let calib = (0..<2).map { j in pattern(float.inputShape.elements, salt: j) }
+        let q = try Quantizer.quantize(float, calibration: calib)
+        let s = try q.shapes()
+        let macs = q.nodes.indices.reduce(0) { $0 + q.macs($1, s) }
+        let input = pattern(64 * q.inputShape.elements, salt: 7)
+        func latency(_ batch: Int, _ threads: Int) throws -> (Double, Int) {
+            let ex = try Executor(model: q, maxBatch: batch, threads: threads)
+            var out = [Float](repeating: 0, count: batch * ex.outputCount)
+            let t = input.withUnsafeBufferPointer { i in out.withUnsafeMutableBufferPointer { o in
+                time(repeats: batch == 1 ? repeats * 10 : repeats) { ex.run(input: i.baseAddress!, batch: batch, output: o.baseAddress!) } } }
+            return (t * 1e3, ex.arenaBytes)
+        }
+        let (l1, a1) = try latency(1, 1), (l64, a64) = try latency(64, 1)
+        return ModelResult(name: q.name, macsPerItem: macs, arenaBytesBatch1: a1, arenaBytesBatch64: a64,
+                           latencyMsBatch1: l1, latencyMsBatch64: l64,
+                           latencyMsBatch1AllThreads: try latency(1, threadsAll).0, latencyMsBatch64AllThreads: try latency(64, threadsAll).0)
+    }
+}

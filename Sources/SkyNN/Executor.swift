@@ -1,0 +1,377 @@
+import CSkyKernels
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs a quantized model with the C kernels. `init` is prepare: it plans the
+/// arena, allocates it once, packs weights and builds the output stages.
+/// `run` allocates nothing (see ExecutorAllocationTests for how that is proven).
+public final class Executor: @unchecked Sendable {
+    public let model: Model
+    public let plan: ExecutionPlan
+    /// The GEMM kernel the weights were packed for (SKY_GEMM_*).
+    public private(set) var gemmKernel: Int32 = 0
+    public var maxBatch: Int { plan.maxBatch }
+    public var arenaBytes: Int { plan.arenaBytes }
+    public var inputCount: Int { model.inputShape.elements }
+    public var outputCount: Int { plan.shapes[plan.lastInt8].elements }
+
+    private let arena: UnsafeMutableRawPointer
+    private var stepList: [Step] = []
+    private var concatParts: [ConcatPart] = []
+    /// Plain copies of stepList/concatParts and the dispatch record, read by the pool's threads.
+    private var steps: UnsafeMutableBufferPointer<Step> = .init(start: nil, count: 0)
+    private var parts: UnsafeMutableBufferPointer<ConcatPart> = .init(start: nil, count: 0)
+    private let job = UnsafeMutablePointer<Job>.allocate(capacity: 1)
+    private var prepared: [UnsafeMutableRawPointer] = []
+    private let pool: ThreadPool
+    private let inputQuant: QuantParams
+    private let outputQuant: QuantParams
+    private let outputFunction: Op
+
+    /// - gemmKernel: force one SKY_GEMM_* kernel (tests, benchmarks); nil picks the best the CPU offers.
+    public init(model: Model, maxBatch: Int = 1, threads: Int = 1, gemmKernel: Int32? = nil) throws {
+        try model.validate()
+        guard model.isQuantized else { throw ModelError.notQuantized(model.name) }
+        self.model = model
+        plan = try ExecutionPlan(model: model, maxBatch: maxBatch, threads: threads)
+        pool = ThreadPool(threads: plan.threads)
+        arena = UnsafeMutableRawPointer.allocate(byteCount: max(64, plan.arenaBytes), alignment: 64)
+        inputQuant = model.nodes[0].quant!
+        outputQuant = model.nodes[plan.lastInt8].quant!
+        outputFunction = model.nodes.last!.op
+        var chosen: Int32 = -1
+        for i in 0..<model.nodes.count {
+            stepList.append(try prepareStep(i, gemmKernel: gemmKernel, chosen: &chosen))
+        }
+        steps = .allocate(capacity: stepList.count)
+        _ = steps.initialize(from: stepList)
+        parts = .allocate(capacity: max(1, concatParts.count))
+        _ = parts.initialize(from: concatParts)
+        self.gemmKernel = chosen < 0 ? Int32(SKY_GEMM_PORTABLE) : chosen
+    }
+
+    deinit {
+        for p in prepared { p.deallocate() }
+        steps.deallocate(); parts.deallocate(); job.deallocate()
+        arena.deallocate()
+    }
+
+    private func alloc<T>(_ count: Int, _: T.Type) -> UnsafeMutablePointer<T> {
+        let p = UnsafeMutableRawPointer.allocate(byteCount: max(1, count * MemoryLayout<T>.stride), alignment: 64)
+        prepared.append(p)
+        return p.bindMemory(to: T.self, capacity: count)
+    }
+
+    private func requant(_ stage: OutputStage, _ count: Int) -> (UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Int32>) {
+        let m = alloc(count, Int32.self), s = alloc(count, Int32.self)
+        for j in 0..<count { m[j] = stage.multipliers[j].mantissa; s[j] = stage.multipliers[j].shift }
+        return (m, s)
+    }
+
+    private func outputStage(_ stage: OutputStage, _ m: UnsafeMutablePointer<Int32>, _ s: UnsafeMutablePointer<Int32>) -> sky_requant_s8 {
+        sky_requant_s8(multiplier: m, shift: s, output_zero_point: stage.outputZeroPoint, act_min: stage.activationMin,
+                       act_max: stage.activationMax, leaky: stage.leaky == nil ? 0 : 1,
+                       leaky_multiplier: stage.leaky?.mantissa ?? 0, leaky_shift: stage.leaky?.shift ?? 0)
+    }
+
+    private func prepareStep(_ i: Int, gemmKernel: Int32?, chosen: inout Int32) throws -> Step {
+        let node = model.nodes[i], s = plan.shapes
+        var st = Step(kind: .none, xs: s[node.inputs.first ?? 0], ys: s[i])
+        st.y = plan.tensorOffset[i]; st.yLocal = plan.isLocal[i]
+        guard i > 0 else { return st }
+        st.x = plan.tensorOffset[node.inputs[0]]; st.xLocal = plan.isLocal[node.inputs[0]]
+        st.zp = model.nodes[node.inputs[0]].quant?.zeroPoint ?? 0
+        st.tileRows = plan.tileRows[i]
+        st.scratch = plan.scratchOffset[i]; st.scratchPerThread = plan.scratchStride[i]
+        func pack(_ w: UnsafePointer<Int8>, _ b: UnsafePointer<Int32>, n: Int, k: Int, into: UnsafeMutableRawPointer) throws {
+            let r = gemmKernel.map { sky_gemm_s8_pack_for($0, w, b, st.zp, Int32(n), Int32(k), into) }
+                ?? sky_gemm_s8_pack(w, b, st.zp, Int32(n), Int32(k), into)
+            guard r >= 0 else { throw ModelError.badInput("GEMM kernel \(gemmKernel ?? -1) is not available on this CPU") }
+            chosen = r
+        }
+        switch node.op {
+        case .input, .flatten, .sigmoid, .softmax:
+            st.kind = .none
+        case .conv2d(let c):
+            st.conv = c
+            let stage = OutputStage(activation: c.activation, input: model.nodes[node.inputs[0]].quant!,
+                                    weightScales: node.weights!.scales!.array, output: node.quant!)
+            let (m, sh) = requant(stage, c.outChannels)
+            let w = node.weights!.int8!, b = node.weights!.bias!
+            if ExecutionPlan.isDepthwise(c, st.xs) {
+                st.kind = .depthwise
+                let kk = c.kernelH * c.kernelW
+                let dw = alloc(kk * c.outChannels, Int8.self), bias = alloc(c.outChannels, Int32.self)
+                for ch in 0..<c.outChannels {
+                    bias[ch] = b[ch]
+                    for t in 0..<kk { dw[t * c.outChannels + ch] = w[ch * kk + t] }   // OHW1 -> HWC
+                }
+                st.dwWeights = UnsafePointer(dw); st.dwBias = UnsafePointer(bias)
+                let rq = alloc(1, sky_requant_s8.self)
+                rq[0] = outputStage(stage, m, sh)
+                st.rq = UnsafePointer(rq)
+            } else {
+                st.kind = .conv
+                let icg = st.xs.c / c.groups, ocg = c.outChannels / c.groups, k = c.kernelH * c.kernelW * icg
+                st.kp = Int(sky_gemm_s8_k_padded(Int32(k)))
+                st.direct = ExecutionPlan.isDirect(c, st.xs)
+                st.packedStride = (sky_gemm_s8_packed_size(Int32(ocg), Int32(k)) + 63) / 64 * 64
+                let packed = alloc(st.packedStride * c.groups, UInt8.self)
+                let rq = alloc(c.groups, sky_requant_s8.self)
+                try w.withUnsafeBufferPointer { wp in try b.withUnsafeBufferPointer { bp in
+                    for g in 0..<c.groups {
+                        try pack(wp.baseAddress! + g * ocg * k, bp.baseAddress! + g * ocg, n: ocg, k: k,
+                                 into: UnsafeMutableRawPointer(packed + g * st.packedStride))
+                        rq[g] = outputStage(stage, m + g * ocg, sh + g * ocg)
+                    }
+                } }
+                st.packed = UnsafeRawPointer(packed); st.rq = UnsafePointer(rq)
+            }
+        case .dense(let n, let act):
+            st.kind = .dense
+            let stage = OutputStage(activation: act, input: model.nodes[node.inputs[0]].quant!,
+                                    weightScales: node.weights!.scales!.array, output: node.quant!)
+            let (m, sh) = requant(stage, n)
+            let k = st.xs.elements
+            st.kp = Int(sky_gemm_s8_k_padded(Int32(k)))
+            st.direct = k % 32 == 0
+            let packed = alloc(sky_gemm_s8_packed_size(Int32(n), Int32(k)), UInt8.self)
+            try node.weights!.int8!.withUnsafeBufferPointer { wp in try node.weights!.bias!.withUnsafeBufferPointer { bp in
+                try pack(wp.baseAddress!, bp.baseAddress!, n: n, k: k, into: UnsafeMutableRawPointer(packed))
+            } }
+            let rq = alloc(1, sky_requant_s8.self)
+            rq[0] = outputStage(stage, m, sh)
+            st.packed = UnsafeRawPointer(packed); st.rq = UnsafePointer(rq)
+        case .maxPool(let p): st.kind = .maxPool; st.pool = p
+        case .avgPool(let p): st.kind = .avgPool; st.pool = p
+        case .globalAvgPool: st.kind = .globalAvgPool
+        case .add(let act):
+            st.kind = .add
+            st.x2 = plan.tensorOffset[node.inputs[1]]; st.x2Local = plan.isLocal[node.inputs[1]]
+            st.add = Int8Kernels.AddParams(model.nodes[node.inputs[0]].quant!, model.nodes[node.inputs[1]].quant!, node.quant!, activation: act)
+        case .concat:
+            st.kind = .concat
+            st.concatFirst = concatParts.count
+            for inp in node.inputs {
+                concatParts.append(ConcatPart(x: plan.tensorOffset[inp], local: plan.isLocal[inp], shape: s[inp], from: model.nodes[inp].quant!))
+            }
+            st.concatCount = node.inputs.count
+            st.to = node.quant!
+        case .upsampleNearest(let f): st.kind = .upsample; st.factor = f
+        }
+        return st
+    }
+
+    /// Runs `batch` items: input holds batch x inputCount floats (HWC per item),
+    /// output receives batch x outputCount floats. Allocates nothing.
+    public func run(input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>) {
+        precondition(batch >= 1 && batch <= plan.maxBatch, "batch \(batch) outside 1...\(plan.maxBatch)")
+        let x0 = (arena + plan.tensorOffset[0]).assumingMemoryBound(to: Int8.self)
+        let q0 = inputQuant
+        for j in 0..<(batch * inputCount) { x0[j] = q0.quantize(input[j]) }
+        runSteps(batch)
+        let y = UnsafePointer((arena + plan.tensorOffset[plan.lastInt8]).assumingMemoryBound(to: Int8.self))
+        let oq = outputQuant, n = outputCount
+        for j in 0..<(batch * n) { output[j] = oq.dequantize(y[j]) }
+        switch outputFunction {
+        case .sigmoid: for j in 0..<(batch * n) { output[j] = sigmoid(output[j]) }
+        case .softmax:
+            for b in 0..<batch { softmaxInPlace(output + b * n, n) }
+        default: break
+        }
+    }
+
+    /// Runs on input already quantized with the input tensor's parameters; the int8
+    /// result stays in the arena (`tensor`). For benchmarks of the int8 path alone.
+    public func runQuantized(input: UnsafePointer<Int8>, batch: Int) {
+        precondition(batch >= 1 && batch <= plan.maxBatch, "batch \(batch) outside 1...\(plan.maxBatch)")
+        (arena + plan.tensorOffset[0]).copyMemory(from: input, byteCount: batch * inputCount)
+        runSteps(batch)
+    }
+
+    private func runSteps(_ batch: Int) {
+        var from = 1
+        if batch > 1 && batch >= pool.threads {
+            // Item-major: each thread takes whole items through the steps before the first
+            // dense layer, in its own slot of the local tensors, so an item's activations stay
+            // in cache from layer to layer; dense layers then run over the whole batch.
+            job.pointee = Job(executor: Unmanaged.passUnretained(self), step: 0, batch: batch, itemMajor: true)
+            pool.parallelFor(batch, context: UnsafeMutableRawPointer(job)) { context, item, thread in
+                let j = context!.assumingMemoryBound(to: Job.self).pointee
+                j.executor.takeUnretainedValue().runItem(item, j.batch, thread)
+            }
+            from = plan.firstBatchStep
+        }
+        for i in from..<steps.count {
+            let count = workItems(steps[i], batch)
+            if count == 0 { continue }
+            job.pointee = Job(executor: Unmanaged.passUnretained(self), step: i, batch: batch, itemMajor: false)
+            pool.parallelFor(count, context: UnsafeMutableRawPointer(job)) { context, index, thread in
+                let j = context!.assumingMemoryBound(to: Job.self).pointee
+                j.executor.takeUnretainedValue().work(j.step, j.batch, index, thread, itemMajor: false)
+            }
+        }
+    }
+
+    fileprivate func runItem(_ item: Int, _ batch: Int, _ thread: Int) {
+        for i in 1..<plan.firstBatchStep {
+            let st = steps[i]
+            switch st.kind {
+            case .none: continue
+            case .conv, .depthwise:
+                let tiles = tilesPerItem(st)
+                for t in 0..<tiles { work(i, batch, item * tiles + t, thread, itemMajor: true) }
+            default: work(i, batch, item, thread, itemMajor: true)
+            }
+        }
+    }
+
+    public func run(_ input: [Float], batch: Int) -> [Float] {
+        precondition(input.count == batch * inputCount, "input needs \(batch * inputCount) values")
+        var out = [Float](repeating: 0, count: batch * outputCount)
+        input.withUnsafeBufferPointer { i in out.withUnsafeMutableBufferPointer { o in run(input: i.baseAddress!, batch: batch, output: o.baseAddress!) } }
+        return out
+    }
+
+    /// The int8 output of a node for item `item` after the last run (tests compare it with the reference).
+    /// (Item-local tensors are readable only after a run with fewer items than threads, or batch 1.)
+    public func tensor(_ node: Int, item: Int = 0) -> [Int8] {
+        let n = plan.shapes[node].elements
+        let off = plan.isLocal[node] ? plan.localBase + item * plan.localStride + plan.tensorOffset[node] : plan.tensorOffset[node] + item * n
+        let p = (arena + off).assumingMemoryBound(to: Int8.self)
+        return Array(UnsafeBufferPointer(start: p, count: n))
+    }
+
+    /// Independent pieces of one step: output tiles (conv), row tiles (dense) or items.
+    private func workItems(_ st: Step, _ batch: Int) -> Int {
+        switch st.kind {
+        case .none: return 0
+        case .conv, .depthwise: return batch * tilesPerItem(st)
+        case .dense: return (batch + st.tileRows - 1) / st.tileRows
+        default: return batch
+        }
+    }
+
+    @inline(__always) private func tilesPerItem(_ st: Step) -> Int { (st.ys.h * st.ys.w + st.tileRows - 1) / st.tileRows }
+
+    /// Work item `t` of step `i`, on pool thread `thread` (which owns scratch slice `thread`).
+    fileprivate func work(_ i: Int, _ batch: Int, _ t: Int, _ thread: Int, itemMajor: Bool) {
+        let st = steps[i]
+        let base = arena
+        let xs = st.xs, ys = st.ys
+        let localBase = plan.localBase, localStride = plan.localStride
+        /// Address of a tensor's slice for `item`: by slot (the thread when item-major, else the item) if local.
+        @inline(__always) func at(_ offset: Int, _ local: Bool, _ elements: Int, _ item: Int) -> UnsafeMutablePointer<Int8> {
+            let p = local ? base + localBase + (itemMajor ? thread : item) * localStride + offset : base + offset + item * elements
+            return p.assumingMemoryBound(to: Int8.self)
+        }
+        @inline(__always) func x(_ item: Int) -> UnsafeMutablePointer<Int8> { at(st.x, st.xLocal, xs.elements, item) }
+        @inline(__always) func y(_ item: Int) -> UnsafeMutablePointer<Int8> { at(st.y, st.yLocal, ys.elements, item) }
+        switch st.kind {
+        case .none: return
+        case .conv:
+            let c = st.conv, rowsPerItem = ys.h * ys.w, tiles = tilesPerItem(st)
+            let icg = xs.c / c.groups, ocg = c.outChannels / c.groups
+            let item = t / tiles, row0 = (t % tiles) * st.tileRows
+            let rows = min(st.tileRows, rowsPerItem - row0)
+            let out = y(item) + row0 * ys.c
+            for g in 0..<c.groups {
+                var a = UnsafePointer(x(item) + row0 * xs.c), lda = xs.c
+                if !st.direct {
+                    let scratch = (base + st.scratch + thread * st.scratchPerThread).assumingMemoryBound(to: Int8.self)
+                    sky_im2col_s8(x(item), Int32(xs.h), Int32(xs.w), Int32(xs.c), Int32(c.kernelH), Int32(c.kernelW),
+                                  Int32(c.strideH), Int32(c.strideW), Int32(c.padTop), Int32(c.padLeft), Int32(ys.w),
+                                  Int32(row0), Int32(rows), Int32(g * icg), Int32(icg), Int8(truncatingIfNeeded: st.zp), scratch, st.kp)
+                    a = UnsafePointer(scratch); lda = st.kp
+                }
+                sky_gemm_s8(a, lda, Int32(rows), st.packed! + g * st.packedStride, st.rq! + g, out + g * ocg, ys.c)
+            }
+        case .depthwise:
+            let c = st.conv, rowsPerItem = ys.h * ys.w, tiles = tilesPerItem(st)
+            let item = t / tiles, row0 = (t % tiles) * st.tileRows
+            let rows = min(st.tileRows, rowsPerItem - row0)
+            let acc = (base + st.scratch + thread * st.scratchPerThread).assumingMemoryBound(to: Int32.self)
+            sky_depthwise_s8(x(item), Int32(xs.h), Int32(xs.w), Int32(xs.c), Int32(c.kernelH), Int32(c.kernelW),
+                             Int32(c.strideH), Int32(c.strideW), Int32(c.padTop), Int32(c.padLeft), Int32(ys.w),
+                             Int32(row0), Int32(rows), st.zp, st.dwWeights, st.dwBias, st.rq, y(item) + row0 * ys.c, acc)
+        case .dense:
+            let k = xs.elements
+            let row0 = t * st.tileRows, rows = min(st.tileRows, batch - row0)
+            var a = UnsafePointer(x(row0)), lda = k
+            if !st.direct {
+                let scratch = (base + st.scratch + thread * st.scratchPerThread).assumingMemoryBound(to: Int8.self)
+                // The batch of flattened items as a 1 x batch image of k channels, 1x1 kernel.
+                sky_im2col_s8(x(0), 1, Int32(batch), Int32(k), 1, 1, 1, 1, 0, 0, Int32(batch), Int32(row0), Int32(rows),
+                              0, Int32(k), 0, scratch, st.kp)
+                a = UnsafePointer(scratch); lda = st.kp
+            }
+            sky_gemm_s8(a, lda, Int32(rows), st.packed!, st.rq!, y(row0), ys.c)
+        case .maxPool: Int8Kernels.maxPool(x(t), xs, st.pool, y(t), ys)
+        case .avgPool: Int8Kernels.avgPool(x(t), xs, st.pool, y(t), ys)
+        case .globalAvgPool: Int8Kernels.globalAvgPool(x(t), xs, y(t))
+        case .add:
+            Int8Kernels.add(x(t), at(st.x2, st.x2Local, xs.elements, t), count: xs.elements, st.add!, y(t))
+        case .concat:
+            var off = 0
+            for j in st.concatFirst..<(st.concatFirst + st.concatCount) {
+                let p = parts[j]
+                let src = at(p.x, p.local, p.shape.elements, t)
+                Int8Kernels.concatPart(src, pixels: ys.h * ys.w, channels: p.shape.c, from: p.from, into: y(t),
+                                       outChannels: ys.c, offset: off, to: st.to)
+                off += p.shape.c
+            }
+        case .upsample: Int8Kernels.upsampleNearest(x(t), xs, factor: st.factor, y(t))
+        }
+    }
+}
+
+struct Job {
+    var executor: Unmanaged<Executor>
+    var step: Int
+    var batch: Int
+    var itemMajor: Bool
+}
+
+struct Step {
+    enum Kind { case none, conv, depthwise, dense, maxPool, avgPool, globalAvgPool, add, concat, upsample }
+    var kind: Kind
+    var xs: TensorShape
+    var ys: TensorShape
+    var x = 0, x2 = 0, y = 0
+    /// Item-local tensors (ExecutionPlan.isLocal) are addressed by slot, the others by item.
+    var xLocal = false, x2Local = false, yLocal = false
+    var zp: Int32 = 0
+    var conv = Conv2D(outChannels: 1, kernel: 1)
+    var pool = Pool(size: 1)
+    var factor = 1
+    var kp = 0
+    var direct = false
+    var tileRows = 0
+    var scratch = 0
+    var scratchPerThread = 0
+    var packed: UnsafeRawPointer?
+    var packedStride = 0
+    var rq: UnsafePointer<sky_requant_s8>?
+    var dwWeights: UnsafePointer<Int8>?
+    var dwBias: UnsafePointer<Int32>?
+    var add: Int8Kernels.AddParams?
+    var concatFirst = 0, concatCount = 0
+    var to = QuantParams(scale: 1, zeroPoint: 0)
+}
+
+struct ConcatPart {
+    var x: Int
+    var local: Bool
+    var shape: TensorShape
+    var from: QuantParams
+}
+
+@inline(__always)
+func softmaxInPlace(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+    var m = -Float.infinity
+    for j in 0..<n { m = max(m, p[j]) }
+    var sum: Float = 0
+    for j in 0..<n { p[j] = expf(p[j] - m); sum += p[j] }
+    for j in 0..<n { p[j] /= sum }
+}

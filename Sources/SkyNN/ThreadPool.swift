@@ -1,0 +1,116 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A fixed set of worker threads that run `parallelFor` bodies. Created once
+/// (at prepare); dispatching work allocates nothing.
+public final class ThreadPool: @unchecked Sendable {
+    public let threads: Int
+    // Heap-allocated so their addresses are stable (pthread objects must not move).
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let done = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var generation = 0
+    private var pending = 0
+    private var next = 0
+    private var count = 0
+    private var stopping = false
+    private var task: Task?
+    private var context: UnsafeMutableRawPointer?
+    private var workers: [pthread_t] = []
+
+    /// `threads` counts the caller: 1 runs everything on the calling thread.
+    public init(threads: Int) {
+        self.threads = max(1, threads)
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(wake, nil)
+        pthread_cond_init(done, nil)
+        for w in 1..<self.threads {
+            var t = pthread_t()
+            let box = Unmanaged.passRetained(WorkerStart(pool: self, index: w)).toOpaque()
+            pthread_create(&t, nil, { arg in
+                let start = Unmanaged<WorkerStart>.fromOpaque(arg!).takeRetainedValue()
+                start.pool.workerLoop(start.index)
+                return nil
+            }, box)
+            workers.append(t)
+        }
+    }
+
+    deinit {
+        pthread_mutex_lock(mutex); stopping = true; pthread_cond_broadcast(wake); pthread_mutex_unlock(mutex)
+        for t in workers { pthread_join(t, nil) }
+        pthread_cond_destroy(wake); pthread_cond_destroy(done); pthread_mutex_destroy(mutex)
+        wake.deallocate(); done.deallocate(); mutex.deallocate()
+    }
+
+    /// One piece of work: task(context, index, thread).
+    public typealias Task = @convention(c) (UnsafeMutableRawPointer?, Int, Int) -> Void
+
+    /// Calls task(context, index, thread) for every index in 0..<count, spread over the
+    /// threads; returns when all are done. A C function pointer and a context pointer,
+    /// not a closure: handing a Swift closure to other threads costs a heap allocation
+    /// (reabstraction), which eval must not make.
+    public func parallelFor(_ count: Int, context: UnsafeMutableRawPointer?, _ task: Task) {
+        if threads == 1 || count <= 1 {
+            for i in 0..<count { task(context, i, 0) }
+            return
+        }
+        pthread_mutex_lock(mutex)
+        self.task = task
+        self.context = context
+        self.count = count
+        next = 0
+        pending = threads - 1
+        generation &+= 1
+        pthread_cond_broadcast(wake)
+        pthread_mutex_unlock(mutex)
+        drain(task, context, thread: 0)
+        pthread_mutex_lock(mutex)
+        while pending > 0 { pthread_cond_wait(done, mutex) }
+        self.task = nil
+        pthread_mutex_unlock(mutex)
+    }
+
+    private func claim() -> Int {
+        pthread_mutex_lock(mutex)
+        let i = next < count ? next : -1
+        if i >= 0 { next += 1 }
+        pthread_mutex_unlock(mutex)
+        return i
+    }
+
+    private func drain(_ task: Task, _ context: UnsafeMutableRawPointer?, thread: Int) {
+        while true {
+            let i = claim()
+            if i < 0 { return }
+            task(context, i, thread)
+        }
+    }
+
+    private func workerLoop(_ index: Int) {
+        var seen = 0
+        while true {
+            pthread_mutex_lock(mutex)
+            while generation == seen && !stopping { pthread_cond_wait(wake, mutex) }
+            if stopping { pthread_mutex_unlock(mutex); return }
+            seen = generation
+            do {
+                let t = task!, c = context
+                pthread_mutex_unlock(mutex)
+                drain(t, c, thread: index)
+            }
+            pthread_mutex_lock(mutex)
+            pending -= 1
+            if pending == 0 { pthread_cond_signal(done) }
+            pthread_mutex_unlock(mutex)
+        }
+    }
+}
+
+private final class WorkerStart {
+    /// Unowned: the pool joins its workers in deinit, so it outlives them.
+    unowned(unsafe) let pool: ThreadPool
+    let index: Int
+    init(pool: ThreadPool, index: Int) { self.pool = pool; self.index = index }
+}

@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import SkyNN
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "int8 conv throughput vs OpenBLAS sgemm, int8 peak, whole-model latency (build with -c release).")
+    @Flag(help: "Print one JSON object instead of the table") var json = false
+    @Option(help: "Threads for the all-threads columns (default: the board profile's cores)") var threads: Int?
+    @Option(help: "Board profile name (default: detected)") var board: String?
+    @Option(help: "Timed repeats per figure (median)") var repeats: Int = 5
+
+    func run() throws {
+        let threads = try self.threads ?? boardCores(board)
+        let kernel = Benchmark.bestKernelName
+        let peak = Benchmark.measuredPeakGMACs()
+        var convs: [Benchmark.ConvResult] = []
+        for s in Benchmark.convShapes { convs.append(try Benchmark.conv(s, threadsAll: threads, repeats: repeats)) }
+        var models: [Benchmark.ModelResult] = []
+        for m in [ModelZoo.realBogus(), ModelZoo.quality(), ModelZoo.autoencoder()] {
+            models.append(try Benchmark.model(m, threadsAll: threads, repeats: repeats))
+        }
+        let top = convs.max { $0.int8GMACs1t < $1.int8GMACs1t }!
+        if json {
+            var o: [String: Any] = [
+                "kernel": kernel, "threads_all": threads,
+                "int8_gmacs_1t": top.int8GMACs1t, "sgemm_gmacs_1t": top.sgemmGMACs1t, "best_conv_shape": top.name,
+                "int8_peak_gmacs_1t": peak ?? NSNull(),
+                "int8_peak_method": "measured: 12 independent 256-bit vpmaddwd chains x 16 MACs (AVX2)",
+            ]
+            o["convs"] = convs.map { ["name": $0.name, "macs": $0.macs, "int8_gmacs_1t": $0.int8GMACs1t, "sgemm_gmacs_1t": $0.sgemmGMACs1t,
+                                      "int8_gmacs_all": $0.int8GMACsAll, "sgemm_gmacs_all": $0.sgemmGMACsAll] as [String: Any] }
+            for m in models {
+                o[m.name] = ["latency_ms": ["batch1": m.latencyMsBatch1, "batch64": m.latencyMsBatch64,
+                                            "batch1_all_threads": m.latencyMsBatch1AllThreads, "batch64_all_threads": m.latencyMsBatch64AllThreads],
+                             "latency_ms_per_item_batch64": m.latencyMsBatch64 / 64,
+                             "macs_per_item": m.macsPerItem, "arena_bytes": ["batch1": m.arenaBytesBatch1, "batch64": m.arenaBytesBatch64]] as [String: Any]
+            }
+            let data = try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys, .prettyPrinted])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        print("int8 kernel: \(kernel); all-threads columns use \(threads) threads; medians of \(repeats) runs")
+        if let peak {
+            print(String(format: "int8 peak (measured, 1 core): %.1f GMAC/s  [12 independent vpmaddwd ymm chains, 16 MACs each]", peak))
+        } else {
+            print("int8 peak: not measured (no AVX2)")
+        }
+        func pad(_ t: String, _ n: Int) -> String { t.count >= n ? t : t + String(repeating: " ", count: n - t.count) }
+        print(pad("conv shape", 32) + "   MMAC  int8 1t  sgemm 1t  ratio  %peak   int8 all  sgemm all  ratio")
+        for c in convs {
+            let pk = peak.map { String(format: "%5.0f%%", 100 * c.int8GMACs1t / $0) } ?? "    -"
+            print(pad(c.name, 32) + String(format: " %6.1f  %7.1f  %8.1f  %5.2f  %@  %8.1f  %9.1f  %5.2f", Double(c.macs) / 1e6,
+                                           c.int8GMACs1t, c.sgemmGMACs1t, c.int8GMACs1t / c.sgemmGMACs1t, pk,
+                                           c.int8GMACsAll, c.sgemmGMACsAll, c.int8GMACsAll / c.sgemmGMACsAll))
+        }
+        print("(GMAC/s; int8 = im2col + GEMM + requantize through the executor; sgemm = cblas_sgemm on the same M x N x K, im2col not timed)")
+        print(pad("model", 14) + "  MMAC/item  arena b1   arena b64   b1 ms (1t)  b64 ms (1t)  ms/item b64   b1 ms (all)  b64 ms (all)")
+        for m in models {
+            print(pad(m.name, 14) + String(format: "  %9.2f  %8d  %10d  %10.3f  %11.2f  %11.3f  %11.3f  %12.2f", Double(m.macsPerItem) / 1e6,
+                                           m.arenaBytesBatch1, m.arenaBytesBatch64, m.latencyMsBatch1, m.latencyMsBatch64,
+                                           m.latencyMsBatch64 / 64, m.latencyMsBatch1AllThreads, m.latencyMsBatch64AllThreads))
+        }
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+import Testing
+
+/// The int8 GEMM kernels compiled for AArch64 with Debian's cross compiler and run
+/// under qemu-user: Cortex-A57 (NEON, no dot product, like the Jetson Nano) and
+/// `max` (with dot product, like Orin). The harness (Tools/kernel-harness) compares
+/// every kernel the emulated CPU offers with a plain reference on random shapes.
+/// Skipped with a message where the cross tools are absent (Tools/setup.sh installs them).
+@Suite struct ArmKernelHarnessTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static func tool(_ name: String) -> String? {
+        for dir in ["/usr/bin", "/usr/local/bin"] where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") { return "\(dir)/\(name)" }
+        return nil
+    }
+    static let crossTools = tool("aarch64-linux-gnu-gcc") != nil && tool("qemu-aarch64") != nil
+
+    static func run(_ exe: String, _ args: [String]) throws -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = args
+        let pipe = Pipe()
+        p.standardOutput = pipe; p.standardError = pipe
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    static func build(compiler: String, output: String) throws -> (Int32, String) {
+        let k = root.appendingPathComponent("Sources/CSkyKernels").path
+        let sources = ["cpu_features.c", "gemm_s8.c", "gemm_s8_x86.c", "gemm_s8_arm.c"].map { "\(k)/\($0)" }
+        return try run(compiler, ["-O2", "-Wall", "-I", "\(k)/include", "-I", k,
+                                  root.appendingPathComponent("Tools/kernel-harness/gemm_s8_harness.c").path] + sources + ["-o", output])
+    }
+
+    @Test(.enabled(if: crossTools, "aarch64-linux-gnu-gcc / qemu-aarch64 missing: ARM kernels not tested (run Tools/setup.sh)"))
+    func armKernelsAreBitExactUnderQemu() throws {
+        let exe = FileManager.default.temporaryDirectory.appendingPathComponent("sky-harness-arm-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: exe) }
+        let (rc, log) = try Self.build(compiler: Self.tool("aarch64-linux-gnu-gcc")!, output: exe)
+        try #require(rc == 0, "cross build failed:\n\(log)")
+        for (cpu, expected, absent) in [("cortex-a57", ["portable", "neon"], "neon-dot"), ("max", ["portable", "neon", "neon-dot"], nil)] {
+            let (status, out) = try Self.run(Self.tool("qemu-aarch64")!, ["-cpu", cpu, "-L", "/usr/aarch64-linux-gnu", exe, "150"])
+            print("qemu-aarch64 -cpu \(cpu):\n\(out)")
+            #expect(status == 0, "\(cpu): \(out)")
+            for k in expected { #expect(out.contains("\n\(k): 150 random shapes bit-exact"), "\(cpu): kernel \(k) not verified") }
+            if let absent { #expect(!out.contains("\(absent):"), "\(cpu) has no dot product; \(absent) must not be offered") }
+        }
+    }
+
+    @Test(.enabled(if: tool("cc") != nil, "no host C compiler"))
+    func harnessPassesOnTheHostToo() throws {
+        let exe = FileManager.default.temporaryDirectory.appendingPathComponent("sky-harness-host-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: exe) }
+        let (rc, log) = try Self.build(compiler: Self.tool("cc")!, output: exe)
+        try #require(rc == 0, "host build failed:\n\(log)")
+        let (status, out) = try Self.run(exe, ["100"])
+        #expect(status == 0 && out.contains("portable: 100 random shapes bit-exact"), "\(out)")
+    }
+}

@@ -1,0 +1,37 @@
+import SkyCore
+import Testing
+@testable import SkyNN
+
+@Suite struct ArenaPlannerTests {
+    @Test func buffersLiveAtTheSameTimeNeverShareBytes() {
+        var r = SeededRandom(seed: 7)
+        for _ in 0..<200 {
+            let n = 1 + r.index(25)
+            let buffers = (0..<n).map { _ -> BufferLifetime in
+                let first = r.index(30)
+                return BufferLifetime(bytes: 1 + r.index(5000), first: first, last: first + r.index(6))
+            }
+            let plan = ArenaPlanner.plan(buffers)
+            for i in 0..<n {
+                #expect(plan.offsets[i] % 64 == 0 && plan.offsets[i] + buffers[i].bytes <= plan.totalBytes)
+                for j in 0..<i where buffers[i].overlapsInTime(buffers[j]) {
+                    let disjoint = plan.offsets[i] + buffers[i].bytes <= plan.offsets[j] || plan.offsets[j] + buffers[j].bytes <= plan.offsets[i]
+                    #expect(disjoint)
+                }
+            }
+            #expect(plan.totalBytes >= ArenaPlanner.lowerBound(buffers))
+            #expect(plan.totalBytes <= buffers.reduce(0) { $0 + ($1.bytes + 63) / 64 * 64 })
+        }
+    }
+
+    @Test func aChainReusesMemory() throws {
+        // A straight chain needs at most two neighbours live at once, far less than the sum.
+        let plan = try ExecutionPlan(model: ModelZoo.quality(), maxBatch: 1)
+        let s = plan.shapes
+        let sum = s.reduce(0) { $0 + $1.elements }
+        #expect(plan.arenaBytes < sum * 3 / 4)
+        #expect(plan.arenaBytes >= s.indices.dropFirst().map { s[$0].elements + s[$0 - 1].elements }.max()!)
+        let batched = try ExecutionPlan(model: ModelZoo.quality(), maxBatch: 64)
+        #expect(batched.arenaBytes <= plan.arenaBytes * 64 + 64 * 1024, "batch 64 needs about 64 times the activations")
+    }
+}

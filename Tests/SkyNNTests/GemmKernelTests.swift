@@ -1,0 +1,57 @@
+import CSkyKernels
+import SkyCore
+import Testing
+@testable import SkyNN
+
+/// Every C GEMM kernel against the Swift int8 reference (Int8Kernels.dense,
+/// the specification) on random shapes, zero points, multipliers and activations.
+@Suite struct GemmKernelTests {
+    @Test(arguments: availableGemmKernels())
+    func kernelIsBitExactOnRandomShapes(kernel: Int32) {
+        var r = SeededRandom(seed: UInt64(100 + kernel))
+        for _ in 0..<150 {
+            let m = 1 + r.index(19), n = 1 + r.index(67), k = 1 + r.index(300)
+            let zp = Int32(r.index(256)) - 128
+            let inQ = QuantParams(scale: Float(r.uniform(0.001, 0.1)), zeroPoint: zp)
+            let outQ = QuantParams(scale: Float(r.uniform(0.01, 2)), zeroPoint: Int32(r.index(256)) - 128)
+            let acts: [Activation] = [.none, .relu, .relu6, .leaky(alpha: 0.1)]
+            let stage = OutputStage(activation: acts[r.index(4)], input: inQ,
+                                    weightScales: (0..<n).map { _ in Float(r.uniform(0.001, 0.05)) }, output: outQ)
+            let kp = Int(sky_gemm_s8_k_padded(Int32(k)))
+            let lda = kp + 32 * r.index(2)
+            var a = [Int8](repeating: 0, count: m * lda)
+            for i in 0..<m { for q in 0..<k { a[i * lda + q] = Int8(truncatingIfNeeded: r.index(256)) } }
+            let w = (0..<(n * k)).map { _ in Int8(r.index(255) - 127) }
+            let bias = (0..<n).map { _ in Int32(r.index(100_001)) - 50_000 }
+            var expected = [Int8](repeating: 0, count: m * n)
+            for i in 0..<m {
+                let row = Array(a[(i * lda)..<(i * lda + k)])
+                expected.withUnsafeMutableBufferPointer { e in
+                    Int8Kernels.dense(row, count: k, inputZeroPoint: zp, outFeatures: n, weights: w, bias: bias, stage: stage, e.baseAddress! + i * n)
+                }
+            }
+            let packed = UnsafeMutableRawPointer.allocate(byteCount: sky_gemm_s8_packed_size(Int32(n), Int32(k)), alignment: 64)
+            defer { packed.deallocate() }
+            #expect(sky_gemm_s8_pack_for(kernel, w, bias, zp, Int32(n), Int32(k), packed) == kernel)
+            let mult = stage.multipliers.map(\.mantissa), shift = stage.multipliers.map(\.shift)
+            var got = [Int8](repeating: 0, count: m * n)
+            mult.withUnsafeBufferPointer { mp in shift.withUnsafeBufferPointer { sp in
+                var rq = sky_requant_s8(multiplier: mp.baseAddress, shift: sp.baseAddress, output_zero_point: stage.outputZeroPoint,
+                                        act_min: stage.activationMin, act_max: stage.activationMax, leaky: stage.leaky == nil ? 0 : 1,
+                                        leaky_multiplier: stage.leaky?.mantissa ?? 0, leaky_shift: stage.leaky?.shift ?? 0)
+                sky_gemm_s8(a, lda, Int32(m), packed, &rq, &got, n)
+            } }
+            #expect(got == expected, "kernel \(kernel) m=\(m) n=\(n) k=\(k)")
+            if got != expected { return }
+        }
+    }
+
+    @Test func theFastestAvailableKernelIsChosenAndTheMaskRestrictsIt() {
+        let all = sky_gemm_s8_available()
+        #expect(all & 1 != 0, "the portable kernel is always there")
+        if sky_cpu_features() & UInt32(SKY_CPU_AVX2) != 0 { #expect(all & (1 << SKY_GEMM_AVX2) != 0) }
+        sky_cpu_set_feature_mask(0)
+        defer { sky_cpu_set_feature_mask(0xFFFF_FFFF) }
+        #expect(sky_gemm_s8_available() == 1)
+    }
+}
