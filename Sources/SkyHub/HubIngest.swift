@@ -15,6 +15,8 @@ public final class HubIngest: @unchecked Sendable {
         public var received = 0
         public var stored = 0
         public var duplicates = 0
+        /// Same key, different content (see `IngestOutcome.conflicts`).
+        public var conflicts = 0
         public var events = 0
         public var rejected = 0
         public var acknowledgementsSent = 0
@@ -224,6 +226,9 @@ public final class HubIngest: @unchecked Sendable {
             cond.withLock { stats.storeFailures += 1 }
             return
         }
+        if outcome.conflicts > 0 {
+            log("skyhub: \(outcome.conflicts) records reuse a stored (site, node, boot, seq) with other content; kept the first, counted as 'conflict'")
+        }
         if let handler = cond.withLock({ storedHandler }) { handler(valid.map(\.record), clock()) }
         for v in valid where v.record.kind.isSequenced {
             let k = BootKey(site: v.record.site, node: v.record.node, boot: v.record.boot)
@@ -240,6 +245,7 @@ public final class HubIngest: @unchecked Sendable {
         cond.withLock {
             stats.stored += outcome.stored
             stats.duplicates += outcome.duplicates
+            stats.conflicts += outcome.conflicts
             stats.events += outcome.events
             stats.rejected += outcome.rejected
             stats.acknowledgementsSent += acksSent

@@ -32,6 +32,9 @@ public struct IngestOutcome: Sendable, Equatable {
     public var stored = 0
     /// Sequenced records already in the store (replays, duplicates).
     public var duplicates = 0
+    /// Records whose (site, node, boot, seq) is stored with different content: two runs of
+    /// a node under one boot. Never silent: counted as the rejection reason `conflict`.
+    public var conflicts = 0
     /// Births and deaths recorded.
     public var events = 0
     public var rejected = 0
@@ -75,6 +78,7 @@ public final class HubStore: Sendable {
             var seen = Set<AckKey>()
             // Presence is written once per node per batch, after the records (see insertSequenced).
             var presence: [NodeAddress: (boot: Int64, seen: Double)] = [:]
+            var conflicts: [Rejection] = []
             for item in records {
                 let r = item.record
                 let key = AckKey(site: r.site, node: r.node, boot: r.boot)
@@ -83,7 +87,16 @@ public final class HubStore: Sendable {
                     try Self.insertEvent(db, item)
                     outcome.events += 1
                 default:
-                    if try Self.insertSequenced(db, item) { outcome.stored += 1 } else { outcome.duplicates += 1 }
+                    if try Self.insertSequenced(db, item) {
+                        outcome.stored += 1
+                    } else if try Self.sameAsStored(db, item) {
+                        outcome.duplicates += 1
+                    } else {
+                        outcome.conflicts += 1
+                        conflicts.append(Rejection(reason: "conflict", topic: Topics.record(r.address, r.kind),
+                                                   detail: "seq \(r.seq) of boot \(r.boot) is stored with other content",
+                                                   receivedAt: item.receivedAt))
+                    }
                     if seen.insert(key).inserted { touched.append(key) }
                     let a = NodeAddress(site: r.site, node: r.node), p = presence[a]
                     presence[a] = (max(p?.boot ?? 0, Int64(r.boot)), max(p?.seen ?? -.infinity, item.receivedAt))
@@ -107,7 +120,7 @@ public final class HubStore: Sendable {
                     outcome.acknowledgements.append(Acknowledgement(site: key.site, node: key.node, boot: key.boot, upTo: upTo))
                 }
             }
-            try Self.countRejections(db, rejections)
+            try Self.countRejections(db, rejections + conflicts)
             outcome.rejected = rejections.count
             return outcome
         }
@@ -256,6 +269,15 @@ public final class HubStore: Sendable {
                 """, arguments: [key.site, key.node, boot, upTo])
         }
         return UInt64(upTo)
+    }
+
+    /// A replayed record is byte-identical (sorted-key JSON of the same values, resent from the outbox).
+    private static func sameAsStored(_ db: Database, _ item: IncomingRecord) throws -> Bool {
+        let r = item.record
+        let stored = try String.fetchOne(db.cachedStatement(sql: """
+            SELECT payload FROM records WHERE site = ? AND node = ? AND boot = ? AND seq = ?
+            """), arguments: [r.site, r.node, Int64(r.boot), Int64(r.seq)])
+        return stored.map { Array($0.utf8) == item.payload } ?? false
     }
 
     private static func countRejections(_ db: Database, _ rejections: [Rejection]) throws {

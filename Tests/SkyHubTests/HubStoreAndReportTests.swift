@@ -57,6 +57,22 @@ import Testing
         #expect(decoded == report)
     }
 
+    @Test func aReusedKeyWithOtherContentIsAConflictNotADuplicate() throws {
+        let dir = try TempDir()
+        let store = try HubStore(path: dir.path("hub.sqlite"))
+        let a = NodeAddress(site: "kappa", node: "cam1")
+        let first = frameRecord(a, boot: 5, seq: 1, frame(1, background: 111))
+        let other = frameRecord(a, boot: 5, seq: 1, frame(1, background: 222))
+        func item(_ r: TelemetryRecord) -> IncomingRecord { IncomingRecord(record: r, payload: encoded(r), receivedAt: 1_795_600_000) }
+        #expect(try store.ingest([item(first)]).stored == 1)
+        let replay = try store.ingest([item(first)])
+        #expect(replay.duplicates == 1 && replay.conflicts == 0)
+        let clash = try store.ingest([item(other)])
+        #expect(clash.duplicates == 0 && clash.conflicts == 1 && clash.stored == 0)
+        #expect(try store.records(site: a.site, node: a.node) == [first], "the first record is kept")
+        #expect(try store.rejectedCounts()["conflict"] == 1)
+    }
+
     @Test func replayedBatchesChangeNothingAndOldWillsDoNotKillNewBoots() throws {
         let dir = try TempDir()
         let store = try HubStore(path: dir.path("hub.sqlite"))
