@@ -108,7 +108,8 @@ public final class SiteRuntime: @unchecked Sendable {
 
     /// One log line per frame: what a technician tailing the journal wants to see.
     static func summaryLine(_ r: FrameReport) -> String {
-        let name = r.source.split(separator: "/").last.map(String.init) ?? r.source
+        // File paths shrink to the file name; other origins (sim:11/118, a device) stay whole.
+        let name = r.source.hasPrefix("/") ? (r.source.split(separator: "/").last.map(String.init) ?? r.source) : r.source
         let flags = r.flags.isEmpty ? "" : " [\(r.flags.joined(separator: ","))]"
         return String(format: "frame %llu %@ %dx%d: bkg %.1f noise %.2f stars %d sat %.3f%% in %.0f ms of %.1f s%@",
                       r.frameIndex, name, r.width, r.height, r.background, r.noise, r.stars,
