@@ -48,16 +48,18 @@ public enum RecordCodec {
         guard bytes.count <= maxPayloadBytes else { throw .tooLarge(bytes: bytes.count, limit: maxPayloadBytes) }
         let d = JSONDecoder()
         d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        // Check the version before the body so a future schema says so instead of "malformed".
         let data = Data(bytes)
-        guard let v = try? d.decode(SchemaProbe.self, from: data) else {
-            throw .malformed("not a JSON object with an integer 'schema'")
-        }
-        guard v.schema == TelemetryRecord.schemaVersion else { throw .unsupportedSchema(v.schema) }
         let r: TelemetryRecord
         do { r = try d.decode(TelemetryRecord.self, from: data) } catch {
+            // Only a payload that failed is probed for its version (one decode for the good ones),
+            // so a future schema says so instead of "malformed".
+            guard let v = try? d.decode(SchemaProbe.self, from: data) else {
+                throw .malformed("not a JSON object with an integer 'schema'")
+            }
+            guard v.schema == TelemetryRecord.schemaVersion else { throw .unsupportedSchema(v.schema) }
             throw .malformed(Self.describe(error))
         }
+        guard r.schema == TelemetryRecord.schemaVersion else { throw .unsupportedSchema(r.schema) }
         try validate(r)
         return r
     }
