@@ -64,6 +64,8 @@ let package = Package(
 
         // Test support: counts heap allocations, to prove hot paths allocate nothing.
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
+        // Test support shared by the test targets that talk to a real broker.
+        .target(name: "SkyTestSupport", dependencies: ["SkyTelemetry"], path: "Tests/SkyTestSupport"),
 
         // Tools/fault-test: delivery under broker/site/hub kills and link cuts (swift run -c release fault-test).
         .executableTarget(name: "fault-test", dependencies: ["SkyHub", "SkyTelemetry", "SkyCore"],
@@ -75,8 +77,8 @@ let package = Package(
         .testTarget(name: "SkySimTests", dependencies: ["SkySim", "SkyImage"]),
         .testTarget(name: "SkyNNTests", dependencies: ["SkyNN", "CSkyKernels", "CAllocationCounter"]),
         .testTarget(name: "SkyCaptureTests", dependencies: ["SkyCapture", "SkyImage", "SkySim"]),
-        .testTarget(name: "SkyTelemetryTests", dependencies: ["SkyTelemetry", "SkyCore"]),
-        .testTarget(name: "SkyEdgeTests", dependencies: ["SkyEdge", "SkyHub", "SkyTelemetry"]),
-        .testTarget(name: "SkyHubTests", dependencies: ["SkyHub", "SkyTelemetry"], exclude: ["Corpus"]),
+        .testTarget(name: "SkyTelemetryTests", dependencies: ["SkyTelemetry", "SkyCore", "SkyTestSupport"]),
+        .testTarget(name: "SkyEdgeTests", dependencies: ["SkyEdge", "SkyHub", "SkyTelemetry", "SkyTestSupport"]),
+        .testTarget(name: "SkyHubTests", dependencies: ["SkyHub", "SkyTelemetry", "SkyTestSupport"], exclude: ["Corpus"]),
     ]
 )

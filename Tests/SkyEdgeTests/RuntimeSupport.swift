@@ -1,4 +1,5 @@
 import Foundation
+@_exported import SkyTestSupport
 import SkyCore
 @testable import SkyEdge
 
@@ -47,12 +48,3 @@ func start(_ runtime: SiteRuntime) -> DispatchSemaphore {
     return done
 }
 
-/// Polls `condition` until true or `timeout` seconds pass.
-func eventually(timeout: Double = 10, _ condition: () -> Bool) -> Bool {
-    let until = Date(timeIntervalSinceNow: timeout)
-    while Date() < until {
-        if condition() { return true }
-        usleep(20_000)
-    }
-    return condition()
-}

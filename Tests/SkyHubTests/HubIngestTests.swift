@@ -235,11 +235,4 @@ struct HubIngestTests {
 }
 
 /// Polls until `condition` holds or the timeout passes.
-func waitFor(timeout: Double = 5, _ condition: () -> Bool) -> Bool {
-    let deadline = Date(timeIntervalSinceNow: timeout)
-    while Date() < deadline {
-        if condition() { return true }
-        usleep(10_000)
-    }
-    return condition()
-}
+func waitFor(timeout: Double = 5, _ condition: () -> Bool) -> Bool { eventually(timeout: timeout, condition) }

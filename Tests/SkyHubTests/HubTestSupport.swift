@@ -2,29 +2,7 @@ import Foundation
 import SkyCore
 import SkyHub
 import SkyTelemetry
-
-/// Messages received on the network thread, waited for by the test.
-final class Inbox: @unchecked Sendable {
-    private let cond = NSCondition()
-    private var items: [(topic: String, payload: [UInt8])] = []
-
-    var handler: MQTTClient.MessageHandler {
-        { [self] topic, payload in cond.withLock { items.append((topic, payload)); cond.broadcast() } }
-    }
-
-    var messages: [(topic: String, payload: [UInt8])] { cond.withLock { items } }
-
-    @discardableResult
-    func wait(timeout: Double = 5, until done: @escaping ([(topic: String, payload: [UInt8])]) -> Bool) -> Bool {
-        let deadline = Date(timeIntervalSinceNow: timeout)
-        cond.lock()
-        defer { cond.unlock() }
-        while !done(items) {
-            if !cond.wait(until: deadline) { return done(items) }
-        }
-        return true
-    }
-}
+@_exported import SkyTestSupport
 
 /// Lines the hub logs.
 final class LogLines: @unchecked Sendable {
@@ -34,24 +12,8 @@ final class LogLines: @unchecked Sendable {
     var lines: [String] { lock.withLock { items } }
 }
 
-let fastRetry = ReconnectPolicy(initialDelay: 0.05, maxDelay: 0.4)
-
-func config(_ broker: LocalMosquitto, _ id: String) -> MQTTClientConfiguration {
-    var c = MQTTClientConfiguration(broker: broker.broker, clientID: "\(id)-\(UInt32.random(in: 0...UInt32.max))")
-    c.reconnect = fastRetry
-    return c
-}
-
-/// A scratch directory removed at deinit.
-final class TempDir {
-    let url: URL
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("skyhub-test-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(at: url) }
-    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
-}
+/// The hub tests' client configuration: unique id, fast retries.
+func config(_ broker: LocalMosquitto, _ id: String) -> MQTTClientConfiguration { clientConfig(broker, id) }
 
 /// A frame whose measurements vary with `i` so every stored row differs.
 func frame(_ i: Int, background: Double? = nil, stars: Int? = nil, met: Bool? = nil) -> FrameReport {

@@ -73,9 +73,13 @@ private struct FakeHub {
         p.start()
         #expect(p.client.waitForSubscriptions(timeout: 5))
         for _ in 1...5 { try p.publish(status: StatusReport()) }
-        #expect(hub.inbox.wait(for: 10, timeout: 10, where: { t, _ in t == Topics.record(node, .status) }))
-        #expect(Array(hub.seqs().prefix(10)) == Array(1...5) + Array(1...5))
-        #expect(p.counters.resent >= 5 && p.counters.rewinds >= 2)
+        #expect(hub.inbox.wait(for: 10, timeout: 20, where: { t, _ in t == Topics.record(node, .status) }))
+        // Every record went out again; a rewind may start before the first pass ends on a busy
+        // machine, so count copies rather than expecting one particular order.
+        let seqs = hub.seqs()
+        #expect((1...5).allSatisfy { s in seqs.filter { $0 == s }.count >= 2 }, "\(seqs)")
+        #expect(Set(seqs) == Set(1...5))
+        #expect(p.counters.resent >= 5 && p.counters.rewinds >= 1)
         try hub.ack(boot: 5, upTo: 5)
         #expect(p.waitUntilAcknowledged(timeout: 5))
         p.shutdown(timeout: 0.5)
