@@ -149,33 +149,8 @@ public final class SourceExtractor: @unchecked Sendable {
     /// Flood-fills 8-connected pixels with S/N above the threshold; calls `body`
     /// with each component of at least `minArea` pixels.
     private func segment(width w: Int, height h: Int, _ body: (UnsafeMutableBufferPointer<Int32>) -> Void) {
-        let n = w * h
-        let t = options.threshold
-        for i in 0..<n { labels[i] = snr[i] > t ? -1 : 0 }   // -1: above, not yet visited
-        var label: Int32 = 0
-        for start in 0..<n where labels[start] == -1 {
-            label &+= 1
-            var count = 0, top = 0
-            labels[start] = label
-            stack[top] = Int32(start); top += 1
-            while top > 0 {
-                top -= 1
-                let p = Int(stack[top])
-                pixelList[count] = Int32(p); count += 1
-                let px = p % w, py = p / w
-                for dy in -1...1 {
-                    let ny = py + dy
-                    guard ny >= 0, ny < h else { continue }
-                    for dx in -1...1 {
-                        let nx = px + dx
-                        guard nx >= 0, nx < w else { continue }
-                        let q = ny * w + nx
-                        if labels[q] == -1 { labels[q] = label; stack[top] = Int32(q); top += 1 }
-                    }
-                }
-            }
-            if count >= options.minArea { body(UnsafeMutableBufferPointer(rebasing: pixelList[0..<count])) }
-        }
+        ConnectedRegions.forEach(above: options.threshold, in: snr, width: w, height: h, labels: labels, stack: stack,
+                                 pixels: pixelList, minArea: options.minArea, body)
     }
 
     private func deblendAndMeasure(_ pixels: UnsafeMutableBufferPointer<Int32>, image: ImageView<Float>,

@@ -34,35 +34,10 @@ enum TrailFinder {
     static func find(snr: UnsafeMutableBufferPointer<Float>, width w: Int, height h: Int,
                      labels: UnsafeMutableBufferPointer<Int32>, stack: UnsafeMutableBufferPointer<Int32>,
                      pixels: UnsafeMutableBufferPointer<Int32>, settings: Settings = .init()) -> [TrailSegment] {
-        let n = w * h
-        for i in 0..<n { labels[i] = snr[i] > settings.threshold ? -1 : 0 }
-        var label: Int32 = 0
         var pieces: [TrailSegment] = []
-        for start in 0..<n where labels[start] == -1 {
-            label &+= 1
-            var count = 0, top = 0
-            labels[start] = label
-            stack[0] = Int32(start); top = 1
-            while top > 0 {
-                top -= 1
-                let p = Int(stack[top])
-                pixels[count] = Int32(p); count += 1
-                let px = p % w, py = p / w
-                for dy in -1...1 {
-                    let ny = py + dy
-                    guard ny >= 0, ny < h else { continue }
-                    for dx in -1...1 {
-                        let nx = px + dx
-                        guard nx >= 0, nx < w else { continue }
-                        let q = ny * w + nx
-                        if labels[q] == -1 { labels[q] = label; stack[top] = Int32(q); top += 1 }
-                    }
-                }
-            }
-            guard count >= settings.minArea else { continue }
-            if let segment = shape(UnsafeMutableBufferPointer(rebasing: pixels[0..<count]), snr: snr, width: w, settings: settings) {
-                pieces.append(segment)
-            }
+        ConnectedRegions.forEach(above: settings.threshold, in: snr, width: w, height: h, labels: labels, stack: stack,
+                                 pixels: pixels, minArea: settings.minArea) { region in
+            if let segment = shape(region, snr: snr, width: w, settings: settings) { pieces.append(segment) }
         }
         return join(pieces)
     }
