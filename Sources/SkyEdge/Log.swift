@@ -4,7 +4,6 @@ import SkyCore
 /// One line per event on stderr, UTC-stamped, for journald and a technician's terminal.
 public enum Log {
     nonisolated(unsafe) public static var prefix = "skyedge"
-    nonisolated(unsafe) public static var quiet = false
     private static let lock = NSLock()
 
     public static func info(_ message: @autoclosure () -> String) { write("info", message()) }
@@ -12,7 +11,6 @@ public enum Log {
     public static func error(_ message: @autoclosure () -> String) { write("error", message()) }
 
     static func write(_ level: String, _ message: String) {
-        if quiet && level == "info" { return }
         let line = "\(UTCInstant.now().isoString)Z \(prefix) \(level): \(message)\n"
         lock.lock()
         FileHandle.standardError.write(Data(line.utf8))

@@ -15,7 +15,9 @@ public struct SiteConfig: Sendable, Equatable {
         public var seed: UInt64 = 1
         public var width: Int = 1024
         public var height: Int = 1024
-        public var exposure: Double = 30
+        /// Exposure in seconds. The simulator takes 30 s when absent; a V4L2 camera is left
+        /// at its driver's setting unless this is given.
+        public var exposure: Double?
         /// Simulated seconds per real second (60: a 30 s exposure arrives every 0.5 s).
         public var accelerate: Double = 1
         /// Simulated sky: brightness in mag/arcsec^2, seeing FWHM in pixels, cloud cover 0...1.
@@ -140,7 +142,7 @@ extension SiteConfig.Source {
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
         width = try c.decodeIfPresent(Int.self, forKey: .width) ?? width
         height = try c.decodeIfPresent(Int.self, forKey: .height) ?? height
-        exposure = try c.decodeIfPresent(Double.self, forKey: .exposure) ?? exposure
+        exposure = try c.decodeIfPresent(Double.self, forKey: .exposure)
         accelerate = try c.decodeIfPresent(Double.self, forKey: .accelerate) ?? accelerate
         skyBrightness = try c.decodeIfPresent(Double.self, forKey: .skyBrightness) ?? skyBrightness
         fwhm = try c.decodeIfPresent(Double.self, forKey: .fwhm) ?? fwhm
@@ -270,12 +272,13 @@ extension SiteConfig {
         }
         guard (1...65_535).contains(pipeline.saturation) else { throw fail("pipeline.saturation must be 1...65535") }
         guard statusInterval > 0 else { throw fail("statusInterval must be positive") }
+        if let e = source.exposure, !(e > 0 && e <= 86_400) { throw fail("source.exposure must be 0...86400 seconds") }
         switch source.kind {
         case .simulator:
             guard source.width <= maxFrameWidth, source.height <= maxFrameHeight, source.width >= 16, source.height >= 16 else {
                 throw fail("simulated frame \(source.width)x\(source.height) must be 16 px or more and fit maxFrameWidth x maxFrameHeight")
             }
-            guard source.exposure > 0, source.accelerate > 0 else { throw fail("source.exposure and source.accelerate must be positive") }
+            guard (source.exposure ?? 30) > 0, source.accelerate > 0 else { throw fail("source.exposure and source.accelerate must be positive") }
             guard (10...25).contains(source.skyBrightness), (0.5...50).contains(source.fwhm), (0...1).contains(source.clouds) else {
                 throw fail("source.skyBrightness must be 10...25 mag/arcsec^2, source.fwhm 0.5...50 px, source.clouds 0...1")
             }

@@ -27,6 +27,8 @@ public final class SiteRuntime: @unchecked Sendable {
     let sink: RecordSink
     let ring: SlotRing<CapturedFrame>
     let slotPixels: Int
+    /// Start of the frame slots in the arena, looked up once rather than per frame.
+    let slotsBase: UnsafeMutableRawPointer
     let stopping = Atomic<Bool>(false)
     let counters = Mutex(RuntimeCounters())
     /// Backoff bounds for reopening a failed source, seconds.
@@ -44,6 +46,7 @@ public final class SiteRuntime: @unchecked Sendable {
         self.sink = sink
         ring = SlotRing(slots: config.pipeline.slots)
         slotPixels = config.maxFrameWidth * config.maxFrameHeight
+        slotsBase = arena.region("frame slots").baseAddress!
     }
 
     public var snapshot: RuntimeCounters { counters.withLock { $0 } }
@@ -56,8 +59,7 @@ public final class SiteRuntime: @unchecked Sendable {
     var isStopping: Bool { stopping.load(ordering: .acquiring) }
 
     func slot(_ i: Int) -> UnsafeMutableBufferPointer<UInt16> {
-        let region = arena.region("frame slots")
-        let base = (region.baseAddress! + i * slotPixels * 2).bindMemory(to: UInt16.self, capacity: slotPixels)
+        let base = (slotsBase + i * slotPixels * 2).bindMemory(to: UInt16.self, capacity: slotPixels)
         return UnsafeMutableBufferPointer(start: base, count: slotPixels)
     }
 

@@ -42,5 +42,4 @@ final class SlotRing<Info>: @unchecked Sendable {
     }
 
     func close() { condition.lock(); closed = true; condition.broadcast(); condition.unlock() }
-    var isClosed: Bool { condition.lock(); defer { condition.unlock() }; return closed }
 }

@@ -18,7 +18,7 @@ public enum SourceFactory {
             // The camera's defects (hot pixels, bad columns, dust) belong to the site, so they follow its name.
             let camera = CameraModel(width: s.width, height: s.height, seed: SeedMixer.label(config.site))
             var conditions = FrameConditions()
-            conditions.exposure = s.exposure
+            conditions.exposure = s.exposure ?? 30
             conditions.skyBrightness = s.skyBrightness
             conditions.fwhmPixels = s.fwhm
             if s.clouds > 0 { conditions.clouds = Clouds(coverage: s.clouds, seed: s.seed) }

@@ -7,6 +7,7 @@ import Testing
     #expect(c.source.kind == .simulator)
     #expect(c.pipeline.slots == 2)
     #expect(c.broker.port == 1883)
+    #expect(c.source.exposure == nil, "a camera keeps its driver's exposure unless one is configured")
 }
 
 @Test func nestedKeysOverrideOnlyWhatTheyName() throws {
@@ -34,6 +35,7 @@ import Testing
     ("site: s\nnode: n\npipeline: { slots: 0 }\n", "pipeline.slots"),
     ("site: s\nnode: n\nmaxFrameWidth: ten\n", "maxFrameWidth"),
     ("site: s\nnode: n\nsource: { clouds: 1.5 }\n", "source.clouds"),
+    ("site: s\nnode: n\nsource: { kind: v4l2, exposure: -1 }\n", "source.exposure"),
     ("site: [unclosed\n", "invalid config"),
 ])
 func badConfigsSayWhatIsWrong(text: String, expected: String) {
