@@ -13,7 +13,7 @@ public struct BadColumnSpan: Sendable, Equatable {
 }
 
 /// Finds bad columns in a background-subtracted frame: per block of rows, each
-/// column's median against the medians of its neighbours on both sides.
+/// column's level (interquartile mean) against the levels of its neighbours on both sides.
 ///
 /// Neighbours are the columns 2, 4, 6 and 8 away, so a raw Bayer frame (whose
 /// even and odd columns see different colours) compares like with like. A column
@@ -23,10 +23,13 @@ public struct BadColumnSpan: Sendable, Equatable {
 /// the sensor), and a column is bad where at least `minimumBlocks` consecutive
 /// blocks, and at least `minimumFraction` of the rows, deviate alike and steadily (see
 /// `steadiness`): a bright star's diffraction spike spoils a column for a short stretch only.
+/// A column must also stand out from the columns right beside it, so two adjacent columns
+/// spoiled the same way are missed (a dead one beside a hot one is found).
 /// The 8 columns at each edge have no neighbours on one side and are not judged.
 public enum BadColumnFinder {
     public struct Settings: Sendable, Equatable {
-        /// How far a block's median must stand from its neighbours', in standard errors of that median.
+        /// How far a column's level in a block must stand from its neighbours', in robust standard deviations of
+        /// that difference over the block's columns.
         public var sigma = 10.0
         public var minimumBlocks = 2
         /// A bad stretch must also cover this fraction of the frame's rows.
@@ -40,33 +43,47 @@ public enum BadColumnFinder {
 
     static let neighbourOffsets = [2, 4, 6, 8]
 
-    /// `sub` and `rms` are width x height, row-major (the extractor's maps).
-    public static func find(_ sub: UnsafeBufferPointer<Float>, _ rms: UnsafeBufferPointer<Float>, image: ImageView<Float>,
+    /// `sub` is width x height, row-major (the extractor's background-subtracted map).
+    public static func find(_ sub: UnsafeBufferPointer<Float>, image: ImageView<Float>,
                             saturation: Float, settings: Settings = .init()) -> [BadColumnSpan] {
-        let w = image.width, h = image.height
-        guard w >= 2 * neighbourOffsets.last! + 1, h >= 8, sub.count >= w * h, rms.count >= w * h else { return [] }
+        let w = image.width, h = image.height, margin = neighbourOffsets.last!
+        guard w >= 2 * margin + 8, h >= 8, sub.count >= w * h else { return [] }
         let bh = max(2, min(settings.blockHeight, h / 4))
         let blocks = h / bh
         // deviation[b * w + x]: offset of column x in block b when significant, else 0 (NaN: not judged).
         var deviation = [Float](repeating: 0, count: blocks * w)
         var medians = [Float](repeating: .nan, count: w)
         var scratch = [Float](repeating: 0, count: w * (bh + h % bh))
+        var left = [Float](repeating: .nan, count: w), right = [Float](repeating: .nan, count: w)
         for b in 0..<blocks {
             let y0 = b * bh, y1 = b == blocks - 1 ? h : y0 + bh
-            let n = y1 - y0
             columnMedians(sub, image: image, saturation: saturation, rows: y0..<y1, scratch: &scratch, into: &medians)
-            let noiseRow = (y0 + y1) / 2 * w
-            // Standard error of a median of n values, and of the difference with a median of 4 such.
-            let errorScale = 1.2533 / Float(n).squareRoot() * 1.15
-            for x in neighbourOffsets.last!..<(w - neighbourOffsets.last!) {
+            var spread: [Float] = []
+            spread.reserveCapacity(w)
+            for x in margin..<(w - margin) where medians[x].isFinite {
+                left[x] = sideMedian(medians, x, -1) ?? .nan
+                right[x] = sideMedian(medians, x, 1) ?? .nan
+                // Against the mean of both sides a smooth slope of the sky cancels out.
+                if left[x].isFinite && right[x].isFinite { spread.append(abs(medians[x] - 0.5 * (left[x] + right[x]))) }
+            }
+            // The scatter of column medians about their neighbours', measured on this block itself: the
+            // background rms map can overshoot (even below zero) next to a sharp step.
+            guard spread.count >= 8 else { for x in 0..<w { deviation[b * w + x] = .nan }; continue }
+            let k = spread.count / 2
+            let scatter = 1.4826 * spread.withUnsafeMutableBufferPointer { selectKth($0, k) }
+            let limit = Float(settings.sigma) * max(scatter, .leastNormalMagnitude)
+            for x in 0..<w {
                 let m = medians[x]
-                guard m.isFinite else { deviation[b * w + x] = .nan; continue }
-                guard let left = sideMedian(medians, x, -1), let right = sideMedian(medians, x, 1) else {
+                guard x >= margin, x < w - margin, m.isFinite, left[x].isFinite, right[x].isFinite else {
                     deviation[b * w + x] = .nan; continue
                 }
-                let dl = m - left, dr = m - right
-                let limit = Float(settings.sigma) * errorScale * rms[noiseRow + x]
-                if dl * dr > 0, min(abs(dl), abs(dr)) > limit { deviation[b * w + x] = dl > 0 ? min(dl, dr) : max(dl, dr) }
+                let dl = m - left[x], dr = m - right[x]
+                guard dl * dr > 0, min(abs(dl), abs(dr)) > limit else { continue }
+                let d = dl > 0 ? min(dl, dr) : max(dl, dr)
+                // A defect is one column wide: it stands out from its next neighbours too, where the
+                // dip the background leaves beside a sharp step is as deep in the next columns.
+                let n1 = m - medians[x - 1], n2 = m - medians[x + 1]
+                if n1 * d > 0, n2 * d > 0, min(abs(n1), abs(n2)) >= 0.5 * abs(d) { deviation[b * w + x] = d }
             }
         }
         let minimumBlocks = min(blocks, max(settings.minimumBlocks, Int((settings.minimumFraction * Double(h) / Double(bh)).rounded(.up))))
@@ -106,7 +123,7 @@ public enum BadColumnFinder {
 
     static func median(_ v: [Double]) -> Double { FrameQualityJudge.median(v) }
 
-    /// Median of each column over `rows`; NaN where the column holds a saturated pixel there.
+    /// Interquartile mean of each column over `rows`; NaN where the column holds a saturated pixel there.
     /// Rows are read in order and scattered per column so that memory is walked row by row.
     static func columnMedians(_ sub: UnsafeBufferPointer<Float>, image: ImageView<Float>, saturation: Float, rows: Range<Int>,
                               scratch: inout [Float], into medians: inout [Float]) {
@@ -122,8 +139,17 @@ public enum BadColumnFinder {
                         if raw[x] >= saturation || !v.isFinite { med[x] = .nan }
                     }
                 }
+                // The mean of the middle half: as robust to a star as the median, and smooth where the
+                // median of coarsely quantized pixels would jump by whole steps.
+                let lo = n / 4, hi = max(lo + 1, n - n / 4)
                 for x in 0..<w where !med[x].isNaN {
-                    med[x] = selectKth(UnsafeMutableBufferPointer(rebasing: s[(x * n)..<(x * n + n)]), n / 2)
+                    let column = UnsafeMutableBufferPointer(rebasing: s[(x * n)..<(x * n + n)])
+                    _ = selectKth(column, lo)
+                    let upper = UnsafeMutableBufferPointer(rebasing: column[lo...])
+                    _ = selectKth(upper, hi - 1 - lo)
+                    var sum: Float = 0
+                    for i in lo..<hi { sum += column[i] }
+                    med[x] = sum / Float(hi - lo)
                 }
             }
         }
