@@ -179,7 +179,8 @@ public enum FrameQualityJudge {
     /// - 50 x cloud fraction ("clouds" when above 0.25);
     /// - 10 per trail, at most 20 ("trail"); 10 when over 1% of pixels are saturated ("saturation").
     /// Hot pixels, cosmic rays and bad columns are flagged (> 100, > 50, any) but cost nothing: calibration removes them.
-    /// "clouds_unknown" when no region expects enough stars to judge its cloud (twilight, a very short exposure).
+    /// "clouds_unknown" when too few regions expect enough stars to judge their cloud (twilight, moonlight, a very
+    /// short exposure; see `CloudRule`): the cloud fraction is then 0 and costs nothing.
     /// Verdict: good >= 70, medium >= 40, bad below.
     public static func score(_ q: FrameQuality, _ o: QualityOptions) -> (Int, [String]) {
         var s = 100.0
@@ -202,7 +203,10 @@ public enum FrameQualityJudge {
         if q.hotPixels > 100 { flags.append("hot_pixels") }
         if q.cosmicRays > 50 { flags.append("cosmic_rays") }
         if !q.badColumns.isEmpty { flags.append("bad_columns") }
-        if !q.regionJudged.isEmpty && !q.regionJudged.contains(true) { flags.append("clouds_unknown") }
+        let judged = q.regionJudged.filter { $0 }.count
+        if !q.regionJudged.isEmpty && Double(judged) < max(1, o.cloudRule.minimumJudgedFraction * Double(q.regionJudged.count)) {
+            flags.append("clouds_unknown")
+        }
         return (max(0, min(100, Int(s.rounded()))), flags)
     }
 

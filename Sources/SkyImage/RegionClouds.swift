@@ -44,10 +44,15 @@ public struct ClearSkyReference: Sendable, Equatable {
 /// A region is judged only when it expects at least `minimumExpectedStars`
 /// (fewer and an empty region says nothing: the sky is too bright or the exposure
 /// too short to see stars there, as in twilight); it is cloudy when it shows fewer
-/// than `cloudyFraction` of the stars it expects.
+/// than `cloudyFraction` of the stars it expects. The frame's cloud fraction is over
+/// the judged regions, and is left at 0 ("clouds_unknown") when fewer than
+/// `minimumJudgedFraction` of the regions are judged: a moonlit frame with one
+/// judged region says nothing about the sky as a whole.
 public struct CloudRule: Sendable, Equatable {
+    /// With 3 expected, an empty region happens by chance 5% of the time (Poisson).
     public var minimumExpectedStars = 3.0
     public var cloudyFraction = 0.3
+    public var minimumJudgedFraction = 0.25
     /// d log10 N / d m of star counts.
     public static let starCountSlope = 0.45
     public init() {}
@@ -111,7 +116,8 @@ struct RegionCloudAssessment {
         judged = expected.map { $0 >= rule.minimumExpectedStars }
         cloudy = (0..<stars.count).map { judged[$0] && Double(stars[$0]) < rule.cloudyFraction * expected[$0] }
         let n = judged.filter { $0 }.count
-        cloudFraction = n > 0 ? Double(cloudy.filter { $0 }.count) / Double(n) : 0
+        cloudFraction = Double(n) >= max(1, rule.minimumJudgedFraction * Double(judged.count))
+            ? Double(cloudy.filter { $0 }.count) / Double(n) : 0
     }
 }
 
