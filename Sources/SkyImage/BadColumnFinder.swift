@@ -13,7 +13,7 @@ public struct BadColumnSpan: Sendable, Equatable {
 }
 
 /// Finds bad columns in a background-subtracted frame: per block of rows, each
-/// column's level (interquartile mean) against the levels of its neighbours on both sides.
+/// column's level (a clipped mean) against the levels of its neighbours on both sides.
 ///
 /// Neighbours are the columns 2, 4, 6 and 8 away, so a raw Bayer frame (whose
 /// even and odd columns see different colours) compares like with like. A column
@@ -44,7 +44,8 @@ public enum BadColumnFinder {
     static let neighbourOffsets = [2, 4, 6, 8]
 
     /// `sub` is width x height, row-major (the extractor's background-subtracted map).
-    public static func find(_ sub: UnsafeBufferPointer<Float>, image: ImageView<Float>,
+    /// `noise`: the frame's pixel noise (the background rms), for clipping stars out of a column's level.
+    public static func find(_ sub: UnsafeBufferPointer<Float>, image: ImageView<Float>, noise: Float,
                             saturation: Float, settings: Settings = .init()) -> [BadColumnSpan] {
         let w = image.width, h = image.height, margin = neighbourOffsets.last!
         guard w >= 2 * margin + 8, h >= 8, sub.count >= w * h else { return [] }
@@ -53,11 +54,12 @@ public enum BadColumnFinder {
         // deviation[b * w + x]: offset of column x in block b when significant, else 0 (NaN: not judged).
         var deviation = [Float](repeating: 0, count: blocks * w)
         var medians = [Float](repeating: .nan, count: w)
-        var scratch = [Float](repeating: 0, count: w * (bh + h % bh))
+        var scratch = Scratch(width: w)
+        let clip = noise > 0 && noise.isFinite ? 4 * noise : .infinity
         var left = [Float](repeating: .nan, count: w), right = [Float](repeating: .nan, count: w)
         for b in 0..<blocks {
             let y0 = b * bh, y1 = b == blocks - 1 ? h : y0 + bh
-            columnMedians(sub, image: image, saturation: saturation, rows: y0..<y1, scratch: &scratch, into: &medians)
+            columnLevels(sub, image: image, saturation: saturation, rows: y0..<y1, clip: clip, scratch: &scratch, into: &medians)
             var spread: [Float] = []
             spread.reserveCapacity(w)
             for x in margin..<(w - margin) where medians[x].isFinite {
@@ -123,47 +125,80 @@ public enum BadColumnFinder {
 
     static func median(_ v: [Double]) -> Double { FrameQualityJudge.median(v) }
 
-    /// Interquartile mean of each column over `rows`; NaN where the column holds a saturated pixel there.
-    /// Rows are read in order and scattered per column so that memory is walked row by row.
-    static func columnMedians(_ sub: UnsafeBufferPointer<Float>, image: ImageView<Float>, saturation: Float, rows: Range<Int>,
-                              scratch: inout [Float], into medians: inout [Float]) {
-        let w = image.width, n = rows.count
-        medians.withUnsafeMutableBufferPointer { med in
-            med.update(repeating: 0)
-            scratch.withUnsafeMutableBufferPointer { s in
-                for (r, y) in rows.enumerated() {
-                    let raw = image.row(y)
+    /// Rows sampled per block for each column's first, rough level.
+    static let probeRows = 9
+
+    /// Each column's level over `rows`: the mean of its pixels within `clip` of a first level (the median of
+    /// `probeRows` rows spread over the block). As robust to a star as a median, smooth where the median of
+    /// coarsely quantized pixels would jump by whole steps, and read row by row, in memory order.
+    /// NaN where the column holds a saturated pixel there.
+    static func columnLevels(_ sub: UnsafeBufferPointer<Float>, image: ImageView<Float>, saturation: Float, rows: Range<Int>,
+                             clip: Float, scratch: inout Scratch, into levels: inout [Float]) {
+        let w = image.width, n = rows.count, k = min(probeRows, n)
+        scratch.probe.withUnsafeMutableBufferPointer { probe in
+            for p in 0..<k {
+                let y = rows.lowerBound + (2 * p + 1) * n / (2 * k)
+                for x in 0..<w { probe[p * w + x] = sub[y * w + x] }
+            }
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: probeRows) { column in
+                levels.withUnsafeMutableBufferPointer { level in
                     for x in 0..<w {
-                        let v = sub[y * w + x]
-                        s[x * n + r] = v
-                        if raw[x] >= saturation || !v.isFinite { med[x] = .nan }
+                        for p in 0..<k { column[p] = probe[p * w + x] }
+                        level[x] = selectKth(UnsafeMutableBufferPointer(rebasing: column[0..<k]), k / 2)
                     }
                 }
-                // The mean of the middle half: as robust to a star as the median, and smooth where the
-                // median of coarsely quantized pixels would jump by whole steps.
-                let lo = n / 4, hi = max(lo + 1, n - n / 4)
-                for x in 0..<w where !med[x].isNaN {
-                    let column = UnsafeMutableBufferPointer(rebasing: s[(x * n)..<(x * n + n)])
-                    _ = selectKth(column, lo)
-                    let upper = UnsafeMutableBufferPointer(rebasing: column[lo...])
-                    _ = selectKth(upper, hi - 1 - lo)
-                    var sum: Float = 0
-                    for i in lo..<hi { sum += column[i] }
-                    med[x] = sum / Float(hi - lo)
+            }
+        }
+        scratch.sums.withUnsafeMutableBufferPointer { sums in
+            scratch.counts.withUnsafeMutableBufferPointer { counts in
+                levels.withUnsafeMutableBufferPointer { level in
+                    sums.update(repeating: 0)
+                    counts.update(repeating: 0)
+                    for y in rows {
+                        let raw = image.row(y)
+                        let row = sub.baseAddress! + y * w
+                        for x in 0..<w {
+                            let v = row[x]
+                            if raw[x] >= saturation { counts[x] = Int32.min / 2 }
+                            if abs(v - level[x]) <= clip { sums[x] += v; counts[x] &+= 1 }
+                        }
+                    }
+                    for x in 0..<w {
+                        level[x] = counts[x] * 2 >= Int32(n) ? sums[x] / Float(counts[x]) : .nan
+                    }
                 }
             }
         }
     }
 
-    /// Median of the finite medians of the neighbours on one side; nil with fewer than 2.
-    static func sideMedian(_ medians: [Float], _ x: Int, _ side: Int) -> Float? {
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: neighbourOffsets.count) { v -> Float? in
-            var n = 0
-            for k in neighbourOffsets { let m = medians[x + side * k]; if m.isFinite { v[n] = m; n += 1 } }
-            guard n >= 2 else { return nil }
-            var s = UnsafeMutableBufferPointer(rebasing: v[0..<n])
-            s.sort()
-            return n % 2 == 1 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2])
+    struct Scratch {
+        var probe: [Float], sums: [Float], counts: [Int32]
+        init(width: Int) {
+            probe = [Float](repeating: 0, count: probeRows * width)
+            sums = [Float](repeating: 0, count: width)
+            counts = [Int32](repeating: 0, count: width)
+        }
+    }
+
+    /// Median of the finite levels of the neighbours on one side; nil with fewer than 2.
+    @inline(__always)
+    static func sideMedian(_ levels: [Float], _ x: Int, _ side: Int) -> Float? {
+        var v: (Float, Float, Float, Float) = (0, 0, 0, 0)
+        var n = 0
+        for k in neighbourOffsets {
+            let m = levels[x + side * k]
+            guard m.isFinite else { continue }
+            switch n { case 0: v.0 = m; case 1: v.1 = m; case 2: v.2 = m; default: v.3 = m }
+            n += 1
+        }
+        switch n {
+        case 4:
+            // The two middle values of four: the larger of the pair minima, the smaller of the pair maxima.
+            let lower = max(min(v.0, v.1), min(v.2, v.3)), upper = min(max(v.0, v.1), max(v.2, v.3))
+            return 0.5 * (lower + upper)
+        case 3: return max(min(v.0, v.1), min(max(v.0, v.1), v.2))
+        case 2: return 0.5 * (v.0 + v.1)
+        default: return nil
         }
     }
 }

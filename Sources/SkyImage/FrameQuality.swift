@@ -146,7 +146,7 @@ public enum FrameQualityJudge {
             q.hotPixelPositions = findHotPixels(sub, rms, width: w, height: h)
             q.hotPixels = q.hotPixelPositions.count
             q.ringFraction = ringFraction(stars, sub, width: w, height: h)
-            q.badColumns = BadColumnFinder.find(sub, image: image, saturation: options.saturation, settings: options.badColumns)
+            q.badColumns = BadColumnFinder.find(sub, image: image, noise: Float(q.noise), saturation: options.saturation, settings: options.badColumns)
             // Clouds: every unsaturated point source at S/N >= 10, blended or not (a crowded ring counts).
             let cloudStars = catalog.sources.filter {
                 !$0.flags.contains(.saturated) && $0.flux > 10 * $0.fluxError && $0.fwhm.isFinite && $0.fwhm > 0.7 && inSky($0)

@@ -156,12 +156,14 @@ struct RegionMap {
 
     func index(_ x: Double, _ y: Double) -> Int? { locate(x, y) }
 
-    /// Median of a full-frame map over each region, sampled every 4th pixel each way (NaN where a region has none).
+    /// Median of a smooth full-frame map over each region, from about 64k samples on a square lattice
+    /// (NaN where a region has none).
     func medians(of map: UnsafeBufferPointer<Float>, width w: Int, height h: Int) -> [Double] {
         var values = [[Float]](repeating: [], count: count)
         guard map.count >= w * h else { return [Double](repeating: .nan, count: count) }
-        for y in stride(from: 2, to: h, by: 4) {
-            for x in stride(from: 2, to: w, by: 4) {
+        let step = max(2, Int((Double(w * h) / 65_536).squareRoot()))
+        for y in stride(from: step / 2, to: h, by: step) {
+            for x in stride(from: step / 2, to: w, by: step) {
                 if let i = index(Double(x), Double(y)) { values[i].append(map[y * w + x]) }
             }
         }

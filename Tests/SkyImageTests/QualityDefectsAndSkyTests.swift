@@ -40,7 +40,7 @@ import SkySim
         let extractor = SourceExtractor(maxWidth: w, maxHeight: h)
         let found = try image.withView { view -> [BadColumnSpan] in
             _ = try extractor.extract(view)
-            return extractor.withMaps { sub, _ in BadColumnFinder.find(sub, image: view, saturation: .infinity) }
+            return extractor.withMaps { sub, _ in BadColumnFinder.find(sub, image: view, noise: extractor.background!.globalRMS, saturation: .infinity) }
         }
         print("bad columns in the step frame: \(found)")
         #expect(found.map(\.x) == [60])
