@@ -151,20 +151,26 @@ public enum BadColumnFinder {
         }
         scratch.sums.withUnsafeMutableBufferPointer { sums in
             scratch.counts.withUnsafeMutableBufferPointer { counts in
-                levels.withUnsafeMutableBufferPointer { level in
-                    sums.update(repeating: 0)
-                    counts.update(repeating: 0)
-                    for y in rows {
-                        let raw = image.row(y)
-                        let row = sub.baseAddress! + y * w
-                        for x in 0..<w {
-                            let v = row[x]
-                            if raw[x] >= saturation { counts[x] = Int32.min / 2 }
-                            if abs(v - level[x]) <= clip { sums[x] += v; counts[x] &+= 1 }
+                scratch.peaks.withUnsafeMutableBufferPointer { peaks in
+                    levels.withUnsafeMutableBufferPointer { level in
+                        sums.update(repeating: 0)
+                        counts.update(repeating: 0)
+                        peaks.update(repeating: -.infinity)
+                        // Branch-free so that the compiler vectorizes it: this pass reads every pixel.
+                        for y in rows {
+                            let raw = image.row(y).baseAddress!
+                            let row = sub.baseAddress! + y * w
+                            for x in 0..<w {
+                                let v = row[x]
+                                let inside: Float = abs(v - level[x]) <= clip ? 1 : 0
+                                sums[x] += inside * v
+                                counts[x] += inside
+                                peaks[x] = max(peaks[x], raw[x])
+                            }
                         }
-                    }
-                    for x in 0..<w {
-                        level[x] = counts[x] * 2 >= Int32(n) ? sums[x] / Float(counts[x]) : .nan
+                        for x in 0..<w {
+                            level[x] = counts[x] * 2 >= Float(n) && peaks[x] < saturation ? sums[x] / counts[x] : .nan
+                        }
                     }
                 }
             }
@@ -172,11 +178,12 @@ public enum BadColumnFinder {
     }
 
     struct Scratch {
-        var probe: [Float], sums: [Float], counts: [Int32]
+        var probe: [Float], sums: [Float], counts: [Float], peaks: [Float]
         init(width: Int) {
             probe = [Float](repeating: 0, count: probeRows * width)
             sums = [Float](repeating: 0, count: width)
-            counts = [Int32](repeating: 0, count: width)
+            counts = [Float](repeating: 0, count: width)
+            peaks = [Float](repeating: 0, count: width)
         }
     }
 
