@@ -277,15 +277,15 @@ public final class Executor: @unchecked Sendable {
             let rows = min(st.tileRows, rowsPerItem - row0)
             let out = y(item) + row0 * ys.c
             for g in 0..<c.groups {
-                var a = UnsafePointer(x(item) + row0 * xs.c), lda = xs.c
-                if !st.direct {
+                if st.direct {
+                    sky_gemm_s8(x(item) + row0 * xs.c, xs.c, Int32(rows), st.packed! + g * st.packedStride, st.rq! + g, out + g * ocg, ys.c)
+                } else {
                     let scratch = (base + st.scratch + thread * st.scratchPerThread).assumingMemoryBound(to: Int8.self)
-                    sky_im2col_s8(x(item), Int32(xs.h), Int32(xs.w), Int32(xs.c), Int32(c.kernelH), Int32(c.kernelW),
-                                  Int32(c.strideH), Int32(c.strideW), Int32(c.padTop), Int32(c.padLeft), Int32(ys.w),
-                                  Int32(row0), Int32(rows), Int32(g * icg), Int32(icg), Int8(truncatingIfNeeded: st.zp), scratch, st.kp)
-                    a = UnsafePointer(scratch); lda = st.kp
+                    sky_conv_s8(x(item), Int32(xs.h), Int32(xs.w), Int32(xs.c), Int32(c.kernelH), Int32(c.kernelW),
+                                Int32(c.strideH), Int32(c.strideW), Int32(c.padTop), Int32(c.padLeft), Int32(ys.w),
+                                Int32(row0), Int32(rows), Int32(g * icg), Int32(icg), Int8(truncatingIfNeeded: st.zp),
+                                st.packed! + g * st.packedStride, st.rq! + g, out + g * ocg, ys.c, scratch, st.kp)
                 }
-                sky_gemm_s8(a, lda, Int32(rows), st.packed! + g * st.packedStride, st.rq! + g, out + g * ocg, ys.c)
             }
         case .depthwise:
             let c = st.conv, rowsPerItem = ys.h * ys.w, tiles = tilesPerItem(st)

@@ -89,6 +89,16 @@ void sky_im2col_s8(const int8_t *x, int32_t h, int32_t w, int32_t c,
                    int32_t out_w, int32_t row0, int32_t rows, int32_t c0, int32_t cg,
                    int8_t zero_point, int8_t *a, size_t lda);
 
+/* Rows [row0, row0 + rows) of a convolution's output (one group: input channels
+   [c0, c0 + cg), the weights packed for that group), into y with row stride ldy:
+   im2col + sky_gemm_s8, or a kernel that gathers its rows from the image itself.
+   scratch: rows x lda bytes (lda >= sky_gemm_s8_k_padded(kh * kw * cg)). */
+void sky_conv_s8(const int8_t *x, int32_t h, int32_t w, int32_t c,
+                 int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t pad_top, int32_t pad_left,
+                 int32_t out_w, int32_t row0, int32_t rows, int32_t c0, int32_t cg, int8_t zero_point,
+                 const void *packed, const sky_requant_s8 *rq, int8_t *y, size_t ldy,
+                 int8_t *scratch, size_t lda);
+
 /* Depthwise convolution (channel multiplier 1), output pixels [row0, row0 + rows).
    Weights [kh][kw][c]; acc: c int32 of scratch. */
 void sky_depthwise_s8(const int8_t *x, int32_t h, int32_t w, int32_t c,
