@@ -17,8 +17,10 @@
 
 #define AVX2 __attribute__((target("avx2,fma")))
 #define MR 6
-/* Widened rows live on the stack: 6 x kp int16; longer rows take the 4x16 kernel. */
-#define MAX_KP 4096
+/* Widened rows live on the stack: up to 48 rows in about 64 KiB, at least 6 rows of kp
+   int16 (at most 192 KiB, within the 8 MiB default thread stack); longer rows take the
+   4x16 kernel. */
+#define MAX_KP 16384
 
 /* Per-channel output-stage constants for 8 channels. */
 typedef struct {
@@ -104,13 +106,16 @@ static int ctx_init(gemm_ctx *g, const void *packed, const sky_requant_s8 *rq) {
     return 1;
 }
 
-/* Rows of one block (widened, `stride` int16 apart, MR of them even when fewer are
-   real) times every 16-channel block of weights, requantized into c. */
-static AVX2 void block(const gemm_ctx *g, const int16_t *ab, int32_t stride, int rows, int8_t *c, size_t ldc) {
+/* R rows of one block (widened, `stride` int16 apart) times the 16-channel block of
+   weights at n0 (only its first 8 channels when V is 1: layers of at most 8 channels),
+   requantized into c. R and V are constants in each instance, so the accumulators stay
+   in registers and short blocks (a batch-1 dense layer is one row) compute only their rows. */
+static inline __attribute__((always_inline)) AVX2 void block_rv(const gemm_ctx *g, const int16_t *ab, int32_t stride,
+                                                                 const int R, const int V, int32_t n0, int8_t *c, size_t ldc) {
     const sky_packed_header *h = g->h;
     const int32_t kp2 = h->kp / 2, k2 = (h->k + 1) / 2, n = h->n;
-    const int32_t *p0 = (const int32_t *)ab, *p1 = p0 + stride / 2, *p2 = p1 + stride / 2, *p3 = p2 + stride / 2,
-                  *p4 = p3 + stride / 2, *p5 = p4 + stride / 2;
+    const int32_t *p[MR];
+    for (int r = 0; r < R; r++) p[r] = (const int32_t *)(ab + r * stride);
     const stage_common *k = &g->k;
     stage8 lk = {0};
     if (k->has_leaky) {
@@ -119,39 +124,100 @@ static AVX2 void block(const gemm_ctx *g, const int16_t *ab, int32_t stride, int
         lk.mask = _mm256_set1_epi32((int32_t)((1ll << k->leaky_right) - 1));
         lk.half = _mm256_set1_epi32((int32_t)(((1ll << k->leaky_right) - 1) >> 1));
     }
-    for (int32_t n0 = 0; n0 < h->np; n0 += 16) {
+    {
         const int16_t *b = g->wt + (size_t)(n0 / 16) * kp2 * 32;
-        __m256i b0 = _mm256_loadu_si256((const __m256i *)(g->bias + n0)), b1 = _mm256_loadu_si256((const __m256i *)(g->bias + n0 + 8));
-        __m256i c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1, c40 = b0, c41 = b1, c50 = b0, c51 = b1;
+        __m256i acc[MR][2];
+        for (int r = 0; r < R; r++)
+            for (int v = 0; v < V; v++) acc[r][v] = _mm256_loadu_si256((const __m256i *)(g->bias + n0 + 8 * v));
         for (int32_t q = 0; q < k2; q++, b += 32) {
-            __m256i w0 = _mm256_load_si256((const __m256i *)b), w1 = _mm256_load_si256((const __m256i *)(b + 16));
-            __m256i x = _mm256_set1_epi32(p0[q]);
-            c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(x, w0)); c01 = _mm256_add_epi32(c01, _mm256_madd_epi16(x, w1));
-            x = _mm256_set1_epi32(p1[q]);
-            c10 = _mm256_add_epi32(c10, _mm256_madd_epi16(x, w0)); c11 = _mm256_add_epi32(c11, _mm256_madd_epi16(x, w1));
-            x = _mm256_set1_epi32(p2[q]);
-            c20 = _mm256_add_epi32(c20, _mm256_madd_epi16(x, w0)); c21 = _mm256_add_epi32(c21, _mm256_madd_epi16(x, w1));
-            x = _mm256_set1_epi32(p3[q]);
-            c30 = _mm256_add_epi32(c30, _mm256_madd_epi16(x, w0)); c31 = _mm256_add_epi32(c31, _mm256_madd_epi16(x, w1));
-            x = _mm256_set1_epi32(p4[q]);
-            c40 = _mm256_add_epi32(c40, _mm256_madd_epi16(x, w0)); c41 = _mm256_add_epi32(c41, _mm256_madd_epi16(x, w1));
-            x = _mm256_set1_epi32(p5[q]);
-            c50 = _mm256_add_epi32(c50, _mm256_madd_epi16(x, w0)); c51 = _mm256_add_epi32(c51, _mm256_madd_epi16(x, w1));
+            __m256i w[2];
+            for (int v = 0; v < V; v++) w[v] = _mm256_load_si256((const __m256i *)(b + 16 * v));
+            for (int r = 0; r < R; r++) {
+                __m256i x = _mm256_set1_epi32(p[r][q]);
+                for (int v = 0; v < V; v++) acc[r][v] = _mm256_add_epi32(acc[r][v], _mm256_madd_epi16(x, w[v]));
+            }
         }
-        __m256i acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
         int8_t *o = c + n0;
-        if (n0 + 16 <= n) {
+        if (V == 2 && n0 + 16 <= n) {
             stage8 s0 = stage8_load(n0, g->rq), s1 = stage8_load(n0 + 8, g->rq);
-            for (int r = 0; r < rows; r++, o += ldc)
+            for (int r = 0; r < R; r++, o += ldc)
                 store16(finish8(acc[r][0], &s0, k, &lk), finish8(acc[r][1], &s1, k, &lk), o);
         } else {   /* channel tail: scalar stage (the accumulators already hold the bias) */
-            for (int r = 0; r < rows; r++, o += ldc) {
-                int32_t v[16];
-                _mm256_storeu_si256((__m256i *)v, acc[r][0]); _mm256_storeu_si256((__m256i *)(v + 8), acc[r][1]);
-                for (int32_t j = 0; j < 16 && n0 + j < n; j++) o[j] = sky_requant_one(v[j], n0 + j, g->rq);
+            for (int r = 0; r < R; r++, o += ldc) {
+                int32_t t[16];
+                for (int v = 0; v < V; v++) _mm256_storeu_si256((__m256i *)(t + 8 * v), acc[r][v]);
+                for (int32_t j = 0; j < 8 * V && n0 + j < n; j++) o[j] = sky_requant_one(t[j], n0 + j, g->rq);
             }
         }
     }
+}
+
+#define BLOCK(R, V) static AVX2 void block_##R##_##V(const gemm_ctx *g, const int16_t *ab, int32_t s, int32_t n0, int8_t *c, size_t ldc) { block_rv(g, ab, s, R, V, n0, c, ldc); }
+BLOCK(1, 1) BLOCK(2, 1) BLOCK(3, 1) BLOCK(4, 1) BLOCK(5, 1) BLOCK(6, 1)
+BLOCK(1, 2) BLOCK(2, 2) BLOCK(3, 2) BLOCK(4, 2) BLOCK(5, 2) BLOCK(6, 2)
+typedef void (*block_fn)(const gemm_ctx *, const int16_t *, int32_t, int32_t, int8_t *, size_t);
+static const block_fn blocks[2][MR] = {
+    {block_1_1, block_2_1, block_3_1, block_4_1, block_5_1, block_6_1},
+    {block_1_2, block_2_2, block_3_2, block_4_2, block_5_2, block_6_2},
+};
+
+/* Layers of 1-4 output channels (an autoencoder's last conv): a 16-channel block would
+   be mostly padding, so each channel is a dot product along k per row instead, the
+   rows' sums gathered into the lanes of one vector for the output stage. */
+static AVX2 void block_dot(const gemm_ctx *g, const int16_t *ab, int32_t stride, int rows, int8_t *c, size_t ldc) {
+    const sky_packed_header *h = g->h;
+    const int32_t kw = (h->k + 15) / 16 * 16;
+    const stage_common *k = &g->k;
+    stage8 lk = {0};
+    if (k->has_leaky) {
+        lk.m = lk.m_odd = _mm256_set1_epi32(k->leaky_m);
+        lk.left = _mm256_set1_epi32(k->leaky_left); lk.right = _mm256_set1_epi32(k->leaky_right);
+        lk.mask = _mm256_set1_epi32((int32_t)((1ll << k->leaky_right) - 1));
+        lk.half = _mm256_set1_epi32((int32_t)(((1ll << k->leaky_right) - 1) >> 1));
+    }
+    int16_t col[kw] __attribute__((aligned(32)));
+    for (int32_t j = 0; j < h->n; j++) {
+        for (int32_t q = 0; q < kw / 2; q++) memcpy(col + 2 * q, g->wt + ((size_t)q * 16 + j) * 2, 4);   /* [k/2][16][2] -> [k] */
+        __m256i acc[MR];
+        for (int r = 0; r < MR; r++) acc[r] = _mm256_setzero_si256();
+        for (int32_t q = 0; q < kw; q += 16) {
+            __m256i w = _mm256_load_si256((const __m256i *)(col + q));
+            for (int r = 0; r < rows; r++)
+                acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(ab + r * stride + q)), w));
+        }
+        __m256i t0 = _mm256_hadd_epi32(_mm256_hadd_epi32(acc[0], acc[1]), _mm256_hadd_epi32(acc[2], acc[3]));
+        __m256i t1 = _mm256_hadd_epi32(_mm256_hadd_epi32(acc[4], acc[5]), _mm256_setzero_si256());
+        __m256i sums = _mm256_add_epi32(_mm256_permute2x128_si256(t0, t1, 0x20), _mm256_permute2x128_si256(t0, t1, 0x31));
+        sums = _mm256_add_epi32(sums, _mm256_set1_epi32(g->bias[j]));
+        stage8 st;
+        int32_t sh = g->rq->shift[j], r = sh > 0 ? 0 : -sh;
+        st.m = st.m_odd = _mm256_set1_epi32(g->rq->multiplier[j]);
+        st.left = _mm256_set1_epi32(sh > 0 ? sh : 0); st.right = _mm256_set1_epi32(r);
+        st.mask = _mm256_set1_epi32((int32_t)((1ll << r) - 1)); st.half = _mm256_set1_epi32((int32_t)(((1ll << r) - 1) >> 1));
+        int32_t out[8];
+        _mm256_storeu_si256((__m256i *)out, finish8(sums, &st, k, &lk));
+        for (int i = 0; i < rows; i++) c[(size_t)i * ldc + j] = (int8_t)(out[i] < -128 ? -128 : out[i] > 127 ? 127 : out[i]);
+    }
+}
+
+/* All rows of a super-block (widened, `stride` apart) times all weights: channel blocks
+   outermost, so one block's weights stay in L1 while up to SB rows pass by. */
+static void tile(const gemm_ctx *g, const int16_t *ab, int32_t stride, int32_t rows, int8_t *c, size_t ldc) {
+    if (g->h->n <= 4) {
+        for (int32_t i = 0; i < rows; i += MR)
+            block_dot(g, ab + (size_t)i * stride, stride, rows - i < MR ? rows - i : MR, c + (size_t)i * ldc, ldc);
+        return;
+    }
+    const block_fn *f = blocks[g->h->n > 8];
+    for (int32_t n0 = 0; n0 < g->h->np; n0 += 16)
+        for (int32_t i = 0; i < rows; i += MR)
+            f[(rows - i < MR ? rows - i : MR) - 1](g, ab + (size_t)i * stride, stride, n0, c + (size_t)i * ldc, ldc);
+}
+
+/* Rows per super-block: a multiple of 6, at most 48, about 64 KiB of widened rows. */
+static int32_t superblock_rows(int32_t stride) {
+    int32_t r = 65536 / (stride * 2) / MR * MR;
+    return r < MR ? MR : r > 8 * MR ? 8 * MR : r;
 }
 
 /* n int8 at src as int16 at dst, 16 at a time: reads and writes up to 15 past n. */
@@ -164,12 +230,12 @@ AVX2 void sky_gemm_s8_avx2(const int8_t *a, size_t lda, int32_t m, const void *p
     gemm_ctx g;
     if (!ctx_init(&g, packed, rq)) { sky_gemm_s8_avx2_4x16(a, lda, m, packed, rq, c, ldc); return; }
     const int32_t kw = (g.h->k + 15) / 16 * 16;   /* within the row's kp bytes */
-    int16_t ab[MR * kw] __attribute__((aligned(32)));
-    for (int32_t i = 0; i < m; i += MR) {
-        int32_t rows = m - i < MR ? m - i : MR;
-        for (int r = 0; r < MR; r++)   /* short blocks repeat their last row */
-            widen(ab + r * kw, a + (size_t)(i + (r < rows ? r : rows - 1)) * lda, kw);
-        block(&g, ab, kw, rows, c + (size_t)i * ldc, ldc);
+    const int32_t sb = superblock_rows(kw);
+    int16_t ab[sb * kw] __attribute__((aligned(32)));
+    for (int32_t i = 0; i < m; i += sb) {
+        int32_t rows = m - i < sb ? m - i : sb;
+        for (int r = 0; r < rows; r++) widen(ab + r * kw, a + (size_t)(i + r) * lda, kw);
+        tile(&g, ab, kw, rows, c + (size_t)i * ldc, ldc);
     }
 }
 
@@ -184,14 +250,14 @@ AVX2 int sky_conv_s8_avx2(const int8_t *x, int32_t h, int32_t w, int32_t c, int3
     const int32_t k = g.h->k, stride = (k + 15) / 16 * 16 + 16;   /* + the last chunk's overshoot */
     const int32_t span = kw * cg, span16 = (span + 15) / 16 * 16;
     const int8_t *end = x + (size_t)h * w * c;
-    int16_t ab[MR * stride] __attribute__((aligned(32)));
+    const int32_t sb = superblock_rows(stride);
+    int16_t ab[sb * stride] __attribute__((aligned(32)));
     int8_t row[g.h->kp + 16] __attribute__((aligned(32)));
     int32_t oy = row0 / ow, ox = row0 % ow;
-    for (int32_t i = 0; i < rows; i += MR) {
-        int32_t n = rows - i < MR ? rows - i : MR;
-        for (int r = 0; r < MR; r++) {
+    for (int32_t i = 0; i < rows; i += sb) {
+        int32_t n = rows - i < sb ? rows - i : sb;
+        for (int r = 0; r < n; r++) {
             int16_t *d = ab + r * stride;
-            if (r >= n) { memcpy(d, d - stride, (size_t)stride * 2); continue; }   /* short block: repeat */
             int32_t iy0 = oy * sh - pt, ix0 = ox * sw - pl;
             const int8_t *src = x + ((size_t)iy0 * w + ix0) * c + c0;
             if (cg == c && iy0 >= 0 && iy0 + kh <= h && ix0 >= 0 && ix0 + kw <= w &&
@@ -203,7 +269,7 @@ AVX2 int sky_conv_s8_avx2(const int8_t *x, int32_t h, int32_t w, int32_t c, int3
             }
             if (++ox == ow) { ox = 0; oy++; }
         }
-        block(&g, ab, stride, n, y + (size_t)i * ldy, ldy);
+        tile(&g, ab, stride, n, y + (size_t)i * ldy, ldy);
     }
     return 1;
 }

@@ -168,8 +168,7 @@ public final class Executor: @unchecked Sendable {
     public func run(input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>) {
         precondition(batch >= 1 && batch <= plan.maxBatch, "batch \(batch) outside 1...\(plan.maxBatch)")
         let x0 = (arena + plan.tensorOffset[0]).assumingMemoryBound(to: Int8.self)
-        let q0 = inputQuant
-        for j in 0..<(batch * inputCount) { x0[j] = q0.quantize(input[j]) }
+        sky_quantize_f32_s8(input, batch * inputCount, inputQuant.scale, inputQuant.zeroPoint, x0)
         runSteps(batch)
         let y = UnsafePointer((arena + plan.tensorOffset[plan.lastInt8]).assumingMemoryBound(to: Int8.self))
         let oq = outputQuant, n = outputCount
@@ -307,7 +306,8 @@ public final class Executor: @unchecked Sendable {
                 a = UnsafePointer(scratch); lda = st.kp
             }
             sky_gemm_s8(a, lda, Int32(rows), st.packed!, st.rq!, y(row0), ys.c)
-        case .maxPool: Int8Kernels.maxPool(x(t), xs, st.pool, y(t), ys)
+        case .maxPool:
+            sky_maxpool_s8(x(t), Int32(xs.w), Int32(xs.c), Int32(st.pool.size), Int32(st.pool.stride), Int32(ys.h), Int32(ys.w), y(t))
         case .avgPool: Int8Kernels.avgPool(x(t), xs, st.pool, y(t), ys)
         case .globalAvgPool: Int8Kernels.globalAvgPool(x(t), xs, y(t))
         case .add:

@@ -99,6 +99,14 @@ void sky_conv_s8(const int8_t *x, int32_t h, int32_t w, int32_t c,
                  const void *packed, const sky_requant_s8 *rq, int8_t *y, size_t ldy,
                  int8_t *scratch, size_t lda);
 
+/* n floats to int8 as QuantParams.quantize does (bit for bit). */
+void sky_quantize_f32_s8(const float *x, size_t n, float scale, int32_t zero_point, int8_t *y);
+
+/* Max pooling, valid windows of size x size every stride pixels, over an NHWC image
+   w pixels wide with c channels, into oh x ow x c. Reference: Int8Kernels.maxPool. */
+void sky_maxpool_s8(const int8_t *x, int32_t w, int32_t c, int32_t size, int32_t stride,
+                    int32_t oh, int32_t ow, int8_t *y);
+
 /* Depthwise convolution (channel multiplier 1), output pixels [row0, row0 + rows).
    Weights [kh][kw][c]; acc: c int32 of scratch. */
 void sky_depthwise_s8(const int8_t *x, int32_t h, int32_t w, int32_t c,
@@ -110,6 +118,9 @@ void sky_depthwise_s8(const int8_t *x, int32_t h, int32_t w, int32_t c,
 /* Runs iterations x 12 independent 256-bit vpmaddwd (16 int8-as-int16 MACs each);
    for measuring the AVX2 int8 peak. Returns a value that depends on the work; 0 without AVX2. */
 uint64_t sky_peak_madd_avx2(uint64_t iterations);
+/* The same with each product added into its accumulator (vpmaddwd + vpaddd, the GEMM's
+   inner-loop pair): the ceiling of that instruction sequence. */
+uint64_t sky_peak_madd_add_avx2(uint64_t iterations);
 
 #ifdef __cplusplus
 }
