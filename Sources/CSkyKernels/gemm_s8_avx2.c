@@ -39,6 +39,16 @@ static inline AVX2 stage8 stage8_load(int32_t n0, const sky_requant_s8 *rq) {
     return s;
 }
 
+/* The same multiplier and shifts in every lane (the leaky slope; one channel in 8 rows). */
+static inline AVX2 stage8 uniform_stage(int32_t m, int32_t left, int32_t right) {
+    stage8 s;
+    s.m = s.m_odd = _mm256_set1_epi32(m);
+    s.left = _mm256_set1_epi32(left); s.right = _mm256_set1_epi32(right);
+    s.mask = _mm256_set1_epi32((int32_t)((1ll << right) - 1));
+    s.half = _mm256_set1_epi32((int32_t)(((1ll << right) - 1) >> 1));
+    return s;
+}
+
 /* sky_mbqm on 8 lanes for multipliers that are never INT32_MIN (the saturating case of
    SaturatingRoundingDoublingHighMul needs both operands INT32_MIN): the 64-bit product
    plus 2^30, floored by 2^31 (gemmlowp's SIMD form, equal to the scalar's nudge with
@@ -117,13 +127,7 @@ static inline __attribute__((always_inline)) AVX2 void block_rv(const gemm_ctx *
     const int32_t *p[MR];
     for (int r = 0; r < R; r++) p[r] = (const int32_t *)(ab + r * stride);
     const stage_common *k = &g->k;
-    stage8 lk = {0};
-    if (k->has_leaky) {
-        lk.m = lk.m_odd = _mm256_set1_epi32(k->leaky_m);
-        lk.left = _mm256_set1_epi32(k->leaky_left); lk.right = _mm256_set1_epi32(k->leaky_right);
-        lk.mask = _mm256_set1_epi32((int32_t)((1ll << k->leaky_right) - 1));
-        lk.half = _mm256_set1_epi32((int32_t)(((1ll << k->leaky_right) - 1) >> 1));
-    }
+    const stage8 lk = uniform_stage(k->leaky_m, k->leaky_left, k->leaky_right);
     {
         const int16_t *b = g->wt + (size_t)(n0 / 16) * kp2 * 32;
         __m256i acc[MR][2];
@@ -168,13 +172,7 @@ static AVX2 void block_dot(const gemm_ctx *g, const int16_t *ab, int32_t stride,
     const sky_packed_header *h = g->h;
     const int32_t kw = (h->k + 15) / 16 * 16;
     const stage_common *k = &g->k;
-    stage8 lk = {0};
-    if (k->has_leaky) {
-        lk.m = lk.m_odd = _mm256_set1_epi32(k->leaky_m);
-        lk.left = _mm256_set1_epi32(k->leaky_left); lk.right = _mm256_set1_epi32(k->leaky_right);
-        lk.mask = _mm256_set1_epi32((int32_t)((1ll << k->leaky_right) - 1));
-        lk.half = _mm256_set1_epi32((int32_t)(((1ll << k->leaky_right) - 1) >> 1));
-    }
+    const stage8 lk = uniform_stage(k->leaky_m, k->leaky_left, k->leaky_right);
     int16_t col[kw] __attribute__((aligned(32)));
     for (int32_t j = 0; j < h->n; j++) {
         for (int32_t q = 0; q < kw / 2; q++) memcpy(col + 2 * q, g->wt + ((size_t)q * 16 + j) * 2, 4);   /* [k/2][16][2] -> [k] */
@@ -189,11 +187,8 @@ static AVX2 void block_dot(const gemm_ctx *g, const int16_t *ab, int32_t stride,
         __m256i t1 = _mm256_hadd_epi32(_mm256_hadd_epi32(acc[4], acc[5]), _mm256_setzero_si256());
         __m256i sums = _mm256_add_epi32(_mm256_permute2x128_si256(t0, t1, 0x20), _mm256_permute2x128_si256(t0, t1, 0x31));
         sums = _mm256_add_epi32(sums, _mm256_set1_epi32(g->bias[j]));
-        stage8 st;
-        int32_t sh = g->rq->shift[j], r = sh > 0 ? 0 : -sh;
-        st.m = st.m_odd = _mm256_set1_epi32(g->rq->multiplier[j]);
-        st.left = _mm256_set1_epi32(sh > 0 ? sh : 0); st.right = _mm256_set1_epi32(r);
-        st.mask = _mm256_set1_epi32((int32_t)((1ll << r) - 1)); st.half = _mm256_set1_epi32((int32_t)(((1ll << r) - 1) >> 1));
+        int32_t sh = g->rq->shift[j];
+        const stage8 st = uniform_stage(g->rq->multiplier[j], sh > 0 ? sh : 0, sh > 0 ? 0 : -sh);
         int32_t out[8];
         _mm256_storeu_si256((__m256i *)out, finish8(sums, &st, k, &lk));
         for (int i = 0; i < rows; i++) c[(size_t)i * ldc + j] = (int8_t)(out[i] < -128 ? -128 : out[i] > 127 ? 127 : out[i]);
@@ -254,15 +249,22 @@ AVX2 int sky_conv_s8_avx2(const int8_t *x, int32_t h, int32_t w, int32_t c, int3
     int16_t ab[sb * stride] __attribute__((aligned(32)));
     int8_t row[g.h->kp + 16] __attribute__((aligned(32)));
     int32_t oy = row0 / ow, ox = row0 % ow;
+    /* Interior pixels: whole kernel inside the image, and the last 16-byte read inside too. */
+    const size_t wc = (size_t)w * c;
+    const int32_t last_iy = h - kh, last_ix = w - kw;
+    const int8_t *last_src = end - (size_t)(kh - 1) * wc - span16;
     for (int32_t i = 0; i < rows; i += sb) {
         int32_t n = rows - i < sb ? rows - i : sb;
         for (int r = 0; r < n; r++) {
             int16_t *d = ab + r * stride;
             int32_t iy0 = oy * sh - pt, ix0 = ox * sw - pl;
             const int8_t *src = x + ((size_t)iy0 * w + ix0) * c + c0;
-            if (cg == c && iy0 >= 0 && iy0 + kh <= h && ix0 >= 0 && ix0 + kw <= w &&
-                src + (size_t)(kh - 1) * w * c + span16 <= end) {
-                for (int32_t ky = 0; ky < kh; ky++) widen(d + ky * span, src + (size_t)ky * w * c, span);
+            if (cg == c && (uint32_t)iy0 <= (uint32_t)last_iy && (uint32_t)ix0 <= (uint32_t)last_ix && src <= last_src) {
+                if (span <= 16)   /* small first layers: one 16-byte widening per kernel row */
+                    for (int32_t ky = 0; ky < kh; ky++, src += wc)
+                        _mm256_storeu_si256((__m256i *)(d + ky * span), _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)src)));
+                else
+                    for (int32_t ky = 0; ky < kh; ky++) widen(d + ky * span, src + (size_t)ky * wc, span);
             } else {
                 sky_im2col_s8(x, h, w, c, kh, kw, sh, sw, pt, pl, ow, (oy * ow + ox), 1, c0, cg, zp, row, (size_t)g.h->kp);
                 widen(d, row, k);

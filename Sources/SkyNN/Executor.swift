@@ -321,7 +321,7 @@ public final class Executor: @unchecked Sendable {
                                        outChannels: ys.c, offset: off, to: st.to)
                 off += p.shape.c
             }
-        case .upsample: Int8Kernels.upsampleNearest(x(t), xs, factor: st.factor, y(t))
+        case .upsample: sky_upsample_nearest_s8(x(t), Int32(xs.h), Int32(xs.w), Int32(xs.c), Int32(st.factor), y(t))
         }
     }
 }

@@ -19,6 +19,18 @@ import Testing
         }
     }
 
+    @Test func upsamplingKernelMatchesTheReference() {
+        var r = SeededRandom(seed: 79)
+        for _ in 0..<30 {
+            let xs = TensorShape(h: 1 + r.index(12), w: 1 + r.index(12), c: 1 + r.index(40)), f = 1 + r.index(4)
+            let x = (0..<xs.elements).map { _ in Int8(truncatingIfNeeded: r.index(256)) }
+            var expected = [Int8](repeating: 0, count: xs.elements * f * f), got = expected
+            Int8Kernels.upsampleNearest(x, xs, factor: f, &expected)
+            sky_upsample_nearest_s8(x, Int32(xs.h), Int32(xs.w), Int32(xs.c), Int32(f), &got)
+            #expect(got == expected, "\(xs) factor \(f)")
+        }
+    }
+
     @Test func inputQuantizationMatchesQuantParamsBitForBit() {
         var r = SeededRandom(seed: 78)
         for _ in 0..<20 {

@@ -107,6 +107,10 @@ void sky_quantize_f32_s8(const float *x, size_t n, float scale, int32_t zero_poi
 void sky_maxpool_s8(const int8_t *x, int32_t w, int32_t c, int32_t size, int32_t stride,
                     int32_t oh, int32_t ow, int8_t *y);
 
+/* Nearest upsampling of an h x w x c image by f in both directions. Reference:
+   Int8Kernels.upsampleNearest. */
+void sky_upsample_nearest_s8(const int8_t *x, int32_t h, int32_t w, int32_t c, int32_t f, int8_t *y);
+
 /* Depthwise convolution (channel multiplier 1), output pixels [row0, row0 + rows).
    Weights [kh][kw][c]; acc: c int32 of scratch. */
 void sky_depthwise_s8(const int8_t *x, int32_t h, int32_t w, int32_t c,
