@@ -234,6 +234,95 @@ AVX2 void sky_gemm_s8_avx2(const int8_t *a, size_t lda, int32_t m, const void *p
     }
 }
 
+/* Six output pixels of one output row, sw*c int16 apart in the widened input rows
+   (rowlen apart), times the 16-channel block at n0; the first R are stored. Each pixel's
+   kernel row is kw*c contiguous values there, so the k pairs run in kh segments. Named
+   accumulators: clang keeps an array of them in memory across the nested loops. */
+static AVX2 void block_direct(const gemm_ctx *g, const int16_t *base, int32_t pixel, size_t rowlen, int32_t kh, int32_t seg,
+                              int R, int32_t n0, int8_t *c, size_t ldc) {
+    const int32_t kp2 = g->h->kp / 2;
+    const int16_t *b = g->wt + (size_t)(n0 / 16) * kp2 * 32;
+    __m256i b0 = _mm256_loadu_si256((const __m256i *)(g->bias + n0)), b1 = _mm256_loadu_si256((const __m256i *)(g->bias + n0 + 8));
+    __m256i c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1, c40 = b0, c41 = b1, c50 = b0, c51 = b1;
+    const int16_t *r0 = base, *r1 = base + (R > 1 ? 1 : 0) * pixel, *r2 = base + (R > 2 ? 2 : R - 1) * pixel,
+                  *r3 = base + (R > 3 ? 3 : R - 1) * pixel, *r4 = base + (R > 4 ? 4 : R - 1) * pixel, *r5 = base + (R > 5 ? 5 : R - 1) * pixel;
+    for (int32_t ky = 0; ky < kh; ky++) {
+        const int32_t *p0 = (const int32_t *)(r0 + ky * rowlen), *p1 = (const int32_t *)(r1 + ky * rowlen),
+                      *p2 = (const int32_t *)(r2 + ky * rowlen), *p3 = (const int32_t *)(r3 + ky * rowlen),
+                      *p4 = (const int32_t *)(r4 + ky * rowlen), *p5 = (const int32_t *)(r5 + ky * rowlen);
+        for (int32_t q = 0; q < seg; q++, b += 32) {
+            __m256i w0 = _mm256_load_si256((const __m256i *)b), w1 = _mm256_load_si256((const __m256i *)(b + 16));
+            __m256i x = _mm256_set1_epi32(p0[q]);
+            c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(x, w0)); c01 = _mm256_add_epi32(c01, _mm256_madd_epi16(x, w1));
+            x = _mm256_set1_epi32(p1[q]);
+            c10 = _mm256_add_epi32(c10, _mm256_madd_epi16(x, w0)); c11 = _mm256_add_epi32(c11, _mm256_madd_epi16(x, w1));
+            x = _mm256_set1_epi32(p2[q]);
+            c20 = _mm256_add_epi32(c20, _mm256_madd_epi16(x, w0)); c21 = _mm256_add_epi32(c21, _mm256_madd_epi16(x, w1));
+            x = _mm256_set1_epi32(p3[q]);
+            c30 = _mm256_add_epi32(c30, _mm256_madd_epi16(x, w0)); c31 = _mm256_add_epi32(c31, _mm256_madd_epi16(x, w1));
+            x = _mm256_set1_epi32(p4[q]);
+            c40 = _mm256_add_epi32(c40, _mm256_madd_epi16(x, w0)); c41 = _mm256_add_epi32(c41, _mm256_madd_epi16(x, w1));
+            x = _mm256_set1_epi32(p5[q]);
+            c50 = _mm256_add_epi32(c50, _mm256_madd_epi16(x, w0)); c51 = _mm256_add_epi32(c51, _mm256_madd_epi16(x, w1));
+        }
+    }
+    __m256i acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+    const stage_common *k = &g->k;
+    const stage8 lk = uniform_stage(k->leaky_m, k->leaky_left, k->leaky_right);
+    int8_t *o = c + n0;
+    if (n0 + 16 <= g->h->n) {
+        stage8 s0 = stage8_load(n0, g->rq), s1 = stage8_load(n0 + 8, g->rq);
+        for (int r = 0; r < R; r++, o += ldc) store16(finish8(acc[r][0], &s0, k, &lk), finish8(acc[r][1], &s1, k, &lk), o);
+    } else {
+        for (int r = 0; r < R; r++, o += ldc) {
+            int32_t t[16];
+            _mm256_storeu_si256((__m256i *)t, acc[r][0]); _mm256_storeu_si256((__m256i *)(t + 8), acc[r][1]);
+            for (int32_t j = 0; j < 16 && n0 + j < g->h->n; j++) o[j] = sky_requant_one(t[j], n0 + j, g->rq);
+        }
+    }
+}
+
+/* Direct convolution for layers of more than 8 channels whose kernel rows are an even
+   count of values (kw*c): for each run of output pixels along an output row, the kh input
+   rows it reads are widened once, padding included (as the zero point), and blocks of 6
+   pixels read their kernel rows straight from them, so each input value is widened about
+   kh times instead of kh*kw times. 0 where it declines (and the row gathering runs). */
+static AVX2 int conv_direct(const gemm_ctx *g, const int8_t *x, int32_t h, int32_t w, int32_t c, int32_t kh, int32_t kw,
+                            int32_t sh, int32_t sw, int32_t pt, int32_t pl, int32_t ow, int32_t row0, int32_t rows, int8_t zp,
+                            int8_t *y, size_t ldy) {
+    const int32_t wp = (ow - 1) * sw + kw;   /* input columns one whole output row reads */
+    /* Blocks do not cross output rows, so a narrow output (a 16-pixel row is 6 + 6 + 4,
+       computed as 18) wastes more than the row gathering costs. */
+    if ((kw * c) % 2 || g->h->n <= 8 || ow < 24 || (size_t)kh * wp * c * 2 > 96 * 1024) return 0;
+    const size_t rowlen = (size_t)wp * c;
+    int16_t buf[(size_t)kh * rowlen + 16] __attribute__((aligned(32)));
+    for (int32_t p = row0; p < row0 + rows;) {
+        int32_t oy = p / ow, ox = p % ow, run = ow - ox < row0 + rows - p ? ow - ox : row0 + rows - p;
+        int32_t jx0 = ox * sw, jx1 = (ox + run - 1) * sw + kw;   /* padded columns [jx0, jx1) */
+        for (int32_t ky = 0; ky < kh; ky++) {
+            int16_t *d = buf + ky * rowlen;
+            int32_t iy = oy * sh - pt + ky, n = (jx1 - jx0) * c;
+            int32_t ix0 = jx0 - pl < 0 ? 0 : jx0 - pl, ix1 = jx1 - pl > w ? w : jx1 - pl;
+            if (iy < 0 || iy >= h || ix1 <= ix0) { for (int32_t j = 0; j < n; j++) d[j] = zp; continue; }
+            int32_t lead = (ix0 + pl - jx0) * c, inside = (ix1 - ix0) * c;
+            for (int32_t j = 0; j < lead; j++) d[j] = zp;
+            const int8_t *src = x + ((size_t)iy * w + ix0) * c;
+            int32_t q = 0;
+            for (; q + 16 <= inside; q += 16)
+                _mm256_storeu_si256((__m256i *)(d + lead + q), _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(src + q))));
+            for (; q < inside; q++) d[lead + q] = src[q];
+            for (int32_t j = lead + inside; j < n; j++) d[j] = zp;
+        }
+        int8_t *o = y + (size_t)(p - row0) * ldy;
+        for (int32_t n0 = 0; n0 < g->h->np; n0 += 16)
+            for (int32_t i = 0; i < run; i += MR)
+                block_direct(g, buf + (size_t)i * sw * c, sw * c, rowlen, kh, kw * c / 2, run - i < MR ? run - i : MR, n0,
+                             o + (size_t)i * ldy, ldy);
+        p += run;
+    }
+    return 1;
+}
+
 /* Implicit GEMM: the rows of a block are gathered and widened straight from the
    NHWC image (each kernel row of an interior pixel is kw*c contiguous bytes), with
    no int8 im2col pass; border pixels go through sky_im2col_s8 one row at a time. */
@@ -242,6 +331,7 @@ AVX2 int sky_conv_s8_avx2(const int8_t *x, int32_t h, int32_t w, int32_t c, int3
                           const void *packed, const sky_requant_s8 *rq, int8_t *y, size_t ldy) {
     gemm_ctx g;
     if (!ctx_init(&g, packed, rq)) return 0;
+    if (cg == c && conv_direct(&g, x, h, w, c, kh, kw, sh, sw, pt, pl, ow, row0, rows, zp, y, ldy)) return 1;
     const int32_t k = g.h->k, stride = (k + 15) / 16 * 16 + 16;   /* + the last chunk's overshoot */
     const int32_t span = kw * cg, span16 = (span + 15) / 16 * 16;
     const int8_t *end = x + (size_t)h * w * c;

@@ -5,7 +5,8 @@ import Testing
 
 /// sky_conv_s8 (the AVX2 kernel gathers and widens its rows from the image itself;
 /// the others run im2col + GEMM) against Int8Kernels.conv2d, the specification, on
-/// random convolutions: 1-4 input channels often (first layers), rectangular kernels,
+/// random convolutions: 1-4 input channels often (first layers), wide rows (the AVX2
+/// kernel's direct path), rectangular kernels,
 /// strides, asymmetric padding, groups, row ranges that cut the image anywhere.
 @Suite struct ConvKernelTests {
     @Test(arguments: availableGemmKernels())
@@ -18,7 +19,10 @@ import Testing
             c.kernelH = 1 + r.index(5); c.kernelW = 1 + r.index(5)
             c.strideH = 1 + r.index(3); c.strideW = 1 + r.index(3)
             c.padTop = r.index(c.kernelH); c.padLeft = r.index(c.kernelW)
-            let xs = TensorShape(h: c.kernelH + r.index(18), w: c.kernelW + r.index(18), c: cin)
+            // A third are wide and short: rows of 24+ output pixels take the AVX2 direct path.
+            let wide = r.index(3) == 0
+            let xs = wide ? TensorShape(h: c.kernelH + r.index(4), w: 24 * c.strideW + c.kernelW + r.index(30), c: cin)
+                          : TensorShape(h: c.kernelH + r.index(18), w: c.kernelW + r.index(18), c: cin)
             let ys = TensorShape(h: (xs.h + c.padTop - c.kernelH) / c.strideH + 1, w: (xs.w + c.padLeft - c.kernelW) / c.strideW + 1,
                                  c: c.outChannels)
             let zp = Int32(r.index(256)) - 128
