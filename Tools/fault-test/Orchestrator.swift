@@ -110,7 +110,7 @@ final class Orchestrator {
     // MARK: phases
 
     /// Streams `count` records per site; injects `fault` one second in; waits; verifies.
-    private func phase(_ fault: Fault, count: Int, rate: Double, rows: inout [Row]) throws -> Range<UInt64> {
+    func phase(_ fault: Fault, count: Int, rate: Double, rows: inout [Row], quiet: Bool = false) throws -> Range<UInt64> {
         let start = nextIndex[0]
         let storedBefore = try HubStore(path: db).recordCount()
         var storedAtFault: Int?
@@ -150,7 +150,7 @@ final class Orchestrator {
         for i in 0..<sites { nextIndex[i] = end }
         let (lost, dup) = try verify(start..<end)
         rows.append(Row(fault: fault.name, records: count * sites, storedAtFault: storedAtFault, lost: lost, duplicated: dup, seconds: elapsed))
-        print("phase '\(fault.name)': \(count * sites) records, \(storedAtFault.map { "\($0) stored when the fault struck, " } ?? "")lost \(lost), duplicated \(dup), all stored \(String(format: "%.1f", elapsed)) s after the fault ended")
+        if !quiet { print("phase '\(fault.name)': \(count * sites) records, \(storedAtFault.map { "\($0) stored when the fault struck, " } ?? "")lost \(lost), duplicated \(dup), all stored \(String(format: "%.1f", elapsed)) s after the fault ended") }
         return start..<end
     }
 
@@ -207,7 +207,7 @@ final class Orchestrator {
     }
 
     /// Records of the range / (last commit - first commit).
-    private func throughput(in range: Range<UInt64>) -> (Double, Int) {
+    func throughput(in range: Range<UInt64>) -> (Double, Int) {
         var firstStore: [String: Double] = [:]
         for s in readSamples() where range.contains(s.index) {
             let key = "\(s.site)/\(s.index)"
@@ -219,7 +219,7 @@ final class Orchestrator {
 
     /// What the hub's store side alone sustains: the same small records, decoded and stored
     /// the way HubIngest does it, without the broker and the sites in the way.
-    private func storeCapacity(count: Int = 40_000) throws -> (Double, Int) {
+    func storeCapacity(count: Int = 40_000) throws -> (Double, Int) {
         let store = try HubStore(path: work.appendingPathComponent("capacity.sqlite").path)
         let node = NodeAddress(site: "capacity", node: "n1")
         let topic = Topics.record(node, .status)
@@ -241,7 +241,7 @@ final class Orchestrator {
 
     // MARK: processes
 
-    private func startHub() throws {
+    func startHub() throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: exe)
         p.arguments = ["hub", "--broker", "\(broker.broker)", "--db", db, "--samples", samples]
@@ -274,7 +274,7 @@ final class Orchestrator {
         return h
     }
 
-    private func stopProcess(_ p: Process) {
+    func stopProcess(_ p: Process) {
         guard p.isRunning else { return }
         kill(p.processIdentifier, SIGTERM)
         let deadline = Date(timeIntervalSinceNow: 5)
