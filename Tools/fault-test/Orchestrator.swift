@@ -49,6 +49,8 @@ final class Orchestrator {
     var hub: Process?
     var siteProcs: [Process?] = []
     var nextIndex: [UInt64]
+    /// Seconds to decode one small record (set by `storeCapacity`).
+    var decodeSeconds = 0.0
 
     init(_ o: Options) throws {
         sites = max(1, try o.int("sites", default: 4))
@@ -227,6 +229,10 @@ final class Orchestrator {
             try RecordCodec.encode(TelemetryRecord(kind: .status, address: node, boot: 1, seq: UInt64($0), time: 1_795_600_000,
                                                    status: StatusReport(framesCaptured: UInt64($0))))
         }
+        // Decoding alone, to split the capacity into JSON and SQLite.
+        let d0 = MonotonicClock.seconds()
+        for p in payloads { _ = try HubIngest.validate(p, topic: topic) }
+        decodeSeconds = (MonotonicClock.seconds() - d0) / Double(count)
         let t0 = MonotonicClock.seconds()
         var i = 0
         while i < count {
