@@ -46,6 +46,17 @@ public enum RecordCodec {
 
     public static func decode<Bytes: Collection<UInt8>>(_ bytes: Bytes) throws(RecordDecodingError) -> TelemetryRecord {
         guard bytes.count <= maxPayloadBytes else { throw .tooLarge(bytes: bytes.count, limit: maxPayloadBytes) }
+        // Plain payloads (what sites send) skip Codable; anything else gets JSONDecoder's verdict.
+        if let r = bytes.withContiguousStorageIfAvailable({ RecordFastDecoder.decode(UnsafeRawBufferPointer($0)) }) ?? nil {
+            guard r.schema == TelemetryRecord.schemaVersion else { throw .unsupportedSchema(r.schema) }
+            try validate(r)
+            return r
+        }
+        return try decodeWithFoundation(bytes)
+    }
+
+    /// The reference decoding (and the only one for payloads the fast path leaves alone).
+    static func decodeWithFoundation<Bytes: Collection<UInt8>>(_ bytes: Bytes) throws(RecordDecodingError) -> TelemetryRecord {
         let d = JSONDecoder()
         d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let data = Data(bytes)
