@@ -38,6 +38,12 @@ public enum RecordCodec {
     public static let maxPayloadBytes = 1 << 20
 
     public static func encode(_ record: TelemetryRecord) throws -> [UInt8] {
+        if let bytes = RecordFastEncoder.encode(record) { return bytes }
+        return try encodeWithFoundation(record)
+    }
+
+    /// The reference encoding (and the only one for text with control characters).
+    static func encodeWithFoundation(_ record: TelemetryRecord) throws -> [UInt8] {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
         e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")

@@ -54,7 +54,8 @@ enum RecordFastDecoder {
                 if i < end, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(fields) }
                 while true {
                     skipSpace()
-                    guard let key = string(), !fields.contains(where: { $0.0 == key }) else { return nil }
+                    // A repeated key leaves one copy unread, which `Fields.allUsed` refuses.
+                    guard let key = string() else { return nil }
                     skipSpace()
                     guard i < end, bytes[i] == UInt8(ascii: ":") else { return nil }
                     i += 1
@@ -96,15 +97,19 @@ enum RecordFastDecoder {
             guard i < end, bytes[i] == UInt8(ascii: "\"") else { return nil }
             let start = i + 1
             var j = start
+            var ascii = true
             while j < end {
                 let c = bytes[j]
                 if c == UInt8(ascii: "\"") { break }
                 if c == UInt8(ascii: "\\") || c < 0x20 { return nil }
+                if c >= 0x80 { ascii = false }
                 j += 1
             }
             guard j < end else { return nil }
             i = j + 1
-            return String(validating: UnsafeRawBufferPointer(rebasing: bytes[start..<j]), as: UTF8.self)
+            let text = UnsafeRawBufferPointer(rebasing: bytes[start..<j])
+            // ASCII is valid UTF-8 as it stands: only other text needs checking.
+            return ascii ? String(decoding: text, as: UTF8.self) : String(validating: text, as: UTF8.self)
         }
 
         mutating func literal(_ word: StaticString) -> Bool {

@@ -73,3 +73,70 @@ import Testing
         #expect(disagreements == 0)
     }
 }
+
+/// The direct encoder writes JSONEncoder's bytes exactly.
+@Suite struct FastEncoderAgreementTests {
+    static func same(_ r: TelemetryRecord) throws -> Bool {
+        guard let fast = RecordFastEncoder.encode(r) else { return true }
+        return fast == (try RecordCodec.encodeWithFoundation(r))
+    }
+
+    @Test func everyKindOfRecordEncodesByteForByteAsJSONEncoder() throws {
+        for bytes in try FastDecoderAgreementTests.records() {
+            let r = try RecordCodec.decode(bytes)
+            #expect(try Self.same(r), "\(String(decoding: bytes, as: UTF8.self))")
+            if !(r.status?.lastError?.contains("\n") ?? false) { #expect(RecordFastEncoder.encode(r) != nil) }
+        }
+    }
+
+    @Test func randomValuesEncodeByteForByteAsJSONEncoder() throws {
+        var rng = SeededRandom(seed: 42)
+        func double() -> Double {
+            switch rng.next() % 8 {
+            case 0: return Double(Int64(bitPattern: rng.next()) % 100_000)
+            case 1: return Double(bitPattern: rng.next())   // any bit pattern: subnormals, huge, nan, inf
+            case 2: return Double(rng.next() % 1000) / 1000
+            case 3: return -Double(rng.next() % 1_000_000) * 1e-9
+            case 4: return Double(rng.next() % 1_000_000) * 1e15
+            case 5: return 1_795_600_000 + Double(rng.next() % 1_000_000) / 1e6
+            case 6: return [0, -0.0, 1e-7, 0.1, 123456789012345680, 5e-324, .greatestFiniteMagnitude][Int(rng.next() % 7)]
+            default: return Double(rng.next() % 100) + 0.5
+            }
+        }
+        func text() -> String {
+            let pieces = ["a", "Z", "/", "\"", "\\", "é", "🌌", " ", "sim:1/2", "-", "_", "m13.fits", "\u{7F}", "\u{2028}"]
+            return (0..<Int(rng.next() % 6)).map { _ in pieces[Int(rng.next() % UInt64(pieces.count))] }.joined()
+        }
+        let a = NodeAddress(site: "s", node: "n")
+        var mismatches = 0
+        for i in 0..<3000 {
+            let r: TelemetryRecord
+            switch i % 3 {
+            case 0:
+                r = TelemetryRecord(kind: .status, address: a, boot: rng.next(), seq: rng.next() % 1000 + 1, time: double(),
+                                    status: StatusReport(framesCaptured: rng.next(), framesProcessed: rng.next() % 10,
+                                                         lastError: i % 2 == 0 ? text() : nil,
+                                                         exposure: i % 4 == 0 ? double() : nil, cadence: i % 5 == 0 ? double() : nil))
+            case 1:
+                r = TelemetryRecord(kind: .frame, address: a, boot: 1, seq: 1, time: double(), frame: FrameReport(
+                    frameIndex: rng.next(), source: text(), dateObs: i % 2 == 0 ? text() : nil, exptime: double(),
+                    width: Int(rng.next() % 70_000), height: -Int(rng.next() % 5), background: double(), noise: double(),
+                    saturatedFraction: double(), stars: Int(rng.next() % 100), deadlineSeconds: double(),
+                    elapsedSeconds: double(), deadlineMet: i % 2 == 0, slackSeconds: double(),
+                    stages: (0..<Int(rng.next() % 3)).map { _ in StageTiming(stage: text(), ms: double()) },
+                    shed: [text()], flags: (0..<Int(rng.next() % 3)).map { _ in text() }))
+            default:
+                r = TelemetryRecord(kind: .birth, address: a, boot: 3, seq: 0, time: double(), birth: BirthReport(
+                    board: text(), software: text(), capabilities: [text(), text()], models: [], frameWidth: Int(rng.next() % 9999),
+                    frameHeight: 2, exposure: i % 2 == 0 ? double() : nil, cadence: nil))
+            }
+            if try !Self.same(r) {
+                mismatches += 1
+                if mismatches <= 3 {
+                    Issue.record("differs: \(String(decoding: RecordFastEncoder.encode(r) ?? [], as: UTF8.self)) vs \(String(decoding: try RecordCodec.encodeWithFoundation(r), as: UTF8.self))")
+                }
+            }
+        }
+        #expect(mismatches == 0)
+    }
+}
