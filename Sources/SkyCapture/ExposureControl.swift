@@ -7,9 +7,12 @@ public protocol ExposureControllable: AnyObject {
     func setExposure(seconds: Double) throws(CaptureError) -> Double
 }
 
-/// A source that makes a frame only when asked (the simulator): a cadence waits before
-/// asking rather than discarding frames, which a free-running camera needs instead.
-public protocol FramesOnRequest: AnyObject {}
+/// A source that may make frames only when asked (the simulator, a FITS replay): a cadence
+/// waits before asking rather than discarding frames, which a free-running camera (or a
+/// watched directory the camera software fills) needs instead.
+public protocol FramesOnRequest: AnyObject {
+    var makesFramesOnRequest: Bool { get }
+}
 
 extension V4L2FrameSource: ExposureControllable {
     public func setExposure(seconds: Double) throws(CaptureError) -> Double {
@@ -27,4 +30,10 @@ extension V4L2FrameSource: ExposureControllable {
     }
 }
 
-extension SimulatorSource: ExposureControllable, FramesOnRequest {}
+extension SimulatorSource: ExposureControllable, FramesOnRequest {
+    public var makesFramesOnRequest: Bool { true }
+}
+
+extension FITSDirectorySource: FramesOnRequest {
+    public var makesFramesOnRequest: Bool { mode != .watch }
+}

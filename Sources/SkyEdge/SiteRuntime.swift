@@ -155,7 +155,7 @@ public final class SiteRuntime: @unchecked Sendable {
         var backoff = retryInitial
         var generator = SystemRandomNumberGenerator()
         var consecutiveBadFrames = 0
-        var pacer = CadencePacer(onRequest: source is FramesOnRequest)
+        var pacer = CadencePacer(onRequest: (source as? FramesOnRequest)?.makesFramesOnRequest ?? false)
         func recordFailure(_ e: CaptureError) {
             // Bounded: the status record's size is part of the memory plan.
             let text = e.description.utf8.count <= 400 ? e.description : String(e.description.prefix(400)) + "..."
