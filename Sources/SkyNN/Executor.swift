@@ -93,6 +93,8 @@ public final class Executor: @unchecked Sendable {
         switch node.op {
         case .input, .flatten, .sigmoid, .softmax:
             st.kind = .none
+        case .batchNorm:
+            throw ModelError.notQuantized("batch norm \(node.name) must be folded before int8")
         case .conv2d(let c):
             st.conv = c
             let stage = OutputStage(activation: c.activation, input: model.nodes[node.inputs[0]].quant!,

@@ -63,6 +63,8 @@ public enum Int8Reference {
                 Int8Kernels.upsampleNearest(x, xs, factor: f, &y)
             case .sigmoid, .softmax:
                 y = x
+            case .batchNorm:
+                throw ModelError.notQuantized("batch norm \(node.name) must be folded before int8")
             }
             t.append(y)
         }

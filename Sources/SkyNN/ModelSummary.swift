@@ -19,15 +19,23 @@ public enum ModelSummary {
             case .dense(_, let a), .add(let a): op += " \(activationName(a))"
             case .maxPool(let p), .avgPool(let p): op += " \(p.size)/\(p.stride)"
             case .upsampleNearest(let f): op += " x\(f)"
+            case .batchNorm(let bn): op += " \(activationName(bn.activation))"
             default: break
             }
             let q = n.quant.map { "s=\(String(format: "%.4g", $0.scale)) zp=\($0.zeroPoint)" } ?? "-"
             lines.append(pad("\(i)", 4) + pad(n.name, 16) + pad(op, 22) + pad(n.inputs.map(String.init).joined(separator: ","), 10)
                          + pad("\(s[i])", 12) + lpad("\(p)", 10) + lpad("\(m)", 12) + "  " + q)
         }
-        let one = try ExecutionPlan(model: model, maxBatch: 1, threads: threads)
-        let many = try ExecutionPlan(model: model, maxBatch: batch, threads: threads)
+        // The arena is that of the graph that runs: batch norm folded.
+        let (runs, folds) = try BatchNormFolding.foldReporting(model)
+        let one = try ExecutionPlan(model: runs, maxBatch: 1, threads: threads)
+        let many = try ExecutionPlan(model: runs, maxBatch: batch, threads: threads)
         lines.append("parameters: \(params), MACs per inference: \(macs)")
+        if !folds.isEmpty {
+            let rs = try runs.shapes()
+            lines.append("batch norm folded at conversion: " + folds.map { "\($0.batchNorm) into \($0.producer)" }.joined(separator: ", ")
+                         + " (\(runs.nodes.count) nodes, \(runs.nodes.indices.reduce(0) { $0 + runs.parameterCount($1, rs) }) parameters after folding)")
+        }
         lines.append("arena: \(one.arenaBytes) bytes at batch 1, \(many.arenaBytes) bytes at batch \(batch) (\(threads) thread\(threads == 1 ? "" : "s"))")
         return lines.joined(separator: "\n")
     }

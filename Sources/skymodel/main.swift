@@ -12,11 +12,11 @@ struct Main: ParsableCommand {
 
 enum Arch: String, ExpressibleByArgument, CaseIterable {
     case realbogus, quality, autoencoder
-    func model(seed: UInt64) -> Model {
+    func model(seed: UInt64, batchNorm: Bool = false) -> Model {
         switch self {
-        case .realbogus: return ModelZoo.realBogus(seed: seed)
-        case .quality: return ModelZoo.quality(seed: seed)
-        case .autoencoder: return ModelZoo.autoencoder(seed: seed)
+        case .realbogus: return ModelZoo.realBogus(seed: seed, batchNorm: batchNorm)
+        case .quality: return ModelZoo.quality(seed: seed, batchNorm: batchNorm)
+        case .autoencoder: return ModelZoo.autoencoder(seed: seed, batchNorm: batchNorm)
         }
     }
 }
@@ -25,9 +25,10 @@ struct Create: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Write a float model of a zoo architecture with seeded initial weights.")
     @Option(help: "realbogus | quality | autoencoder") var arch: Arch
     @Option var seed: UInt64 = 1
+    @Flag(name: .customLong("batch-norm"), help: "Linear convolutions followed by batch norm (folded by quantize)") var batchNorm = false
     @Option(name: .shortAndLong) var output: String
     func run() throws {
-        try ModelFile.write(arch.model(seed: seed), to: output)
+        try ModelFile.write(arch.model(seed: seed, batchNorm: batchNorm), to: output)
         print("wrote \(output)")
     }
 }
