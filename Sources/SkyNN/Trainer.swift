@@ -95,13 +95,18 @@ public final class Trainer {
         return y
     }
 
+    /// Whether the target is the input itself: an autoencoder, whatever labels the dataset carries.
+    func reconstructs(_ data: Dataset) -> Bool {
+        data.targetSize == 0 || network.model.outputShape == network.model.inputShape
+    }
+
     /// Mean loss and accuracy (classifiers) over a dataset, no gradient.
     public func evaluate(_ data: Dataset) -> (Double, Double?) {
         var loss = 0.0, correct = 0
         for i in 0..<data.count {
             let out = network.forward(data.items[i])
-            loss += lossAndGradient(out, target: data.targets[i]).0
-            if config.loss == .crossEntropy {
+            loss += lossAndGradient(out, target: reconstructs(data) ? data.items[i] : data.targets[i]).0
+            if config.loss == .crossEntropy && !reconstructs(data) {
                 let predicted = out.count == 1 ? (out[0] >= 0.5 ? 1 : 0) : argmax(out)
                 if predicted == data.label(i) { correct += 1 }
             }
@@ -150,7 +155,7 @@ public final class Trainer {
             var xs: [[Float]] = [], targets: [[Float]] = []
             for (n, idx) in trainIdx.enumerated() {
                 let x = augment(data.items[idx], data.shape)
-                xs.append(x); targets.append(data.targetSize == 0 ? x : data.targets[idx])
+                xs.append(x); targets.append(reconstructs(data) ? x : data.targets[idx])
                 guard xs.count == config.batchSize || n == trainIdx.count - 1 else { continue }
                 let outs = network.forward(batch: xs, training: true)
                 var gs: [[Float]] = []

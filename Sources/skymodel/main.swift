@@ -105,26 +105,31 @@ struct Inspect: ParsableCommand {
 }
 
 struct Quantize: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Post-training static quantization from calibration data; reports float-vs-int8 agreement on held-out data.")
+    static let configuration = CommandConfiguration(abstract: "Post-training static quantization from calibration data (batch norm folded first); reports float-vs-int8 agreement on held-out data.")
     @Argument var input: String
     @Option(name: .shortAndLong) var output: String
-    @Option(help: "Dataset file (skymodel synth); calibration uses the first part, agreement the rest") var data: String
+    @Option(help: "Dataset file (skymodel synth); calibration uses its first items") var data: String
+    @Option(name: .customLong("held-out"), help: "Dataset for the agreement, used for neither training nor calibration (default: the items of --data after the calibration items)") var heldOut: String?
     @Option(help: "Calibration items") var calibration: Int = 64
-    @Option(help: "minmax or a percentile such as 99.99") var method: String = "minmax"
+    @Option(help: "Activation ranges: minmax, mse (least quantization error), or a percentile such as 99.99") var method: String = "minmax"
+    @Flag(name: .customLong("no-bias-correction"), help: "Keep the plain rounded bias (no correction of the weight-rounding shift)") var noBiasCorrection = false
     func run() throws {
         let model = try ModelFile.load(input)
         let d = try Dataset.read(data)
         guard d.shape == model.inputShape else { throw ValidationError("dataset items are \(d.shape), model input is \(model.inputShape)") }
-        guard d.count > calibration else { throw ValidationError("dataset has \(d.count) items; need more than \(calibration)") }
+        guard calibration > 0, d.count >= calibration else { throw ValidationError("dataset has \(d.count) items; need at least \(calibration)") }
         let m: Quantizer.RangeMethod
-        if method == "minmax" { m = .minMax } else if let p = Double(method), p > 50, p <= 100 { m = .percentile(p) } else {
-            throw ValidationError("method must be minmax or a percentile in (50, 100]")
+        if method == "minmax" { m = .minMax } else if method == "mse" { m = .mse } else if let p = Double(method), p > 50, p <= 100 { m = .percentile(p) } else {
+            throw ValidationError("method must be minmax, mse or a percentile in (50, 100]")
         }
-        let q = try Quantizer.quantize(model, calibration: Array(d.items[0..<calibration]), method: m)
+        let q = try Quantizer.quantize(model, calibration: Array(d.items[0..<calibration]),
+                                       options: .init(method: m, biasCorrection: !noBiasCorrection))
         try ModelFile.write(q, to: output)
-        let ex = try Executor(model: q)
-        let agreement = try Agreement.measure(float: model, int8: ex, data: d.subset(calibration..<d.count))
-        print("wrote \(output) (\(method)); \(agreement)")
+        let held = try heldOut.map(Dataset.read) ?? d.subset(calibration..<d.count)
+        guard held.shape == model.inputShape else { throw ValidationError("held-out items are \(held.shape), model input is \(model.inputShape)") }
+        var line = "wrote \(output) (\(method)\(noBiasCorrection ? "" : ", bias corrected"), \(calibration) calibration items)"
+        if held.count > 0 { line += "; float vs int8 on held-out data: \(try Agreement.measure(float: model, int8: try Executor(model: q), data: held))" }
+        print(line)
     }
 }
 
