@@ -104,7 +104,8 @@ public final class FloatNetwork {
         case .conv2d(let c):
             let icg = xs.c / c.groups, ocg = c.outChannels / c.groups, k = c.kernelH * c.kernelW * icg, m = ys.h * ys.w
             if col.count < m * k { col = [Float](repeating: 0, count: m * k) }
-            for p in 0..<m { for o in 0..<c.outChannels { y[p * c.outChannels + o] = biases[i][o] } }
+            let bias = biases[i]
+            for p in 0..<m { for o in 0..<c.outChannels { y[p * c.outChannels + o] = bias[o] } }
             for g in 0..<c.groups {
                 im2col(x, xs, c, g * icg, icg, ys, &col)
                 col.withUnsafeBufferPointer { cp in weights[i].withUnsafeBufferPointer { wp in y.withUnsafeMutableBufferPointer { yp in
@@ -115,12 +116,14 @@ public final class FloatNetwork {
             for j in 0..<ys.elements { y[j] = c.activation.apply(y[j]) }
         case .dense(let n, let act):
             let k = xs.elements
+            let bias = biases[i]
             x.withUnsafeBufferPointer { xp in weights[i].withUnsafeBufferPointer { wp in y.withUnsafeMutableBufferPointer { yp in
-                for o in 0..<n { yp[o] = biases[i][o] }
+                for o in 0..<n { yp[o] = bias[o] }
                 cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(k), 1, wp.baseAddress, Int32(k), xp.baseAddress, 1, 1, yp.baseAddress, 1)
             } } }
             for j in 0..<n { y[j] = act.apply(y[j]) }
         case .maxPool(let p):
+            var from = [Int32](); swap(&from, &argmax[b][i])
             for oy in 0..<ys.h { for ox in 0..<ys.w { for ch in 0..<ys.c {
                 var best = -Float.infinity, at = 0
                 for ky in 0..<p.size { for kx in 0..<p.size {
@@ -128,8 +131,9 @@ public final class FloatNetwork {
                     if x[j] > best { best = x[j]; at = j }
                 } }
                 let o = (oy * ys.w + ox) * ys.c + ch
-                y[o] = best; argmax[b][i][o] = Int32(at)
+                y[o] = best; from[o] = Int32(at)
             } } }
+            swap(&from, &argmax[b][i])
         default:
             // Ops without parameters: the reference definition.
             y = FloatNetwork.parameterFree(node.op, node.inputs.map { outputs[b][$0] }, node.inputs.map { shapes[$0] }, ys)
@@ -142,28 +146,30 @@ public final class FloatNetwork {
         let xi = model.nodes[i].inputs[0], ys = shapes[i], c = ys.c, pixels = ys.h * ys.w
         if training {
             let count = Double(items * pixels)
+            var sum = [Double](repeating: 0, count: c), sq = sum
+            for b in 0..<items { outputs[b][xi].withUnsafeBufferPointer { x in for p in 0..<pixels { for ch in 0..<c { sum[ch] += Double(x[p * c + ch]) } } } }
+            let mean = sum.map { $0 / count }
+            for b in 0..<items { outputs[b][xi].withUnsafeBufferPointer { x in for p in 0..<pixels { for ch in 0..<c { let d = Double(x[p * c + ch]) - mean[ch]; sq[ch] += d * d } } } }
             for ch in 0..<c {
-                var sum = 0.0
-                for b in 0..<items { outputs[b][xi].withUnsafeBufferPointer { x in for p in 0..<pixels { sum += Double(x[p * c + ch]) } } }
-                let mean = sum / count
-                var sq = 0.0
-                for b in 0..<items { outputs[b][xi].withUnsafeBufferPointer { x in for p in 0..<pixels { let d = Double(x[p * c + ch]) - mean; sq += d * d } } }
-                let variance = sq / count
-                normMean[i][ch] = Float(mean)
+                let variance = sq[ch] / count
+                normMean[i][ch] = Float(mean[ch])
                 normInvStd[i][ch] = Float(1 / (variance + Double(bn.epsilon)).squareRoot())
                 let unbiased = count > 1 ? variance * count / (count - 1) : variance
-                runningMean[i][ch] += bn.momentum * (Float(mean) - runningMean[i][ch])
+                runningMean[i][ch] += bn.momentum * (Float(mean[ch]) - runningMean[i][ch])
                 runningVar[i][ch] += bn.momentum * (Float(unbiased) - runningVar[i][ch])
             }
         } else {
             for ch in 0..<c { normMean[i][ch] = runningMean[i][ch]; normInvStd[i][ch] = 1 / (runningVar[i][ch] + bn.epsilon).squareRoot() }
         }
+        let gamma = weights[i], beta = biases[i], mean = normMean[i], invStd = normInvStd[i], act = bn.activation
         for b in 0..<items {
             let x = outputs[b][xi]
             var y = [Float](); swap(&y, &outputs[b][i])
-            for p in 0..<pixels { for ch in 0..<c {
-                let j = p * c + ch
-                y[j] = bn.activation.apply(weights[i][ch] * (x[j] - normMean[i][ch]) * normInvStd[i][ch] + biases[i][ch])
+            x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { yp in
+                for p in 0..<pixels { for ch in 0..<c {
+                    let j = p * c + ch
+                    yp[j] = act.apply(gamma[ch] * (xp[j] - mean[ch]) * invStd[ch] + beta[ch])
+                } }
             } }
             swap(&y, &outputs[b][i])
         }
@@ -242,10 +248,11 @@ public final class FloatNetwork {
         switch node.op {
         case .input, .batchNorm: break
         case .conv2d(let c):
-            for j in 0..<ys.elements { dy[j] *= activationGrad(c.activation, outputs[b][i][j]) }
+            let y = outputs[b][i]
+            for j in 0..<ys.elements { dy[j] *= activationGrad(c.activation, y[j]) }
             let icg = xs.c / c.groups, ocg = c.outChannels / c.groups, k = c.kernelH * c.kernelW * icg, m = ys.h * ys.w
             if dcol.count < m * k { dcol = [Float](repeating: 0, count: m * k) }
-            for p in 0..<m { for o in 0..<c.outChannels { gradB[i][o] += dy[p * c.outChannels + o] } }
+            gradB[i].withUnsafeMutableBufferPointer { gb in for p in 0..<m { for o in 0..<c.outChannels { gb[o] += dy[p * c.outChannels + o] } } }
             for g in 0..<c.groups {
                 im2col(outputs[b][xi], xs, c, g * icg, icg, ys, &col)
                 dy.withUnsafeBufferPointer { dyp in col.withUnsafeBufferPointer { cp in gradW[i].withUnsafeMutableBufferPointer { dw in
@@ -259,7 +266,8 @@ public final class FloatNetwork {
                 if xi > 0 { col2im(dcol, xs, c, g * icg, icg, ys, &grads[b][xi]) }
             }
         case .dense(let n, let act):
-            for j in 0..<n { dy[j] *= activationGrad(act, outputs[b][i][j]) }
+            let y = outputs[b][i]
+            for j in 0..<n { dy[j] *= activationGrad(act, y[j]) }
             let k = xs.elements
             for o in 0..<n { gradB[i][o] += dy[o] }
             dy.withUnsafeBufferPointer { dyp in outputs[b][xi].withUnsafeBufferPointer { xp in gradW[i].withUnsafeMutableBufferPointer { dw in
@@ -271,16 +279,19 @@ public final class FloatNetwork {
                 } } }
             }
         case .maxPool:
-            for o in 0..<ys.elements { grads[b][xi][Int(argmax[b][i][o])] += dy[o] }
+            let from = argmax[b][i]
+            withInputGradient(b, xi) { dx in for o in 0..<ys.elements { dx[Int(from[o])] += dy[o] } }
         case .avgPool(let p):
             let w = 1 / Float(p.size * p.size)
-            for oy in 0..<ys.h { for ox in 0..<ys.w { for ch in 0..<ys.c {
-                let g = dy[(oy * ys.w + ox) * ys.c + ch] * w
-                for ky in 0..<p.size { for kx in 0..<p.size { grads[b][xi][((oy * p.stride + ky) * xs.w + ox * p.stride + kx) * xs.c + ch] += g } }
-            } } }
+            withInputGradient(b, xi) { dx in
+                for oy in 0..<ys.h { for ox in 0..<ys.w { for ch in 0..<ys.c {
+                    let g = dy[(oy * ys.w + ox) * ys.c + ch] * w
+                    for ky in 0..<p.size { for kx in 0..<p.size { dx[((oy * p.stride + ky) * xs.w + ox * p.stride + kx) * xs.c + ch] += g } }
+                } } }
+            }
         case .globalAvgPool:
             let w = 1 / Float(xs.h * xs.w)
-            for p in 0..<(xs.h * xs.w) { for ch in 0..<xs.c { grads[b][xi][p * xs.c + ch] += dy[ch] * w } }
+            withInputGradient(b, xi) { dx in for p in 0..<(xs.h * xs.w) { for ch in 0..<xs.c { dx[p * xs.c + ch] += dy[ch] * w } } }
         case .add(let act):
             for j in 0..<ys.elements {
                 let g = dy[j] * activationGrad(act, outputs[b][i][j])
@@ -294,13 +305,22 @@ public final class FloatNetwork {
                 base += c
             }
         case .flatten:
-            for j in 0..<ys.elements { grads[b][xi][j] += dy[j] }
+            withInputGradient(b, xi) { dx in for j in 0..<ys.elements { dx[j] += dy[j] } }
         case .upsampleNearest(let f):
-            for oy in 0..<ys.h { for ox in 0..<ys.w { for ch in 0..<ys.c {
-                grads[b][xi][((oy / f) * xs.w + ox / f) * xs.c + ch] += dy[(oy * ys.w + ox) * ys.c + ch]
-            } } }
+            withInputGradient(b, xi) { dx in
+                for oy in 0..<ys.h { for ox in 0..<ys.w { for ch in 0..<ys.c {
+                    dx[((oy / f) * xs.w + ox / f) * xs.c + ch] += dy[(oy * ys.w + ox) * ys.c + ch]
+                } } }
+            }
         case .sigmoid, .softmax: break
         }
+    }
+
+    /// The gradient of node xi for item b, taken out of the array while `body` adds to it.
+    private func withInputGradient(_ b: Int, _ xi: Int, _ body: (inout [Float]) -> Void) {
+        var dx = [Float](); swap(&dx, &grads[b][xi])
+        body(&dx)
+        swap(&dx, &grads[b][xi])
     }
 
     /// Batch norm backward over the whole batch. With batch statistics the mean and
@@ -308,29 +328,37 @@ public final class FloatNetwork {
     /// dx = gamma / std / M * (M dz - sum dz - xhat sum(dz xhat)), M = items x pixels.
     private func backwardBatchNorm(_ i: Int, _ bn: BatchNorm) {
         let xi = model.nodes[i].inputs[0], ys = shapes[i], c = ys.c, pixels = ys.h * ys.w
-        var sumDz = [Double](repeating: 0, count: c), sumDzXhat = [Double](repeating: 0, count: c)
+        let mean = normMean[i], invStd = normInvStd[i], gamma = weights[i], act = bn.activation
+        var sumDz = [Double](repeating: 0, count: c), sumDzXhat = sumDz
         for b in 0..<items {
+            let x = outputs[b][xi], y = outputs[b][i]
+            var dz = [Float](); swap(&dz, &grads[b][i])
             for p in 0..<pixels { for ch in 0..<c {
                 let j = p * c + ch
-                let dz = grads[b][i][j] * activationGrad(bn.activation, outputs[b][i][j])
-                grads[b][i][j] = dz
-                let xhat = (outputs[b][xi][j] - normMean[i][ch]) * normInvStd[i][ch]
-                sumDz[ch] += Double(dz); sumDzXhat[ch] += Double(dz * xhat)
+                dz[j] *= activationGrad(act, y[j])
+                let xhat = (x[j] - mean[ch]) * invStd[ch]
+                sumDz[ch] += Double(dz[j]); sumDzXhat[ch] += Double(dz[j] * xhat)
             } }
+            swap(&dz, &grads[b][i])
         }
         for ch in 0..<c { gradB[i][ch] += Float(sumDz[ch]); gradW[i][ch] += Float(sumDzXhat[ch]) }
         guard xi > 0 else { return }
-        let m = Float(items * pixels)
+        let m = Float(items * pixels), training = self.training
+        let k = (0..<c).map { gamma[$0] * invStd[$0] }
+        let meanDz = sumDz.map { Float($0) / m }, meanDzXhat = sumDzXhat.map { Float($0) / m }
         for b in 0..<items {
-            for p in 0..<pixels { for ch in 0..<c {
-                let j = p * c + ch, k = weights[i][ch] * normInvStd[i][ch]
-                if training {
-                    let xhat = (outputs[b][xi][j] - normMean[i][ch]) * normInvStd[i][ch]
-                    grads[b][xi][j] += k * (grads[b][i][j] - (Float(sumDz[ch]) + xhat * Float(sumDzXhat[ch])) / m)
-                } else {
-                    grads[b][xi][j] += k * grads[b][i][j]
-                }
-            } }
+            let x = outputs[b][xi], dz = grads[b][i]
+            withInputGradient(b, xi) { dx in
+                for p in 0..<pixels { for ch in 0..<c {
+                    let j = p * c + ch
+                    if training {
+                        let xhat = (x[j] - mean[ch]) * invStd[ch]
+                        dx[j] += k[ch] * (dz[j] - meanDz[ch] - xhat * meanDzXhat[ch])
+                    } else {
+                        dx[j] += k[ch] * dz[j]
+                    }
+                } }
+            }
         }
     }
 
