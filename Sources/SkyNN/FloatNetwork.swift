@@ -52,7 +52,10 @@ public final class FloatNetwork {
     }
 
     public func zeroGradients() {
-        for i in gradW.indices { for j in gradW[i].indices { gradW[i][j] = 0 }; for j in gradB[i].indices { gradB[i][j] = 0 } }
+        for i in gradW.indices {
+            gradW[i].withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+            gradB[i].withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        }
     }
 
     /// Output of the last node for one item, in inference mode (batch norm uses its running statistics).
@@ -219,7 +222,7 @@ public final class FloatNetwork {
     public func backward<C: Collection>(outputGradients gs: C) where C.Element == [Float] {
         precondition(gs.count == items, "one output gradient per item of the last forward pass")
         while grads.count < items { grads.append(shapes.map { [Float](repeating: 0, count: $0.elements) }) }
-        for b in 0..<items { for i in grads[b].indices { for j in grads[b][i].indices { grads[b][i][j] = 0 } } }
+        for b in 0..<items { for i in grads[b].indices { grads[b][i].withUnsafeMutableBufferPointer { $0.update(repeating: 0) } } }
         let n = model.nodes.count
         var start = n - 1
         if model.nodes[n - 1].op.isOutputFunction { start = model.nodes[n - 1].inputs[0] }

@@ -39,11 +39,14 @@ struct Synth: ParsableCommand {
     @Option(help: "HxWxC, e.g. 63x63x3") var shape: String = "63x63x3"
     @Option var classes: Int = 2
     @Option var seed: UInt64 = 1
+    @Option(help: "Source amplitude range LO,HI over noise of sigma 0.1 (faint sources, e.g. 0.15,0.5, make a harder set)") var amplitude: String = "0.8,1.5"
     @Option(name: .shortAndLong) var output: String
     func run() throws {
         let d = try parseShape(shape)
         guard (2...3).contains(classes), count > 0 else { throw ValidationError("classes must be 2 or 3, count positive") }
-        try SyntheticStamps.make(count: count, shape: d, classes: classes, seed: seed).write(to: output)
+        let a = amplitude.split(separator: ",").compactMap { Double($0) }
+        guard a.count == 2, a[0] > 0, a[0] <= a[1], a[1].isFinite else { throw ValidationError("amplitude must be LO,HI with 0 < LO <= HI") }
+        try SyntheticStamps.make(count: count, shape: d, classes: classes, seed: seed, amplitude: a[0]...a[1]).write(to: output)
         print("wrote \(output): \(count) items \(d), \(classes) classes")
     }
 }
