@@ -42,8 +42,8 @@ import Testing
         #expect(throws: ModelError.self) { try Quantizer.quantize(float, calibration: [[1, 2, 3]]) }
     }
 
-    /// A small real/bogus-style classifier (conv pairs, max pools, flatten, dense), its
-    /// convolutions trained with batch norm and folded at quantization, keeps its top-1
+    /// A small real/bogus-style classifier (conv pairs, max pools, flatten, dense, sigmoid),
+    /// its convolutions trained with batch norm and folded at quantization, keeps its
     /// answer in int8 on held-out items used for neither training nor calibration.
     @Test func trainedClassifierKeepsItsAnswersInInt8OnHeldOutData() throws {
         let shape = TensorShape(h: 15, w: 15, c: 2)
@@ -51,16 +51,16 @@ import Testing
         b.convBN(8); b.convBN(8); b.add(.maxPool(Pool(size: 2)))
         b.convBN(16); b.add(.maxPool(Pool(size: 2)))
         b.add(.flatten); b.add(.dense(outFeatures: 32, activation: .relu))
-        b.add(.dense(outFeatures: 3, activation: .none)); b.add(.softmax)
-        let data = SyntheticStamps.make(count: 200, shape: shape, classes: 3, seed: 8)
+        b.add(.dense(outFeatures: 1, activation: .none)); b.add(.sigmoid)
+        let data = SyntheticStamps.make(count: 200, shape: shape, classes: 2, seed: 8)
         var config = TrainingConfig()
         config.epochs = 5; config.learningRate = 3e-3; config.batchSize = 16; config.seed = 2
         let (cls, _) = try Trainer(model: b.model, config: config).train(data)
         #expect(cls.hasBatchNorm)
-        let calibration = SyntheticStamps.make(count: 64, shape: shape, classes: 3, seed: 55).items
+        let calibration = SyntheticStamps.make(count: 64, shape: shape, classes: 2, seed: 55).items
         let q = try Quantizer.quantize(cls, calibration: calibration)
         #expect(!q.hasBatchNorm)
-        let heldOut = SyntheticStamps.make(count: 600, shape: shape, classes: 3, seed: 77)
+        let heldOut = SyntheticStamps.make(count: 600, shape: shape, classes: 2, seed: 77)
         let agreement = try Agreement.measure(float: cls, int8: try Executor(model: q), data: heldOut)
         print("classifier: \(agreement)")
         #expect(agreement.top1! >= 0.99)
