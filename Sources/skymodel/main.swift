@@ -149,13 +149,15 @@ struct Eval: ParsableCommand {
         let d = try Dataset.read(data)
         guard d.shape == model.inputShape else { throw ValidationError("dataset items are \(d.shape), model input is \(model.inputShape)") }
         let ex = try Executor(model: model, maxBatch: batch, threads: threads)
+        // Labels mean classes only for a classifier (an autoencoder reconstructs its input).
+        let classifies = d.targetSize == 1 && model.outputShape != model.inputShape
         var correct = 0
         var i = 0
         let t0 = Date()
         while i < d.count {
             let b = min(batch, d.count - i)
             let out = ex.run(d.items[i..<(i + b)].flatMap { $0 }, batch: b)
-            for j in 0..<b where d.targetSize == 1 {
+            for j in 0..<b where classifies {
                 let o = Array(out[(j * ex.outputCount)..<((j + 1) * ex.outputCount)])
                 let predicted = o.count == 1 ? (o[0] >= 0.5 ? 1 : 0) : argmax(o)
                 if predicted == d.label(i + j) { correct += 1 }
@@ -164,8 +166,8 @@ struct Eval: ParsableCommand {
         }
         let ms = Date().timeIntervalSince(t0) * 1000
         var line = String(format: "%d items in %.1f ms (%.3f ms/item, batch %d, %d threads)", d.count, ms, ms / Double(d.count), batch, threads)
-        if d.targetSize == 1 { line += String(format: "; int8 accuracy %.2f%%", 100 * Double(correct) / Double(d.count)) }
-        if model.hasFloatWeights { line += "; float vs int8: \(try Agreement.measure(float: model, int8: try Executor(model: model), data: d))" }
+        if classifies { line += String(format: "; int8 accuracy %.2f%%", 100 * Double(correct) / Double(d.count)) }
+        if model.hasFloatWeights { line += "; float vs int8 on this data: \(try Agreement.measure(float: model, int8: try Executor(model: model), data: d))" }
         print(line)
     }
 }
