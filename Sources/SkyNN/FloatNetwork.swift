@@ -157,9 +157,10 @@ public final class FloatNetwork {
                 let variance = sq[ch] / count
                 normMean[i][ch] = Float(mean[ch])
                 normInvStd[i][ch] = Float(1 / (variance + Double(bn.epsilon)).squareRoot())
-                let unbiased = count > 1 ? variance * count / (count - 1) : variance
+                // A single value (a batch of one item after a dense layer) says nothing about the variance.
+                guard count > 1 else { continue }
                 runningMean[i][ch] += bn.momentum * (Float(mean[ch]) - runningMean[i][ch])
-                runningVar[i][ch] += bn.momentum * (Float(unbiased) - runningVar[i][ch])
+                runningVar[i][ch] += bn.momentum * (Float(variance * count / (count - 1)) - runningVar[i][ch])
             }
         } else {
             for ch in 0..<c { normMean[i][ch] = runningMean[i][ch]; normInvStd[i][ch] = 1 / (runningVar[i][ch] + bn.epsilon).squareRoot() }
