@@ -102,4 +102,24 @@ import Testing
         print("mean |channel shift|: \(without) without bias correction, \(with) with")
         #expect(with < without * 0.5)
     }
+
+    /// Two logits closer than the last tensor's int8 step: a requantized output would tie
+    /// them (and argmax would pick the first); the float last layer keeps their order.
+    @Test func nearTieLogitsKeepTheirOrderInTheFloatLastLayer() throws {
+        // The third input spreads the logits' range, so their int8 step is far coarser than the input's.
+        var m = Model(name: "tie", inputShape: TensorShape(h: 1, w: 1, c: 3), nodes: [Node(name: "input", op: .input, inputs: [])])
+        m.nodes.append(Node(name: "logits", op: .dense(outFeatures: 2, activation: .none), inputs: [0],
+                            weights: LayerWeights(float: ParamArray([1, 0, 100, 0, 1, 100]), floatBias: ParamArray([0, 0]))))
+        m.nodes.append(Node(name: "softmax", op: .softmax, inputs: [1]))
+        let q = try Quantizer.quantize(m, calibration: [[-10, -10, -10], [10, 10, 10]])
+        let qin = q.nodes[0].quant!
+        let x0 = qin.dequantize(qin.quantize(1))
+        let x: [Float] = [x0, x0 + qin.scale, 0]
+        #expect(q.nodes[1].quant!.scale > 20 * qin.scale)
+        let ex = try Executor(model: q)
+        let out = ex.run(x, batch: 1)
+        #expect(ex.tensor(1)[0] == ex.tensor(1)[1], "the int8 logits tie")
+        #expect(argmax(out) == 1 && out[1] > out[0])
+        #expect(out == (try Int8Reference.run(q, input: x)).output)
+    }
 }
