@@ -31,6 +31,8 @@ def read_skynn(path):
         if w:
             n['float'] = arr(w.get('float'), np.float32)
             n['floatBias'] = arr(w.get('floatBias'), np.float32)
+            n['runningMean'] = arr(w.get('runningMean'), np.float32)
+            n['runningVar'] = arr(w.get('runningVar'), np.float32)
     return graph
 
 def op_kind(op):
@@ -91,6 +93,14 @@ def to_onnx(g):
             f = float(op['upsampleNearest']['factor'])
             inits.append(numpy_helper.from_array(np.array([1, 1, f, f], np.float32), out + '_scales'))
             nodes.append(helper.make_node('Resize', [x, '', out + '_scales'], [out], mode='nearest'))
+        elif k == 'batchNorm':
+            # Inference mode (running statistics), as SkyNN's float reference; int8 SkyNN runs it folded.
+            b = op['batchNorm']['_0']
+            for nm in ('float', 'floatBias', 'runningMean', 'runningVar'):
+                inits.append(numpy_helper.from_array(n[nm].copy(), out + '_' + nm))
+            nodes.append(helper.make_node('BatchNormalization', [x] + [out + '_' + nm for nm in ('float', 'floatBias', 'runningMean', 'runningVar')],
+                                          [out], epsilon=float(b['epsilon'])))
+            out = act(out, b['activation'])
         elif k == 'sigmoid': nodes.append(helper.make_node('Sigmoid', [x], [out]))
         elif k == 'softmax':
             fl = out + '_2d'

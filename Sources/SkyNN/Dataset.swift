@@ -61,9 +61,12 @@ public struct Dataset: Sendable {
 }
 
 /// A separable synthetic task on stamps: class 0 a star (Gaussian PSF), class 1 a
-/// cosmic ray (a few sharp pixels), class 2 a streak (a line), each on noise.
+/// cosmic ray (a few sharp pixels), class 2 a streak (a line), each on noise of sigma 0.1.
+/// `amplitude` sets the difficulty: faint sources (e.g. 0.15...0.5) make some items
+/// ambiguous, so agreement figures measure more than an easy margin.
 public enum SyntheticStamps {
-    public static func make(count: Int, shape: TensorShape, classes: Int, seed: UInt64) -> Dataset {
+    public static func make(count: Int, shape: TensorShape, classes: Int, seed: UInt64,
+                            amplitude: ClosedRange<Double> = 0.8...1.5) -> Dataset {
         var r = SeededRandom(seed: seed)
         var items: [[Float]] = [], targets: [[Float]] = []
         for i in 0..<count {
@@ -71,7 +74,7 @@ public enum SyntheticStamps {
             var x = [Float](repeating: 0, count: shape.elements)
             for j in 0..<x.count { x[j] = Float(r.gaussian() * 0.1) }
             let cy = Double(shape.h) / 2 + r.uniform(-3, 3), cx = Double(shape.w) / 2 + r.uniform(-3, 3)
-            let amp = r.uniform(0.8, 1.5)
+            let amp = r.uniform(amplitude.lowerBound, amplitude.upperBound)
             func put(_ y: Int, _ xx: Int, _ v: Double) {
                 guard y >= 0, y < shape.h, xx >= 0, xx < shape.w else { return }
                 for ch in 0..<shape.c { x[(y * shape.w + xx) * shape.c + ch] += Float(v) }

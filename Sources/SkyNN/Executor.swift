@@ -28,6 +28,12 @@ public final class Executor: @unchecked Sendable {
     private let inputQuant: QuantParams
     private let outputQuant: QuantParams
     private let outputFunction: Op
+    /// The last int8 node when it is a dense layer: read in float (Int8Reference.floatDense).
+    private struct FloatOutput {
+        var x: Int, k: Int, n: Int, zp: Int32, activation: Activation
+        var weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>, scales: UnsafePointer<Float>
+    }
+    private var floatOutput: FloatOutput?
 
     /// - gemmKernel: force one SKY_GEMM_* kernel (tests, benchmarks); nil picks the best the CPU offers.
     public init(model: Model, maxBatch: Int = 1, threads: Int = 1, gemmKernel: Int32? = nil) throws {
@@ -43,6 +49,15 @@ public final class Executor: @unchecked Sendable {
         var chosen: Int32 = -1
         for i in 0..<model.nodes.count {
             stepList.append(try prepareStep(i, gemmKernel: gemmKernel, chosen: &chosen))
+        }
+        if case .dense(let n, let act) = model.nodes[plan.lastInt8].op {
+            let node = model.nodes[plan.lastInt8], k = plan.shapes[node.inputs[0]].elements
+            let w = alloc(n * k, Int8.self), b = alloc(n, Int32.self), sc = alloc(n, Float.self)
+            for j in 0..<(n * k) { w[j] = node.weights!.int8![j] }
+            let scales = Int8Reference.floatOutputScales(model, plan.lastInt8)
+            for o in 0..<n { b[o] = node.weights!.bias![o]; sc[o] = scales[o] }
+            floatOutput = FloatOutput(x: plan.tensorOffset[node.inputs[0]], k: k, n: n, zp: model.nodes[node.inputs[0]].quant!.zeroPoint,
+                                      activation: act, weights: UnsafePointer(w), bias: UnsafePointer(b), scales: UnsafePointer(sc))
         }
         steps = .allocate(capacity: stepList.count)
         _ = steps.initialize(from: stepList)
@@ -93,6 +108,8 @@ public final class Executor: @unchecked Sendable {
         switch node.op {
         case .input, .flatten, .sigmoid, .softmax:
             st.kind = .none
+        case .batchNorm:
+            throw ModelError.notQuantized("batch norm \(node.name) must be folded before int8")
         case .conv2d(let c):
             st.conv = c
             let stage = OutputStage(activation: c.activation, input: model.nodes[node.inputs[0]].quant!,
@@ -172,7 +189,16 @@ public final class Executor: @unchecked Sendable {
         runSteps(batch)
         let y = UnsafePointer((arena + plan.tensorOffset[plan.lastInt8]).assumingMemoryBound(to: Int8.self))
         let oq = outputQuant, n = outputCount
-        for j in 0..<(batch * n) { output[j] = oq.dequantize(y[j]) }
+        if let f = floatOutput {
+            // Dense inputs hold the whole batch, item after item.
+            let x = UnsafePointer((arena + f.x).assumingMemoryBound(to: Int8.self))
+            for b in 0..<batch {
+                Int8Reference.floatDense(x + b * f.k, count: f.k, inputZeroPoint: f.zp, outFeatures: f.n, weights: f.weights,
+                                         bias: f.bias, scales: f.scales, activation: f.activation, output + b * n)
+            }
+        } else {
+            for j in 0..<(batch * n) { output[j] = oq.dequantize(y[j]) }
+        }
         switch outputFunction {
         case .sigmoid: for j in 0..<(batch * n) { output[j] = sigmoid(output[j]) }
         case .softmax:

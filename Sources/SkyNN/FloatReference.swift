@@ -60,6 +60,16 @@ public enum FloatReference {
                 for oy in 0..<ys.h { for ox in 0..<ys.w { for ch in 0..<ys.c {
                     y[(oy * ys.w + ox) * ys.c + ch] = x[((oy / f) * xs.w + ox / f) * xs.c + ch]
                 } } }
+            case .batchNorm(let bn):
+                // Inference: the running statistics.
+                let w = node.weights!
+                for ch in 0..<ys.c {
+                    let scale = w.float![ch] / (w.runningVar![ch] + bn.epsilon).squareRoot()
+                    for p in 0..<(ys.h * ys.w) {
+                        let j = p * ys.c + ch
+                        y[j] = bn.activation.apply(scale * (x[j] - w.runningMean![ch]) + w.floatBias![ch])
+                    }
+                }
             case .sigmoid:
                 for j in 0..<y.count { y[j] = sigmoid(x[j]) }
             case .softmax:

@@ -69,6 +69,22 @@ public struct Pool: Sendable, Equatable, Codable {
     public init(size: Int, stride: Int? = nil) { self.size = size; self.stride = stride ?? size }
 }
 
+/// Batch normalization over channels, a training-graph op: training normalizes with
+/// the mini-batch's statistics, inference with the running ones. Conversion
+/// (`BatchNormFolding`, run by `Quantizer`) folds it into the conv2d or dense node
+/// before it, so int8 models never contain one. Parameters: float = gamma, floatBias = beta,
+/// runningMean and runningVar, one value per channel.
+public struct BatchNorm: Sendable, Equatable, Codable {
+    public var epsilon: Float = 1e-5
+    /// Weight of the new batch statistic in the running averages.
+    public var momentum: Float = 0.1
+    /// Applied after normalization; folding moves it into the producer.
+    public var activation: Activation = .none
+    public init(epsilon: Float = 1e-5, momentum: Float = 0.1, activation: Activation = .none) {
+        self.epsilon = epsilon; self.momentum = momentum; self.activation = activation
+    }
+}
+
 public enum Op: Sendable, Equatable, Codable {
     case input
     /// Weights OHWI: [outChannels][kernelH][kernelW][inChannels / groups].
@@ -86,6 +102,8 @@ public enum Op: Sendable, Equatable, Codable {
     /// Output-only ops, computed in float on the dequantized input.
     case sigmoid
     case softmax
+    /// Float training graphs only (folded at conversion).
+    case batchNorm(BatchNorm)
 
     public var hasWeights: Bool {
         switch self { case .conv2d, .dense: return true; default: return false }
@@ -96,6 +114,11 @@ public enum Op: Sendable, Equatable, Codable {
         case .maxPool, .avgPool, .globalAvgPool, .flatten, .upsampleNearest: return true
         default: return false
         }
+    }
+    /// Ops with trainable float parameters: the weighted ops and batch norm.
+    public var hasFloatParameters: Bool {
+        if case .batchNorm = self { return true }
+        return hasWeights
     }
     public var isOutputFunction: Bool {
         switch self { case .sigmoid, .softmax: return true; default: return false }
@@ -114,22 +137,28 @@ public enum Op: Sendable, Equatable, Codable {
         case .upsampleNearest: return "upsample"
         case .sigmoid: return "sigmoid"
         case .softmax: return "softmax"
+        case .batchNorm: return "batchnorm"
         }
     }
 }
 
 /// Parameters of a conv2d or dense node. Float weights are the training
 /// weights (kept for evaluation); int8 weights, per-channel scales and int32
-/// bias appear after quantization.
+/// bias appear after quantization. A batch-norm node keeps gamma in `float`, beta
+/// in `floatBias` and its running statistics in `runningMean` / `runningVar`.
 public struct LayerWeights: Sendable {
     public var float: ParamArray<Float>?
     public var floatBias: ParamArray<Float>?
     public var int8: ParamArray<Int8>?
     public var scales: ParamArray<Float>?
     public var bias: ParamArray<Int32>?
+    public var runningMean: ParamArray<Float>?
+    public var runningVar: ParamArray<Float>?
     public init(float: ParamArray<Float>? = nil, floatBias: ParamArray<Float>? = nil, int8: ParamArray<Int8>? = nil,
-                scales: ParamArray<Float>? = nil, bias: ParamArray<Int32>? = nil) {
+                scales: ParamArray<Float>? = nil, bias: ParamArray<Int32>? = nil,
+                runningMean: ParamArray<Float>? = nil, runningVar: ParamArray<Float>? = nil) {
         self.float = float; self.floatBias = floatBias; self.int8 = int8; self.scales = scales; self.bias = bias
+        self.runningMean = runningMean; self.runningVar = runningVar
     }
 }
 
@@ -154,14 +183,21 @@ public struct Model: Sendable {
         self.name = name; self.inputShape = inputShape; self.nodes = nodes
     }
 
+    /// Int8-runnable: every node quantized and no batch norm left unfolded.
     public var isQuantized: Bool {
-        nodes.allSatisfy { n in
+        !hasBatchNorm && nodes.allSatisfy { n in
             n.op.isOutputFunction || (n.quant != nil && (!n.op.hasWeights || (n.weights?.int8 != nil && n.weights?.scales != nil && n.weights?.bias != nil)))
         }
     }
     public var hasFloatWeights: Bool {
-        nodes.allSatisfy { !$0.op.hasWeights || ($0.weights?.float != nil && $0.weights?.floatBias != nil) }
+        nodes.allSatisfy { n in
+            guard n.op.hasFloatParameters else { return true }
+            guard let w = n.weights, w.float != nil, w.floatBias != nil else { return false }
+            if case .batchNorm = n.op { return w.runningMean != nil && w.runningVar != nil }
+            return true
+        }
     }
+    public var hasBatchNorm: Bool { nodes.contains { if case .batchNorm = $0.op { return true }; return false } }
     public var outputShape: TensorShape { (try? shapes().last) ?? inputShape }
 }
 

@@ -63,16 +63,50 @@ public enum Int8Reference {
                 Int8Kernels.upsampleNearest(x, xs, factor: f, &y)
             case .sigmoid, .softmax:
                 y = x
+            case .batchNorm:
+                throw ModelError.notQuantized("batch norm \(node.name) must be folded before int8")
             }
             t.append(y)
         }
         let last = model.nodes.count - 1
         let lastInt8 = model.nodes[last].op.isOutputFunction ? model.nodes[last].inputs[0] : last
-        let oq = model.nodes[lastInt8].quant!
-        output = t[lastInt8].map { oq.dequantize($0) }
+        if case .dense(let n, let act) = model.nodes[lastInt8].op {
+            let node = model.nodes[lastInt8], x = t[node.inputs[0]]
+            let scales = floatOutputScales(model, lastInt8)
+            output = [Float](repeating: 0, count: n)
+            x.withUnsafeBufferPointer { xp in node.weights!.int8!.withUnsafeBufferPointer { wp in node.weights!.bias!.withUnsafeBufferPointer { bp in
+                output.withUnsafeMutableBufferPointer { yp in
+                    floatDense(xp.baseAddress!, count: x.count, inputZeroPoint: model.nodes[node.inputs[0]].quant!.zeroPoint, outFeatures: n,
+                               weights: wp.baseAddress!, bias: bp.baseAddress!, scales: scales, activation: act, yp.baseAddress!)
+                } } } }
+        } else {
+            let oq = model.nodes[lastInt8].quant!
+            output = t[lastInt8].map { oq.dequantize($0) }
+        }
         if case .sigmoid = model.nodes[last].op { output = output.map(sigmoid) }
         if case .softmax = model.nodes[last].op { var o = output; softmax(output, into: &o); output = o }
         return Result(tensors: t, output: output)
+    }
+
+    /// s_in x s_w[o] of the last dense layer, whose output is read in float.
+    static func floatOutputScales(_ model: Model, _ i: Int) -> [Float] {
+        let sIn = Double(model.nodes[model.nodes[i].inputs[0]].quant!.scale)
+        return model.nodes[i].weights!.scales!.array.map { Float(sIn * Double($0)) }
+    }
+
+    /// The last int8 node, when it is a dense layer, is read in float: its int32
+    /// accumulators times s_in x s_w[o], then the activation, instead of a requantization
+    /// to int8 whose rounding would merge near-tie logits. Its int8 output tensor is still
+    /// computed (and is what the executor's tensor(_:) shows). The executor calls this too.
+    static func floatDense(_ x: UnsafePointer<Int8>, count k: Int, inputZeroPoint zp: Int32, outFeatures n: Int,
+                           weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>, scales: UnsafePointer<Float>,
+                           activation: Activation, _ y: UnsafeMutablePointer<Float>) {
+        for o in 0..<n {
+            var acc = bias[o]
+            let w = weights + o * k
+            for j in 0..<k { acc &+= (Int32(x[j]) &- zp) &* Int32(w[j]) }
+            y[o] = activation.apply(scales[o] * Float(acc))
+        }
     }
 
     static func stage(_ model: Model, _ i: Int, _ act: Activation) -> OutputStage {

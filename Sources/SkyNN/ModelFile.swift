@@ -22,6 +22,8 @@ public enum ModelFile {
     struct BlobRef: Codable, Equatable { var offset: Int; var count: Int }
     struct WeightRecord: Codable {
         var float: BlobRef?; var floatBias: BlobRef?; var int8: BlobRef?; var scales: BlobRef?; var bias: BlobRef?
+        /// Batch norm only; absent in files written before it existed.
+        var runningMean: BlobRef?; var runningVar: BlobRef?
     }
     struct NodeRecord: Codable {
         var name: String; var op: Op; var inputs: [Int]; var quant: QuantParams?; var weights: WeightRecord?
@@ -48,7 +50,8 @@ public enum ModelFile {
         var records: [NodeRecord] = []
         for (i, n) in model.nodes.enumerated() {
             let w = n.weights.map { WeightRecord(float: put($0.float), floatBias: put($0.floatBias), int8: put($0.int8),
-                                                 scales: put($0.scales), bias: put($0.bias)) }
+                                                 scales: put($0.scales), bias: put($0.bias),
+                                                 runningMean: put($0.runningMean), runningVar: put($0.runningVar)) }
             records.append(NodeRecord(name: n.name, op: n.op, inputs: n.inputs, quant: n.quant, weights: w, shape: shapes[i]))
         }
         let enc = JSONEncoder()
@@ -134,7 +137,8 @@ public enum ModelFile {
             var w: LayerWeights?
             if let wr = r.weights {
                 w = LayerWeights(float: try view(wr.float, Float.self), floatBias: try view(wr.floatBias, Float.self),
-                                 int8: try view(wr.int8, Int8.self), scales: try view(wr.scales, Float.self), bias: try view(wr.bias, Int32.self))
+                                 int8: try view(wr.int8, Int8.self), scales: try view(wr.scales, Float.self), bias: try view(wr.bias, Int32.self),
+                                 runningMean: try view(wr.runningMean, Float.self), runningVar: try view(wr.runningVar, Float.self))
             }
             nodes.append(Node(name: r.name, op: r.op, inputs: r.inputs, quant: r.quant, weights: w))
         }

@@ -8,7 +8,9 @@ public enum ModelSummary {
                      + (model.isQuantized ? "int8 quantized" : "float only") + (model.hasFloatWeights ? ", float weights kept" : ""))
         func pad(_ t: String, _ n: Int) -> String { t.count >= n ? t : t + String(repeating: " ", count: n - t.count) }
         func lpad(_ t: String, _ n: Int) -> String { t.count >= n ? t : String(repeating: " ", count: n - t.count) + t }
-        lines.append(pad("#", 4) + pad("name", 16) + pad("op", 22) + pad("inputs", 10) + pad("output", 12) + lpad("params", 10) + lpad("MACs", 12) + "  quant")
+        // Folded nodes carry both names (conv2d1+batchnorm2).
+        let nameWidth = max(16, (model.nodes.map(\.name.count).max() ?? 0) + 2)
+        lines.append(pad("#", 4) + pad("name", nameWidth) + pad("op", 22) + pad("inputs", 10) + pad("output", 12) + lpad("params", 10) + lpad("MACs", 12) + "  quant")
         var params = 0, macs = 0
         for (i, n) in model.nodes.enumerated() {
             let p = model.parameterCount(i, s), m = model.macs(i, s)
@@ -19,15 +21,23 @@ public enum ModelSummary {
             case .dense(_, let a), .add(let a): op += " \(activationName(a))"
             case .maxPool(let p), .avgPool(let p): op += " \(p.size)/\(p.stride)"
             case .upsampleNearest(let f): op += " x\(f)"
+            case .batchNorm(let bn): op += " \(activationName(bn.activation))"
             default: break
             }
             let q = n.quant.map { "s=\(String(format: "%.4g", $0.scale)) zp=\($0.zeroPoint)" } ?? "-"
-            lines.append(pad("\(i)", 4) + pad(n.name, 16) + pad(op, 22) + pad(n.inputs.map(String.init).joined(separator: ","), 10)
+            lines.append(pad("\(i)", 4) + pad(n.name, nameWidth) + pad(op, 22) + pad(n.inputs.map(String.init).joined(separator: ","), 10)
                          + pad("\(s[i])", 12) + lpad("\(p)", 10) + lpad("\(m)", 12) + "  " + q)
         }
-        let one = try ExecutionPlan(model: model, maxBatch: 1, threads: threads)
-        let many = try ExecutionPlan(model: model, maxBatch: batch, threads: threads)
+        // The arena is that of the graph that runs: batch norm folded.
+        let (runs, folds) = try BatchNormFolding.foldReporting(model)
+        let one = try ExecutionPlan(model: runs, maxBatch: 1, threads: threads)
+        let many = try ExecutionPlan(model: runs, maxBatch: batch, threads: threads)
         lines.append("parameters: \(params), MACs per inference: \(macs)")
+        if !folds.isEmpty {
+            let rs = try runs.shapes()
+            lines.append("batch norm folded at conversion: " + folds.map { "\($0.batchNorm) into \($0.producer)" }.joined(separator: ", ")
+                         + " (\(runs.nodes.count) nodes, \(runs.nodes.indices.reduce(0) { $0 + runs.parameterCount($1, rs) }) parameters after folding)")
+        }
         lines.append("arena: \(one.arenaBytes) bytes at batch 1, \(many.arenaBytes) bytes at batch \(batch) (\(threads) thread\(threads == 1 ? "" : "s"))")
         return lines.joined(separator: "\n")
     }

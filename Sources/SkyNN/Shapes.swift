@@ -59,6 +59,12 @@ extension Model {
                 try one()
                 guard f >= 1 else { throw fail("upsample factor must be >= 1") }
                 out.append(TensorShape(h: x.h * f, w: x.w * f, c: x.c))
+            case .batchNorm(let bn):
+                try one()
+                guard bn.epsilon > 0, bn.epsilon.isFinite, bn.momentum >= 0, bn.momentum <= 1 else {
+                    throw fail("batch norm needs epsilon > 0 and momentum in [0, 1]")
+                }
+                out.append(x)
             case .sigmoid, .softmax:
                 try one()
                 guard i == nodes.count - 1 else { throw fail("\(node.op.kindName) is only supported as the last node") }
@@ -89,6 +95,16 @@ extension Model {
             }
         }
         for (i, node) in nodes.enumerated() {
+            if case .batchNorm = node.op {
+                func fail(_ r: String) -> ModelError { .invalid(node: i, name: node.name, reason: r) }
+                let c = s[i].c
+                guard let w = node.weights else { throw fail("batch norm has no parameters") }
+                for (what, p) in [("gamma", w.float), ("beta", w.floatBias), ("running mean", w.runningMean), ("running variance", w.runningVar)] {
+                    if let p, p.count != c { throw fail("batch norm \(what): \(p.count) values, needs \(c)") }
+                }
+                if let v = w.runningVar { for j in 0..<v.count where !(v[j] >= 0 && v[j].isFinite) { throw fail("running variance \(j) is \(v[j])") } }
+                if w.int8 != nil || w.scales != nil || w.bias != nil { throw fail("batch norm has no int8 parameters: fold it first") }
+            }
             if let q = node.quant, !(q.scale > 0 && q.scale.isFinite) || q.zeroPoint < -128 || q.zeroPoint > 127 {
                 throw ModelError.invalid(node: i, name: node.name, reason: "quantization scale \(q.scale) zero point \(q.zeroPoint)")
             }
@@ -123,7 +139,9 @@ extension Model {
         }
     }
 
+    /// Weights and biases; for batch norm gamma, beta and the two running statistics.
     public func parameterCount(_ i: Int, _ s: [TensorShape]) -> Int {
+        if case .batchNorm = nodes[i].op { return 4 * s[i].c }
         let (w, o) = weightCount(i, s); return w + o
     }
 }

@@ -95,13 +95,18 @@ public final class Trainer {
         return y
     }
 
+    /// Whether the target is the input itself: an autoencoder, whatever labels the dataset carries.
+    func reconstructs(_ data: Dataset) -> Bool {
+        data.targetSize == 0 || network.model.outputShape == network.model.inputShape
+    }
+
     /// Mean loss and accuracy (classifiers) over a dataset, no gradient.
     public func evaluate(_ data: Dataset) -> (Double, Double?) {
         var loss = 0.0, correct = 0
         for i in 0..<data.count {
             let out = network.forward(data.items[i])
-            loss += lossAndGradient(out, target: data.targets[i]).0
-            if config.loss == .crossEntropy {
+            loss += lossAndGradient(out, target: reconstructs(data) ? data.items[i] : data.targets[i]).0
+            if config.loss == .crossEntropy && !reconstructs(data) {
                 let predicted = out.count == 1 ? (out[0] >= 0.5 ? 1 : 0) : argmax(out)
                 if predicted == data.label(i) { correct += 1 }
             }
@@ -114,11 +119,13 @@ public final class Trainer {
         let c = config, scale = 1 / Float(batch)
         let bc1 = 1 - pow(c.beta1, Float(step)), bc2 = 1 - pow(c.beta2, Float(step))
         for i in network.weights.indices where !network.weights[i].isEmpty {
+            // Batch-norm scales are not decayed: shrinking gamma only rescales the next layer's input.
+            let decay: Float = { if case .batchNorm = network.model.nodes[i].op { return 0 }; return c.weightDecay }()
             for j in network.weights[i].indices {
                 let g = network.gradW[i][j] * scale
                 m[i][j] = c.beta1 * m[i][j] + (1 - c.beta1) * g
                 v[i][j] = c.beta2 * v[i][j] + (1 - c.beta2) * g * g
-                network.weights[i][j] -= c.learningRate * ((m[i][j] / bc1) / ((v[i][j] / bc2).squareRoot() + 1e-8) + c.weightDecay * network.weights[i][j])
+                network.weights[i][j] -= c.learningRate * ((m[i][j] / bc1) / ((v[i][j] / bc2).squareRoot() + 1e-8) + decay * network.weights[i][j])
             }
             for j in network.biases[i].indices {
                 let g = network.gradB[i][j] * scale
@@ -143,17 +150,22 @@ public final class Trainer {
         for epoch in 1...max(1, config.epochs) {
             let t0 = Date()
             for i in stride(from: trainIdx.count - 1, to: 0, by: -1) { trainIdx.swapAt(i, rng.index(i + 1)) }
-            var total = 0.0, b = 0
+            var total = 0.0
             network.zeroGradients()
+            var xs: [[Float]] = [], targets: [[Float]] = []
             for (n, idx) in trainIdx.enumerated() {
                 let x = augment(data.items[idx], data.shape)
-                let target = data.targetSize == 0 ? x : data.targets[idx]
-                let out = network.forward(x)
-                let (l, g) = lossAndGradient(out, target: target)
-                total += l
-                network.backward(outputGradient: g)
-                b += 1
-                if b == config.batchSize || n == trainIdx.count - 1 { adamStep(batch: b); network.zeroGradients(); b = 0 }
+                xs.append(x); targets.append(reconstructs(data) ? x : data.targets[idx])
+                guard xs.count == config.batchSize || n == trainIdx.count - 1 else { continue }
+                let outs = network.forward(batch: xs, training: true)
+                var gs: [[Float]] = []
+                for (out, target) in zip(outs, targets) {
+                    let (l, g) = lossAndGradient(out, target: target)
+                    total += l; gs.append(g)
+                }
+                network.backward(outputGradients: gs)
+                adamStep(batch: xs.count); network.zeroGradients()
+                xs.removeAll(keepingCapacity: true); targets.removeAll(keepingCapacity: true)
             }
             let (vl, va) = evaluate(val)
             let r = EpochReport(epoch: epoch, trainLoss: total / Double(trainIdx.count), validationLoss: vl, validationAccuracy: va,

@@ -12,11 +12,11 @@ struct Main: ParsableCommand {
 
 enum Arch: String, ExpressibleByArgument, CaseIterable {
     case realbogus, quality, autoencoder
-    func model(seed: UInt64) -> Model {
+    func model(seed: UInt64, batchNorm: Bool = false) -> Model {
         switch self {
-        case .realbogus: return ModelZoo.realBogus(seed: seed)
-        case .quality: return ModelZoo.quality(seed: seed)
-        case .autoencoder: return ModelZoo.autoencoder(seed: seed)
+        case .realbogus: return ModelZoo.realBogus(seed: seed, batchNorm: batchNorm)
+        case .quality: return ModelZoo.quality(seed: seed, batchNorm: batchNorm)
+        case .autoencoder: return ModelZoo.autoencoder(seed: seed, batchNorm: batchNorm)
         }
     }
 }
@@ -25,9 +25,10 @@ struct Create: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Write a float model of a zoo architecture with seeded initial weights.")
     @Option(help: "realbogus | quality | autoencoder") var arch: Arch
     @Option var seed: UInt64 = 1
+    @Flag(name: .customLong("batch-norm"), help: "Linear convolutions followed by batch norm (folded by quantize)") var batchNorm = false
     @Option(name: .shortAndLong) var output: String
     func run() throws {
-        try ModelFile.write(arch.model(seed: seed), to: output)
+        try ModelFile.write(arch.model(seed: seed, batchNorm: batchNorm), to: output)
         print("wrote \(output)")
     }
 }
@@ -38,11 +39,14 @@ struct Synth: ParsableCommand {
     @Option(help: "HxWxC, e.g. 63x63x3") var shape: String = "63x63x3"
     @Option var classes: Int = 2
     @Option var seed: UInt64 = 1
+    @Option(help: "Source amplitude range LO,HI over noise of sigma 0.1 (faint sources, e.g. 0.15,0.5, make a harder set)") var amplitude: String = "0.8,1.5"
     @Option(name: .shortAndLong) var output: String
     func run() throws {
         let d = try parseShape(shape)
         guard (2...3).contains(classes), count > 0 else { throw ValidationError("classes must be 2 or 3, count positive") }
-        try SyntheticStamps.make(count: count, shape: d, classes: classes, seed: seed).write(to: output)
+        let a = amplitude.split(separator: ",").compactMap { Double($0) }
+        guard a.count == 2, a[0] > 0, a[0] <= a[1], a[1].isFinite else { throw ValidationError("amplitude must be LO,HI with 0 < LO <= HI") }
+        try SyntheticStamps.make(count: count, shape: d, classes: classes, seed: seed, amplitude: a[0]...a[1]).write(to: output)
         print("wrote \(output): \(count) items \(d), \(classes) classes")
     }
 }
@@ -104,26 +108,31 @@ struct Inspect: ParsableCommand {
 }
 
 struct Quantize: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Post-training static quantization from calibration data; reports float-vs-int8 agreement on held-out data.")
+    static let configuration = CommandConfiguration(abstract: "Post-training static quantization from calibration data (batch norm folded first); reports float-vs-int8 agreement on held-out data.")
     @Argument var input: String
     @Option(name: .shortAndLong) var output: String
-    @Option(help: "Dataset file (skymodel synth); calibration uses the first part, agreement the rest") var data: String
+    @Option(help: "Dataset file (skymodel synth); calibration uses its first items") var data: String
+    @Option(name: .customLong("held-out"), help: "Dataset for the agreement, used for neither training nor calibration (default: the items of --data after the calibration items)") var heldOut: String?
     @Option(help: "Calibration items") var calibration: Int = 64
-    @Option(help: "minmax or a percentile such as 99.99") var method: String = "minmax"
+    @Option(help: "Activation ranges: minmax, mse (least quantization error), or a percentile such as 99.99") var method: String = "minmax"
+    @Flag(name: .customLong("no-bias-correction"), help: "Keep the plain rounded bias (no correction of the weight-rounding shift)") var noBiasCorrection = false
     func run() throws {
         let model = try ModelFile.load(input)
         let d = try Dataset.read(data)
         guard d.shape == model.inputShape else { throw ValidationError("dataset items are \(d.shape), model input is \(model.inputShape)") }
-        guard d.count > calibration else { throw ValidationError("dataset has \(d.count) items; need more than \(calibration)") }
+        guard calibration > 0, d.count >= calibration else { throw ValidationError("dataset has \(d.count) items; need at least \(calibration)") }
         let m: Quantizer.RangeMethod
-        if method == "minmax" { m = .minMax } else if let p = Double(method), p > 50, p <= 100 { m = .percentile(p) } else {
-            throw ValidationError("method must be minmax or a percentile in (50, 100]")
+        if method == "minmax" { m = .minMax } else if method == "mse" { m = .mse } else if let p = Double(method), p > 50, p <= 100 { m = .percentile(p) } else {
+            throw ValidationError("method must be minmax, mse or a percentile in (50, 100]")
         }
-        let q = try Quantizer.quantize(model, calibration: Array(d.items[0..<calibration]), method: m)
+        let q = try Quantizer.quantize(model, calibration: Array(d.items[0..<calibration]),
+                                       options: .init(method: m, biasCorrection: !noBiasCorrection))
         try ModelFile.write(q, to: output)
-        let ex = try Executor(model: q)
-        let agreement = try Agreement.measure(float: model, int8: ex, data: d.subset(calibration..<d.count))
-        print("wrote \(output) (\(method)); \(agreement)")
+        let held = try heldOut.map(Dataset.read) ?? d.subset(calibration..<d.count)
+        guard held.shape == model.inputShape else { throw ValidationError("held-out items are \(held.shape), model input is \(model.inputShape)") }
+        var line = "wrote \(output) (\(method)\(noBiasCorrection ? "" : ", bias corrected"), \(calibration) calibration items)"
+        if held.count > 0 { line += "; float vs int8 on held-out data: \(try Agreement.measure(float: model, int8: try Executor(model: q), data: held))" }
+        print(line)
     }
 }
 
@@ -140,13 +149,15 @@ struct Eval: ParsableCommand {
         let d = try Dataset.read(data)
         guard d.shape == model.inputShape else { throw ValidationError("dataset items are \(d.shape), model input is \(model.inputShape)") }
         let ex = try Executor(model: model, maxBatch: batch, threads: threads)
+        // Labels mean classes only for a classifier (an autoencoder reconstructs its input).
+        let classifies = d.targetSize == 1 && model.outputShape != model.inputShape
         var correct = 0
         var i = 0
         let t0 = Date()
         while i < d.count {
             let b = min(batch, d.count - i)
             let out = ex.run(d.items[i..<(i + b)].flatMap { $0 }, batch: b)
-            for j in 0..<b where d.targetSize == 1 {
+            for j in 0..<b where classifies {
                 let o = Array(out[(j * ex.outputCount)..<((j + 1) * ex.outputCount)])
                 let predicted = o.count == 1 ? (o[0] >= 0.5 ? 1 : 0) : argmax(o)
                 if predicted == d.label(i + j) { correct += 1 }
@@ -155,8 +166,8 @@ struct Eval: ParsableCommand {
         }
         let ms = Date().timeIntervalSince(t0) * 1000
         var line = String(format: "%d items in %.1f ms (%.3f ms/item, batch %d, %d threads)", d.count, ms, ms / Double(d.count), batch, threads)
-        if d.targetSize == 1 { line += String(format: "; int8 accuracy %.2f%%", 100 * Double(correct) / Double(d.count)) }
-        if model.hasFloatWeights { line += "; float vs int8: \(try Agreement.measure(float: model, int8: try Executor(model: model), data: d))" }
+        if classifies { line += String(format: "; int8 accuracy %.2f%%", 100 * Double(correct) / Double(d.count)) }
+        if model.hasFloatWeights { line += "; float vs int8 on this data: \(try Agreement.measure(float: model, int8: try Executor(model: model), data: d))" }
         print(line)
     }
 }
