@@ -12,6 +12,11 @@ struct SourceMeasurer {
     let width: Int
     let height: Int
     let options: ExtractionOptions
+    /// Growth-curve bins of `halfFluxRadius` (at least `hfrBinCount`), so measuring allocates nothing.
+    let bins: UnsafeMutableBufferPointer<Double>
+
+    /// Growth-curve bins for the largest half-flux radius search (40 px at 1/20 px).
+    static let hfrBinCount = 40 * 20 + 1
 
     func measure(_ pixels: UnsafeMutableBufferPointer<Int32>, blended: Bool) -> Source {
         var s = Source()
@@ -116,7 +121,8 @@ struct SourceMeasurer {
     func minAreaExcess(_ pixels: UnsafeMutableBufferPointer<Int32>) -> Double {
         let minarea = options.minArea
         guard minarea > 0, pixels.count >= minarea else { return 0 }
-        let sorted = pixels.sorted()
+        heapSort(pixels, by: <)
+        let sorted = pixels
         return withUnsafeTemporaryAllocation(of: Float.self, capacity: minarea) { heap in
             var h = minarea, filled = 0
             for q in sorted {
@@ -140,8 +146,13 @@ struct SourceMeasurer {
                         }
                     }
                 } else {
-                    let s = heap.prefix(minarea).sorted()
-                    for i in 0..<minarea { heap[i] = s[i] }
+                    // Insertion sort in place (minarea is small): sorted() would allocate.
+                    for i in 1..<max(1, minarea) {
+                        let v = heap[i]
+                        var j = i
+                        while j > 0 && heap[j - 1] > v { heap[j] = heap[j - 1]; j -= 1 }
+                        heap[j] = v
+                    }
                 }
                 h -= 1
             }
@@ -179,8 +190,9 @@ struct SourceMeasurer {
         let x0 = max(0, Int((cx - radius - 1).rounded(.down))), x1 = min(width - 1, Int((cx + radius + 1).rounded(.up)))
         let y0 = max(0, Int((cy - radius - 1).rounded(.down))), y1 = min(height - 1, Int((cy + radius + 1).rounded(.up)))
         guard x0 <= x1, y0 <= y1 else { return .nan }
-        return withUnsafeTemporaryAllocation(of: Double.self, capacity: count) { bins in
-            bins.initialize(repeating: 0)
+        precondition(count <= bins.count)
+        do {
+            for i in 0..<count { bins[i] = 0 }
             let r2max = radius * radius
             for y in y0...y1 {
                 for x in x0...x1 {
