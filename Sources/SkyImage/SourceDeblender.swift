@@ -32,6 +32,7 @@ final class ExtractionWorker {
     let childStart: UnsafeMutableBufferPointer<Int32>
     let childCount: UnsafeMutableBufferPointer<Int32>
     let hfrBins: UnsafeMutableBufferPointer<Double>
+    let columnWeights: UnsafeMutableBufferPointer<Double>
     /// 1 / rms^2 of three consecutive rows, for the matched filter in row strips.
     let inverseVariance: UnsafeMutableBufferPointer<Float>
 
@@ -60,6 +61,7 @@ final class ExtractionWorker {
         childStart = layout.take(Int32.self, Self.maxSeeds)
         childCount = layout.take(Int32.self, Self.maxSeeds)
         hfrBins = layout.take(Double.self, SourceMeasurer.hfrBinCount)
+        columnWeights = layout.take(Double.self, SourceMeasurer.gaussianColumns)
         inverseVariance = layout.take(Float.self, 3 * maxWidth)
     }
 

@@ -307,7 +307,8 @@ public final class SourceExtractor: @unchecked Sendable {
         let opts = options
         func measureChunk(_ lo: Int, _ hi: Int, _ worker: ExtractionWorker, _ emit: (Source) -> Void) {
             let measurer = SourceMeasurer(image: image, subtracted: subtracted, rms: rms, snr: snr, convolved: convolved,
-                                          width: w, height: h, options: opts, bins: worker.hfrBins)
+                                          width: w, height: h, options: opts, bins: worker.hfrBins,
+                                          columnWeights: worker.columnWeights)
             for o in lo..<hi {
                 let label = objectLabel[o]
                 let n = worker.gather(seed: objectSeed[o], label: label, area: Int(objectArea[o]), labels: labels, width: w, height: h)
