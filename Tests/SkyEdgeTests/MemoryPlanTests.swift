@@ -1,4 +1,5 @@
 import Testing
+import SkyImage
 @testable import SkyEdge
 
 @Test func thePlanAddsUpAndFitsANanoAt4K() throws {
@@ -49,4 +50,30 @@ import Testing
     }
     ranges.sort { $0.0 < $1.0 }
     for i in 1..<ranges.count { #expect(ranges[i - 1].1 <= ranges[i].0) }
+}
+
+@Test func thePipelineExtractsInItsArenaRegion() throws {
+    let board = try BoardProfiles.load("generic-x86_64", from: PackagePaths.boards)
+    var config = SiteConfig(site: "s", node: "n")
+    config.maxFrameWidth = 640
+    config.maxFrameHeight = 480
+    config.pipeline.threads = 2
+    let plan = MemoryPlan.make(config: config, board: board)
+    let scratch = try #require(plan.entries.first { $0.name == "extractor scratch" })
+    #expect(scratch.inArena)
+    #expect(scratch.bytes == SourceExtractor.scratchBytes(maxWidth: 640, maxHeight: 480, options: config.extractionOptions, threads: 2))
+    // What grows with the frame is five maps of 4 bytes a pixel (the extractor once kept nine);
+    // the rest is fixed by the catalogue capacity, the object size bound and the threads
+    // (plus three rows of inverse variance per thread).
+    let bigger = SourceExtractor.scratchBytes(maxWidth: 1280, maxHeight: 960, options: config.extractionOptions, threads: 2)
+    #expect(abs((bigger - scratch.bytes) - 5 * 4 * (1280 * 960 - 640 * 480) - 2 * 3 * 4 * (1280 - 640)) < 64 * 8)
+    let arena = try Arena(plan: plan)
+    let pipeline = FramePipeline(config: config, arena: arena)
+    let region = arena.region("extractor scratch")
+    let inRegion = pipeline.extractor.withMaps { sub, rms in
+        let lo = Int(bitPattern: region.baseAddress!), hi = lo + region.count
+        return [Int(bitPattern: sub.baseAddress!), Int(bitPattern: rms.baseAddress!)].allSatisfy { $0 >= lo && $0 < hi }
+    }
+    #expect(inRegion)
+    #expect(pipeline.extractor.threads == 2)
 }
