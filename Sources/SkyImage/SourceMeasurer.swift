@@ -22,11 +22,11 @@ struct SourceMeasurer {
     let columnWeights: UnsafeMutableBufferPointer<Double>
     static let gaussianColumns = 1024
     /// Bounds on the Gaussian windows, which cost their area on every iteration: a
-    /// centroid window of sigma 8 px (FWHM 19 px) already spans any star worth
-    /// centring; adaptive moments beyond sigma 12 px (FWHM 28 px) are not a seeing
+    /// centroid window of sigma 4 px (FWHM 9 px) spans the core of any star worth
+    /// centring; adaptive moments beyond sigma 8 px (FWHM 19 px) are not a seeing
     /// measurement (blobs, clouds, donuts, which the half-flux radius judges).
-    static let maxWindowSigma = 8.0
-    static let maxAdaptiveVariance = 144.0
+    static let maxWindowSigma = 4.0
+    static let maxAdaptiveVariance = 64.0
 
     func measure(_ pixels: UnsafeMutableBufferPointer<Int32>, blended: Bool) -> Source {
         var s = Source()
