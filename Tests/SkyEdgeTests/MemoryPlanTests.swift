@@ -14,12 +14,9 @@ import SkyImage
 }
 
 @Test func anOversizedConfigurationIsRefusedWithThePlan() throws {
-    let board = try BoardProfiles.load("jetson-nano", from: PackagePaths.boards)
-    var config = SiteConfig(site: "s", node: "n")
-    config.maxFrameWidth = 16_384
-    config.maxFrameHeight = 16_384
+    var config = frames(16_384, 16_384)
     config.pipeline.slots = 4
-    let plan = MemoryPlan.make(config: config, board: board)
+    let plan = MemoryPlan.make(config: config, board: try BoardProfiles.load("jetson-nano", from: PackagePaths.boards))
     #expect(!plan.fits)
     do {
         _ = try Arena(plan: plan)
@@ -33,11 +30,7 @@ import SkyImage
 }
 
 @Test func arenaRegionsAreAlignedDisjointAndSized() throws {
-    let board = try BoardProfiles.load("generic-x86_64", from: PackagePaths.boards)
-    var config = SiteConfig(site: "s", node: "n")
-    config.maxFrameWidth = 640
-    config.maxFrameHeight = 480
-    let plan = MemoryPlan.make(config: config, board: board)
+    let plan = MemoryPlan.make(config: frames(640, 480), board: try BoardProfiles.load("generic-x86_64", from: PackagePaths.boards))
     let arena = try Arena(plan: plan)
     var ranges: [(Int, Int)] = []
     for e in plan.entries where e.inArena {
@@ -53,12 +46,9 @@ import SkyImage
 }
 
 @Test func thePipelineExtractsInItsArenaRegion() throws {
-    let board = try BoardProfiles.load("generic-x86_64", from: PackagePaths.boards)
-    var config = SiteConfig(site: "s", node: "n")
-    config.maxFrameWidth = 640
-    config.maxFrameHeight = 480
+    var config = frames(640, 480)
     config.pipeline.threads = 2
-    let plan = MemoryPlan.make(config: config, board: board)
+    let plan = MemoryPlan.make(config: config, board: try BoardProfiles.load("generic-x86_64", from: PackagePaths.boards))
     let scratch = try #require(plan.entries.first { $0.name == "extractor scratch" })
     #expect(scratch.inArena)
     #expect(scratch.bytes == SourceExtractor.scratchBytes(maxWidth: 640, maxHeight: 480, options: config.extractionOptions, threads: 2))
@@ -76,4 +66,12 @@ import SkyImage
     }
     #expect(inRegion)
     #expect(pipeline.extractor.threads == 2)
+}
+
+/// A site config for frames up to `width x height`, defaults otherwise.
+private func frames(_ width: Int, _ height: Int) -> SiteConfig {
+    var config = SiteConfig(site: "s", node: "n")
+    config.maxFrameWidth = width
+    config.maxFrameHeight = height
+    return config
 }
