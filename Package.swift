@@ -55,7 +55,7 @@ let package = Package(
             "SkyHub", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "skydiag", dependencies: [
-            "SkyEdge", "SkyImage", "SkyCapture", "SkyTelemetry",
+            "SkyEdge", "SkyImage", "SkySim", "SkyCapture", "SkyTelemetry",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "skymodel", dependencies: [

@@ -145,6 +145,9 @@ def main():
         so = ort.SessionOptions(); so.intra_op_num_threads = a.threads; so.inter_op_num_threads = 1
         sessions[label] = ort.InferenceSession(path, so, providers=['CPUExecutionProvider'])
     samples = {}
+    # One thread: ORT runs the graph on the calling thread, so its CPU time is the figure that
+    # other load on a shared machine does not inflate; skymodel latency measures the same way.
+    clock = time.thread_time if a.threads == 1 else time.perf_counter
     # Rounds alternate ORT fp32, ORT int8 and SkyNN so that all see the same machine load.
     for _ in range(3):
         for label, sess in sessions.items():
@@ -153,8 +156,8 @@ def main():
                 sess.run(None, {'input': x})
                 reps = a.repeats * (10 if batch == 1 else 1)
                 for _ in range(reps):
-                    t0 = time.perf_counter(); sess.run(None, {'input': x})
-                    samples.setdefault(f'{label}_batch{batch}_ms', []).append((time.perf_counter() - t0) * 1e3)
+                    t0 = clock(); sess.run(None, {'input': x})
+                    samples.setdefault(f'{label}_batch{batch}_ms', []).append((clock() - t0) * 1e3)
         if a.skymodel:
             import subprocess
             r = json.loads(subprocess.run([a.skymodel, 'latency', a.model, '--threads', str(a.threads), '--repeats', str(a.repeats * 10)],

@@ -105,46 +105,70 @@ void sky_gemm_s8_portable(const int8_t *a, size_t lda, int32_t m, const void *pa
     }
 }
 
-/* Small fixed-size copies inline (a library memcpy call per pixel would dominate). */
+/* Copies and fills of a few to a few hundred bytes, inline: a library memcpy or
+   memset call per kernel row would cost more than the bytes (3-channel images
+   copy 9 bytes at a time). Short ones are two overlapping fixed-size moves. */
 static inline void copy_bytes(int8_t *d, const int8_t *s, size_t n) {
-    switch (n) {
-    case 1: d[0] = s[0]; return;
-    case 3: memcpy(d, s, 3); return;
-    case 4: memcpy(d, s, 4); return;
-    case 8: memcpy(d, s, 8); return;
-    case 16: memcpy(d, s, 16); return;
-    case 32: memcpy(d, s, 32); return;
-    case 48: memcpy(d, s, 48); return;
-    case 64: memcpy(d, s, 64); return;
-    case 96: memcpy(d, s, 96); return;
-    default: memcpy(d, s, n); return;
-    }
+    if (n >= 16) {
+        size_t i = 0;
+        for (; i + 16 <= n; i += 16) memcpy(d + i, s + i, 16);
+        if (i < n) memcpy(d + n - 16, s + n - 16, 16);
+    } else if (n >= 8) { memcpy(d, s, 8); memcpy(d + n - 8, s + n - 8, 8); }
+    else if (n >= 4) { memcpy(d, s, 4); memcpy(d + n - 4, s + n - 4, 4); }
+    else for (size_t i = 0; i < n; i++) d[i] = s[i];
+}
+static inline void fill_bytes(int8_t *d, int8_t v, size_t n) {
+    uint64_t v8 = 0x0101010101010101ull * (uint8_t)v;
+    if (n >= 8) {
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) memcpy(d + i, &v8, 8);
+        if (i < n) memcpy(d + n - 8, &v8, 8);
+    } else if (n >= 4) { memcpy(d, &v8, 4); memcpy(d + n - 4, &v8, 4); }
+    else for (size_t i = 0; i < n; i++) d[i] = v;
 }
 
 void sky_im2col_s8(const int8_t *x, int32_t h, int32_t w, int32_t c, int32_t kh, int32_t kw, int32_t sh, int32_t sw,
                    int32_t pt, int32_t pl, int32_t ow, int32_t row0, int32_t rows, int32_t c0, int32_t cg,
                    int8_t zp, int8_t *a, size_t lda) {
-    size_t k = (size_t)kh * kw * cg;
+    size_t k = (size_t)kh * kw * cg, span = (size_t)kw * cg, stride = (size_t)w * c;
+    int32_t oy = row0 / ow, ox = row0 % ow;   /* stepped, not divided, per row */
     for (int32_t r = 0; r < rows; r++) {
-        int32_t p = row0 + r, oy = p / ow, ox = p % ow;
         int8_t *dst = a + (size_t)r * lda;
-        int32_t ix0 = ox * sw - pl;
+        int32_t ix0 = ox * sw - pl, iy0 = oy * sh - pt;
         /* Without groups, a kernel row inside the image is kw*c contiguous input bytes. */
         int whole_rows = cg == c && ix0 >= 0 && ix0 + kw <= w;
-        for (int32_t ky = 0; ky < kh; ky++) {
-            int32_t iy = oy * sh - pt + ky;
-            if (iy < 0 || iy >= h) { memset(dst, zp, (size_t)kw * cg); dst += (size_t)kw * cg; continue; }
-            const int8_t *src = x + ((size_t)iy * w) * c + c0;
-            if (whole_rows) { copy_bytes(dst, src + (size_t)ix0 * c, (size_t)kw * cg); dst += (size_t)kw * cg; continue; }
-            for (int32_t kx = 0; kx < kw; kx++) {
-                int32_t ix = ix0 + kx;
-                if (ix < 0 || ix >= w) memset(dst, zp, (size_t)cg);
-                else copy_bytes(dst, src + (size_t)ix * c, (size_t)cg);
-                dst += cg;
+        if (whole_rows && iy0 >= 0 && iy0 + kh <= h) {   /* interior pixel: kh straight copies */
+            const int8_t *src = x + ((size_t)iy0 * w + ix0) * c;
+            for (int32_t ky = 0; ky < kh; ky++, dst += span, src += stride) copy_bytes(dst, src, span);
+        } else {
+            for (int32_t ky = 0; ky < kh; ky++) {
+                int32_t iy = iy0 + ky;
+                if (iy < 0 || iy >= h) { fill_bytes(dst, zp, span); dst += span; continue; }
+                const int8_t *src = x + (size_t)iy * stride + c0;
+                if (whole_rows) { copy_bytes(dst, src + (size_t)ix0 * c, span); dst += span; continue; }
+                for (int32_t kx = 0; kx < kw; kx++) {
+                    int32_t ix = ix0 + kx;
+                    if (ix < 0 || ix >= w) fill_bytes(dst, zp, (size_t)cg);
+                    else copy_bytes(dst, src + (size_t)ix * c, (size_t)cg);
+                    dst += cg;
+                }
             }
         }
-        memset(a + (size_t)r * lda + k, 0, lda - k);
+        fill_bytes(a + (size_t)r * lda + k, 0, lda - k);
+        if (++ox == ow) { ox = 0; oy++; }
     }
+}
+
+void sky_conv_s8(const int8_t *x, int32_t h, int32_t w, int32_t c, int32_t kh, int32_t kw, int32_t sh, int32_t sw,
+                 int32_t pt, int32_t pl, int32_t ow, int32_t row0, int32_t rows, int32_t c0, int32_t cg, int8_t zp,
+                 const void *packed, const sky_requant_s8 *rq, int8_t *y, size_t ldy, int8_t *scratch, size_t lda) {
+    if (rows <= 0) return;
+#if defined(__x86_64__)
+    if (sky_gemm_s8_kernel(packed) == SKY_GEMM_AVX2 &&
+        sky_conv_s8_avx2(x, h, w, c, kh, kw, sh, sw, pt, pl, ow, row0, rows, c0, cg, zp, packed, rq, y, ldy)) return;
+#endif
+    sky_im2col_s8(x, h, w, c, kh, kw, sh, sw, pt, pl, ow, row0, rows, c0, cg, zp, scratch, lda);
+    sky_gemm_s8(scratch, lda, rows, packed, rq, y, ldy);
 }
 
 void sky_depthwise_s8(const int8_t *x, int32_t h, int32_t w, int32_t c, int32_t kh, int32_t kw, int32_t sh, int32_t sw,

@@ -1,6 +1,7 @@
-/* x86 int8 GEMM kernels. AVX2: activations sign-extended to int16 in the
+/* x86 int8 GEMM kernels. AVX2 (rows longer than the 6x16 kernel's stack
+   block, or multipliers of INT32_MIN): activations sign-extended to int16 in the
    loop, weights pre-widened at pack time, vpmaddwd (no saturation, so exact),
-   2 rows x 4 output channels per tile, k in steps of 16.
+   4 rows x 16 output channels per tile (gemm_s8_avx2.c has the usual kernel).
    AVX-512 VNNI: vpdpbusd on ymm with activations offset to unsigned (x ^ 0x80;
    the +128 x column-sum is folded into the packed bias), k in steps of 32. */
 #include "gemm_s8_internal.h"
@@ -69,7 +70,7 @@ static inline AVX2 void store8(__m256i acc, const int32_t *bias, int32_t n0, int
    4 rows of A widened to int16 and interleaved once per row block, so the inner loop
    broadcasts one (a[k], a[k+1]) pair per row: 4 x 16 outputs in 8 accumulators, no
    horizontal sums, requantization straight on 8-channel vectors. */
-AVX2 void sky_gemm_s8_avx2(const int8_t *a, size_t lda, int32_t m, const void *packed, const sky_requant_s8 *rq, int8_t *c, size_t ldc) {
+AVX2 void sky_gemm_s8_avx2_4x16(const int8_t *a, size_t lda, int32_t m, const void *packed, const sky_requant_s8 *rq, int8_t *c, size_t ldc) {
     const sky_packed_header *h = (const sky_packed_header *)packed;
     const int16_t *wt = (const int16_t *)packed_weights(packed);
     const int32_t *bias = packed_bias(packed);
@@ -162,9 +163,28 @@ AVX2 static uint64_t peak_loop(uint64_t iterations) {
     return (uint64_t)_mm256_extract_epi64(s, 0) | 1;
 }
 
+/* The sequence the GEMM's inner loop runs: each vpmaddwd result added into an
+   accumulator (acc += madd(acc, x): 12 chains of 4 cycles, so throughput-bound). */
+AVX2 static uint64_t peak_loop_accumulate(uint64_t iterations) {
+    __m256i x = _mm256_set1_epi16(3), acc[12];
+    for (int r = 0; r < 12; r++) acc[r] = _mm256_set1_epi16((short)(r + 1));
+    for (uint64_t i = 0; i < iterations; i++) {
+        for (int r = 0; r < 12; r++) acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(acc[r], x));
+        __asm__ volatile("" : "+x"(acc[0]), "+x"(acc[1]), "+x"(acc[2]), "+x"(acc[3]), "+x"(acc[4]), "+x"(acc[5]),
+                              "+x"(acc[6]), "+x"(acc[7]), "+x"(acc[8]), "+x"(acc[9]), "+x"(acc[10]), "+x"(acc[11]));
+    }
+    __m256i s = acc[0];
+    for (int r = 1; r < 12; r++) s = _mm256_xor_si256(s, acc[r]);
+    return (uint64_t)_mm256_extract_epi64(s, 0) | 1;
+}
+
 uint64_t sky_peak_madd_avx2(uint64_t iterations) {
     return (sky_cpu_features() & SKY_CPU_AVX2) ? peak_loop(iterations) : 0;
 }
+uint64_t sky_peak_madd_add_avx2(uint64_t iterations) {
+    return (sky_cpu_features() & SKY_CPU_AVX2) ? peak_loop_accumulate(iterations) : 0;
+}
 #else
 uint64_t sky_peak_madd_avx2(uint64_t iterations) { (void)iterations; return 0; }
+uint64_t sky_peak_madd_add_avx2(uint64_t iterations) { (void)iterations; return 0; }
 #endif

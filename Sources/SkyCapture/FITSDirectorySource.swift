@@ -129,7 +129,7 @@ public final class FITSDirectorySource: FrameSource {
         let deadline = MonotonicClock.seconds() + max(0, timeout)
         while true {
             try checkDirectoryStillThere()
-            if let (name, file) = try readyFile() {
+            if let (name, file) = try readyFile(limit: Self.decompressionLimit(slot)) {
                 delivered.insert(name)
                 pending[name] = nil
                 return try deliver(name, file: file, into: slot)
@@ -142,7 +142,7 @@ public final class FITSDirectorySource: FrameSource {
 
     /// The oldest file that is ready, with the FITSFile opened while checking it (nil
     /// when it is being delivered only because it settled while incomplete or unreadable).
-    private func readyFile() throws(CaptureError) -> (String, FITSFile?)? {
+    private func readyFile(limit: Int) throws(CaptureError) -> (String, FITSFile?)? {
         let names = try listing()
         let now = MonotonicClock.seconds()
         let present = Set(names)
@@ -164,16 +164,16 @@ public final class FITSDirectorySource: FrameSource {
             }
         }
         for candidate in stable.sorted(by: { ($0.mtime, $0.name) < ($1.mtime, $1.name) }) {
-            if let file = completeFile(candidate.name) { return (candidate.name, file) }
+            if let file = completeFile(candidate.name, limit: limit) { return (candidate.name, file) }
             if candidate.settled { return (candidate.name, nil) }
         }
         return nil
     }
 
     /// The file opened, when its header and all its data are on disk.
-    private func completeFile(_ name: String) -> FITSFile? {
+    private func completeFile(_ name: String, limit: Int) -> FITSFile? {
         do {
-            let file = try FITSFile.open(path(name))
+            let file = try FITSFile.open(path(name), maxDecompressedBytes: limit)
             try file.checkComplete(hdu: hdu)
             return file
         } catch {
@@ -183,10 +183,17 @@ public final class FITSDirectorySource: FrameSource {
 
     // MARK: Shared
 
+    /// The most a `.fits.gz` may expand to: the slot's frame as 64-bit floats plus
+    /// room for headers and small extra HDUs, so that cfitsio's in-memory copy of a
+    /// compressed file stays near the frame size the memory plan was made for.
+    static func decompressionLimit(_ slot: UnsafeMutableBufferPointer<UInt16>) -> Int {
+        slot.count * 8 + (64 << 20)
+    }
+
     private func deliver(_ name: String, file: FITSFile?, into slot: UnsafeMutableBufferPointer<UInt16>) throws(CaptureError) -> CapturedFrame {
         let path = path(name)
         do {
-            let file = try file ?? FITSFile.open(path)
+            let file = try file ?? FITSFile.open(path, maxDecompressedBytes: Self.decompressionLimit(slot))
             defer { file.close() }
             let meta = try file.metadata(hdu: hdu)
             guard let base = slot.baseAddress, meta.width * meta.height <= slot.count else {

@@ -70,7 +70,8 @@ public final class SimulatorSource: FrameSource, @unchecked Sendable {
         public var cadence: Double { conditions.exposure + overhead }
     }
 
-    public let configuration: Configuration
+    /// Changes only through `setExposure(seconds:)`, between frames.
+    public private(set) var configuration: Configuration
     /// The renderer, for calibration frames of the same camera (`render(.bias(seed:))`...).
     public let simulator: SkySimulator
     /// Index of the next frame to deliver.
@@ -114,6 +115,24 @@ public final class SimulatorSource: FrameSource, @unchecked Sendable {
     }
 
     public func close() { isOpen = false }
+
+    /// Frames from `nextIndex` on are exposed `seconds` (the hub's `set-exposure`). The simulated
+    /// clock stays continuous: the next frame starts when it would have, and later ones follow at
+    /// the new cadence, so frame `k` still depends only on the configuration and `k`.
+    public func setExposure(seconds: Double) throws(CaptureError) -> Double {
+        guard seconds > 0, seconds <= 86_400, seconds.isFinite else {
+            throw .misconfigured("simulator exposure \(seconds) s must be in (0, 86400]")
+        }
+        let nextStart = configuration.startTime.adding(seconds: Double(nextIndex) * configuration.cadence)
+        let realBefore = realSecondsPerFrame
+        let dueBefore = scheduleBase + Double(nextIndex + 1) * realBefore
+        configuration.conditions.exposure = seconds
+        configuration.startTime = nextStart.adding(seconds: -Double(nextIndex) * configuration.cadence)
+        // The frame in progress ends at its old due time plus the change in its own exposure.
+        let realAfter = realSecondsPerFrame
+        scheduleBase = dueBefore + (realAfter - realBefore) - Double(nextIndex + 1) * realAfter
+        return seconds
+    }
 
     /// Restart the sequence at frame `index` (replay).
     public func seek(toFrame index: Int) {

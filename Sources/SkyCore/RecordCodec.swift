@@ -38,6 +38,12 @@ public enum RecordCodec {
     public static let maxPayloadBytes = 1 << 20
 
     public static func encode(_ record: TelemetryRecord) throws -> [UInt8] {
+        if let bytes = RecordFastEncoder.encode(record) { return bytes }
+        return try encodeWithFoundation(record)
+    }
+
+    /// The reference encoding (and the only one for text with control characters).
+    static func encodeWithFoundation(_ record: TelemetryRecord) throws -> [UInt8] {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
         e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
@@ -46,6 +52,17 @@ public enum RecordCodec {
 
     public static func decode<Bytes: Collection<UInt8>>(_ bytes: Bytes) throws(RecordDecodingError) -> TelemetryRecord {
         guard bytes.count <= maxPayloadBytes else { throw .tooLarge(bytes: bytes.count, limit: maxPayloadBytes) }
+        // Plain payloads (what sites send) skip Codable; anything else gets JSONDecoder's verdict.
+        if let r = bytes.withContiguousStorageIfAvailable({ RecordFastDecoder.decode(UnsafeRawBufferPointer($0)) }) ?? nil {
+            guard r.schema == TelemetryRecord.schemaVersion else { throw .unsupportedSchema(r.schema) }
+            try validate(r)
+            return r
+        }
+        return try decodeWithFoundation(bytes)
+    }
+
+    /// The reference decoding (and the only one for payloads the fast path leaves alone).
+    static func decodeWithFoundation<Bytes: Collection<UInt8>>(_ bytes: Bytes) throws(RecordDecodingError) -> TelemetryRecord {
         let d = JSONDecoder()
         d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let data = Data(bytes)

@@ -121,14 +121,20 @@ public struct StatusReport: Sendable, Equatable, Codable {
     public var deadlineMisses: UInt64
     public var captureErrors: UInt64
     public var lastError: String?
+    /// The exposure the frames are taken with now, seconds (absent when unknown: a camera at its driver's setting).
+    public var exposure: Double?
+    /// The configured seconds between frames (absent: as fast as the source delivers).
+    public var cadence: Double?
 
     public init(framesCaptured: UInt64 = 0, framesProcessed: UInt64 = 0, recordsPublished: UInt64 = 0,
                 recordsAcknowledged: UInt64 = 0, recordsDropped: UInt64 = 0, outboxDepth: UInt64 = 0,
-                deadlineMisses: UInt64 = 0, captureErrors: UInt64 = 0, lastError: String? = nil) {
+                deadlineMisses: UInt64 = 0, captureErrors: UInt64 = 0, lastError: String? = nil,
+                exposure: Double? = nil, cadence: Double? = nil) {
         self.framesCaptured = framesCaptured; self.framesProcessed = framesProcessed
         self.recordsPublished = recordsPublished; self.recordsAcknowledged = recordsAcknowledged
         self.recordsDropped = recordsDropped; self.outboxDepth = outboxDepth
         self.deadlineMisses = deadlineMisses; self.captureErrors = captureErrors; self.lastError = lastError
+        self.exposure = exposure; self.cadence = cadence
     }
 }
 
@@ -140,11 +146,15 @@ public struct BirthReport: Sendable, Equatable, Codable {
     public var models: [String]
     public var frameWidth: Int
     public var frameHeight: Int
+    /// Exposure and cadence in force when this birth was sent, seconds (see `StatusReport`).
+    public var exposure: Double?
+    public var cadence: Double?
 
     public init(board: String, software: String, capabilities: [String], models: [String],
-                frameWidth: Int, frameHeight: Int) {
+                frameWidth: Int, frameHeight: Int, exposure: Double? = nil, cadence: Double? = nil) {
         self.board = board; self.software = software; self.capabilities = capabilities
         self.models = models; self.frameWidth = frameWidth; self.frameHeight = frameHeight
+        self.exposure = exposure; self.cadence = cadence
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import SkyCore
 import SkyTelemetry
+import Synchronization
 
 /// The production sink: records go through the telemetry publisher (outbox,
 /// sequence numbers, acknowledgements) to the broker.
@@ -9,6 +10,7 @@ public final class MQTTRecordSink: RecordSink, @unchecked Sendable {
     public let outbox: DurableOutbox
     /// Commands from the hub; the runtime may give it more handlers (exposure, reload).
     public let commands: CommandDispatcher
+    private let birth: Mutex<BirthReport>
 
     public init(config: SiteConfig, board: BoardProfile,
                 boot: UInt64 = UInt64((UTCInstant.now().unixSeconds * 1000).rounded())) throws {
@@ -41,7 +43,10 @@ public final class MQTTRecordSink: RecordSink, @unchecked Sendable {
         let bootEpoch = try box.claimBoot(proposed: boot)
         let birth = BirthReport(board: board.name, software: SkyEdgeVersion.software,
                                 capabilities: ["frame-summary", "source:\(config.source.kind.rawValue)"],
-                                models: [], frameWidth: config.maxFrameWidth, frameHeight: config.maxFrameHeight)
+                                models: [], frameWidth: config.maxFrameWidth, frameHeight: config.maxFrameHeight,
+                                exposure: config.source.exposure ?? (config.source.kind == .simulator ? 30 : nil),
+                                cadence: config.source.cadence)
+        self.birth = Mutex(birth)
         publisher = try TelemetryPublisher(configuration: mqtt, address: config.address, boot: bootEpoch, birth: birth,
                                            outbox: box, window: config.outbox.window)
         commands = CommandDispatcher(publisher: publisher, localProgram: config.commands.handler,
@@ -55,6 +60,15 @@ public final class MQTTRecordSink: RecordSink, @unchecked Sendable {
 
     public func publish(status: StatusReport) {
         do { _ = try publisher.publish(status: status) } catch { Log.warn("status not published: \(error)") }
+    }
+
+    public func settingsChanged(exposure: Double?, cadence: Double?) {
+        let b = birth.withLock { b -> BirthReport in
+            b.exposure = exposure
+            b.cadence = cadence
+            return b
+        }
+        publisher.updateBirth(b)
     }
 
     public var delivery: DeliveryCounters {

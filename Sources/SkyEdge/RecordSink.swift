@@ -9,6 +9,12 @@ public protocol RecordSink: AnyObject, Sendable {
     var delivery: DeliveryCounters { get }
     /// Says goodbye (clean death record) and releases the connection.
     func shutdown()
+    /// Exposure or cadence changed (a command or reload): later births carry the new values.
+    func settingsChanged(exposure: Double?, cadence: Double?)
+}
+
+extension RecordSink {
+    public func settingsChanged(exposure: Double?, cadence: Double?) {}
 }
 
 public struct DeliveryCounters: Sendable, Equatable {

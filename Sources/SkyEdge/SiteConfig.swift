@@ -18,6 +18,9 @@ public struct SiteConfig: Sendable, Equatable {
         /// Exposure in seconds. The simulator takes 30 s when absent; a V4L2 camera is left
         /// at its driver's setting unless this is given.
         public var exposure: Double?
+        /// Seconds from one frame's start to the next (in the same simulated seconds as `exposure`);
+        /// absent: as fast as the source delivers. A camera's extra frames are discarded.
+        public var cadence: Double?
         /// Simulated seconds per real second (60: a 30 s exposure arrives every 0.5 s).
         public var accelerate: Double = 1
         /// Simulated sky: brightness in mag/arcsec^2, seeing FWHM in pixels, cloud cover 0...1.
@@ -96,6 +99,8 @@ public struct SiteConfig: Sendable, Equatable {
     public var commands = Commands()
     /// Seconds between heartbeats.
     public var statusInterval: Double = 10
+    /// Least severe log lines written: `info`, `warn` or `error`.
+    public var logLevel: String = "info"
     /// Stop after this many frames (demos and tests); nil runs until stopped.
     public var maxFrames: Int?
 
@@ -110,7 +115,7 @@ public struct SiteConfig: Sendable, Equatable {
 extension SiteConfig: Codable {
     enum CodingKeys: String, CodingKey {
         case site, node, board, boardsDirectory, broker, source, maxFrameWidth, maxFrameHeight, pipeline,
-             statusInterval, maxFrames, outbox, commands
+             statusInterval, maxFrames, outbox, commands, logLevel
     }
 
     public init(from decoder: Decoder) throws {
@@ -127,13 +132,14 @@ extension SiteConfig: Codable {
         maxFrames = try c.decodeIfPresent(Int.self, forKey: .maxFrames)
         outbox = try c.decodeIfPresent(Outbox.self, forKey: .outbox) ?? outbox
         commands = try c.decodeIfPresent(Commands.self, forKey: .commands) ?? commands
+        logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel) ?? logLevel
     }
 }
 
 // Nested structs decode key by key with defaults, so a config names only what it changes.
 extension SiteConfig.Source {
     enum CodingKeys: String, CodingKey {
-        case kind, field, seed, width, height, exposure, accelerate, skyBrightness, fwhm, clouds, path, mode, loop,
+        case kind, field, seed, width, height, exposure, cadence, accelerate, skyBrightness, fwhm, clouds, path, mode, loop,
              device, pixelFormat
     }
     public init(from decoder: Decoder) throws {
@@ -145,6 +151,7 @@ extension SiteConfig.Source {
         width = try c.decodeIfPresent(Int.self, forKey: .width) ?? width
         height = try c.decodeIfPresent(Int.self, forKey: .height) ?? height
         exposure = try c.decodeIfPresent(Double.self, forKey: .exposure)
+        cadence = try c.decodeIfPresent(Double.self, forKey: .cadence)
         accelerate = try c.decodeIfPresent(Double.self, forKey: .accelerate) ?? accelerate
         skyBrightness = try c.decodeIfPresent(Double.self, forKey: .skyBrightness) ?? skyBrightness
         fwhm = try c.decodeIfPresent(Double.self, forKey: .fwhm) ?? fwhm
@@ -277,6 +284,11 @@ extension SiteConfig {
         guard (1...64).contains(pipeline.threads) else { throw fail("pipeline.threads must be 1...64") }
         guard statusInterval > 0 else { throw fail("statusInterval must be positive") }
         if let e = source.exposure, !(e > 0 && e <= 86_400) { throw fail("source.exposure must be 0...86400 seconds") }
+        let exposure = source.exposure ?? (source.kind == .simulator ? 30 : nil)
+        if let reason = CaptureSettings(exposure: exposure, cadence: source.cadence).problem() {
+            throw fail("source.\(reason)")
+        }
+        guard LogLevel(rawValue: logLevel) != nil else { throw fail("logLevel must be info, warn or error") }
         switch source.kind {
         case .simulator:
             guard source.width <= maxFrameWidth, source.height <= maxFrameHeight, source.width >= 16, source.height >= 16 else {

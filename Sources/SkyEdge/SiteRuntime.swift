@@ -8,6 +8,8 @@ import Synchronization
 public struct RuntimeCounters: Sendable, Equatable {
     public var framesCaptured: UInt64 = 0
     public var framesProcessed: UInt64 = 0
+    /// Frames a free-running camera delivered sooner than the cadence allows, discarded.
+    public var framesSkipped: UInt64 = 0
     public var deadlineMisses: UInt64 = 0
     public var captureErrors: UInt64 = 0
     public var lastError: String?
@@ -31,6 +33,8 @@ public final class SiteRuntime: @unchecked Sendable {
     let slotsBase: UnsafeMutableRawPointer
     let stopping = Atomic<Bool>(false)
     let counters = Mutex(RuntimeCounters())
+    /// Exposure, cadence and reloadable settings the hub's commands change (SiteRuntime+Commands).
+    let controls: SiteControls
     /// Backoff bounds for reopening a failed source, seconds.
     public var retryInitial = 0.5
     public var retryMax = 30.0
@@ -47,6 +51,7 @@ public final class SiteRuntime: @unchecked Sendable {
         ring = SlotRing(slots: config.pipeline.slots)
         slotPixels = config.maxFrameWidth * config.maxFrameHeight
         slotsBase = arena.region("frame slots").baseAddress!
+        controls = SiteControls(config: config)
     }
 
     public var snapshot: RuntimeCounters { counters.withLock { $0 } }
@@ -76,16 +81,26 @@ public final class SiteRuntime: @unchecked Sendable {
         capture.start()
 
         var pipeline = FramePipeline(config: config, arena: arena)
-        var nextStatus = MonotonicClock.seconds() + config.statusInterval
+        var live = controls.config
+        var nextStatus = MonotonicClock.seconds() + live.statusInterval
         while !isStopping {
+            if let changed = controls.takePipelineChange() {
+                // Same plan (ConfigReload checked it), so the same arena regions; only thresholds differ.
+                let index = pipeline.frameIndex
+                pipeline = FramePipeline(config: changed, arena: arena)
+                pipeline.frameIndex = index
+            }
+            live = controls.config
             if let (index, frame) = ring.takeReady(timeout: 0.2) {
                 let slot = slot(index)
                 let view = ImageView(base: slot.baseAddress!, width: frame.metadata.width, height: frame.metadata.height)
+                let started = MonotonicClock.seconds()
                 let report = pipeline.process(view, frame: frame)
+                controls.noteProcessing(seconds: MonotonicClock.seconds() - started)
                 let done = counters.withLock { c -> Bool in
                     c.framesProcessed += 1
                     if !report.deadlineMet { c.deadlineMisses += 1 }
-                    return config.maxFrames.map { Int(c.framesProcessed) >= $0 } ?? false
+                    return live.maxFrames.map { Int(c.framesProcessed) >= $0 } ?? false
                 }
                 sink.publish(frame: report)
                 // The slot goes back only now, so "frame N's report is out" and "slot free" are one event.
@@ -94,10 +109,16 @@ public final class SiteRuntime: @unchecked Sendable {
                 if done { break }
             }
             let now = MonotonicClock.seconds()
-            if now >= nextStatus {
+            if controls.takeStatusDue() {
+                // Exposure, cadence or config changed: the hub hears it now, and the next birth says it too.
+                let s = controls.settings
+                sink.settingsChanged(exposure: s.exposure, cadence: s.cadence)
+                sink.publish(status: statusReport())
+                nextStatus = now + live.statusInterval
+            } else if now >= nextStatus {
                 sink.publish(status: statusReport())
                 // After a stall, one heartbeat, not one per missed interval.
-                nextStatus = max(nextStatus + config.statusInterval, now)
+                nextStatus = max(nextStatus + live.statusInterval, now)
             }
         }
         stop()
@@ -122,10 +143,12 @@ public final class SiteRuntime: @unchecked Sendable {
     public func statusReport() -> StatusReport {
         let c = snapshot
         let d = sink.delivery
+        let s = controls.settings
         return StatusReport(framesCaptured: c.framesCaptured, framesProcessed: c.framesProcessed,
                             recordsPublished: d.published, recordsAcknowledged: d.acknowledged,
                             recordsDropped: d.dropped, outboxDepth: d.pending,
-                            deadlineMisses: c.deadlineMisses, captureErrors: c.captureErrors, lastError: c.lastError)
+                            deadlineMisses: c.deadlineMisses, captureErrors: c.captureErrors, lastError: c.lastError,
+                            exposure: s.exposure, cadence: s.cadence)
     }
 
     func captureLoop() {
@@ -133,6 +156,7 @@ public final class SiteRuntime: @unchecked Sendable {
         var backoff = retryInitial
         var generator = SystemRandomNumberGenerator()
         var consecutiveBadFrames = 0
+        var pacer = CadencePacer(onRequest: (source as? FramesOnRequest)?.makesFramesOnRequest ?? false)
         func recordFailure(_ e: CaptureError) {
             // Bounded: the status record's size is part of the memory plan.
             let text = e.description.utf8.count <= 400 ? e.description : String(e.description.prefix(400)) + "..."
@@ -152,6 +176,12 @@ public final class SiteRuntime: @unchecked Sendable {
                     isOpen = true
                     backoff = retryInitial
                     Log.info("source open: \(source.name)")
+                    // A reopened camera is back at its configured exposure; a commanded one wins.
+                    if let seconds = controls.exposureToRestore, let s = source as? ExposureControllable {
+                        do throws(CaptureError) { _ = try s.setExposure(seconds: seconds) } catch {
+                            Log.warn("cannot restore exposure \(seconds) s after reopening: \(error)")
+                        }
+                    }
                 } catch {
                     recordFailure(error)
                     Log.error("\(error); retrying")
@@ -159,8 +189,12 @@ public final class SiteRuntime: @unchecked Sendable {
                     continue
                 }
             }
+            applyExposureRequest()
+            let interval = controls.settings.realInterval(timeScale: timeScale)
+            if pacer.waitBeforeAsking(interval: interval, stop: { isStopping }) { continue }
             guard let index = ring.takeFree(timeout: 0.5) else { continue }
             do throws(CaptureError) {
+                pacer.asking()
                 if let frame = try source.nextFrame(into: slot(index), timeout: 1.0) {
                     // Sources check the pixel count against the slot; the pipeline also needs each side to fit.
                     let w = frame.metadata.width, h = frame.metadata.height
@@ -168,6 +202,12 @@ public final class SiteRuntime: @unchecked Sendable {
                         throw CaptureError.badFrame("\(frame.origin) is \(w)x\(h), beyond the \(config.maxFrameWidth)x\(config.maxFrameHeight) frames of the memory plan")
                     }
                     if consecutiveBadFrames > 0 { consecutiveBadFrames = 0; backoff = retryInitial }
+                    if !pacer.keeps(frame.capturedAtMonotonic, interval: interval) {
+                        ring.giveBack(index)
+                        counters.withLock { $0.framesSkipped += 1 }
+                        continue
+                    }
+                    controls.noteFrame(exposure: frame.metadata.exptime)
                     counters.withLock { $0.framesCaptured += 1 }
                     ring.markReady(index, frame)
                 } else {
@@ -191,5 +231,52 @@ public final class SiteRuntime: @unchecked Sendable {
                 }
             }
         }
+    }
+}
+
+extension SiteRuntime {
+    /// Capture thread: applies the exposure a command asked for, between frames.
+    func applyExposureRequest() {
+        guard let request = controls.takeExposureRequest() else { return }
+        guard let s = source as? ExposureControllable else {
+            controls.finish(request, .failure(.misconfigured("the source has no exposure control")))
+            return
+        }
+        do throws(CaptureError) {
+            controls.finish(request, .success(try s.setExposure(seconds: request.seconds)))
+        } catch {
+            controls.finish(request, .failure(error))
+        }
+    }
+}
+
+/// Keeps frames at most one per cadence interval (wall-clock seconds). A source that makes
+/// frames on request is not asked before the interval is up; a free-running camera's
+/// frames that come sooner are discarded, so the kept ones are fresh, not queued.
+struct CadencePacer {
+    let onRequest: Bool
+    private var lastAsked: Double?
+    private var lastKept: Double?
+
+    init(onRequest: Bool) { self.onRequest = onRequest }
+
+    /// Sleeps (in short steps) until an on-request source may be asked again; true when it
+    /// stopped early to let the caller look at commands and stopping first.
+    mutating func waitBeforeAsking(interval: Double?, stop: () -> Bool) -> Bool {
+        guard onRequest, let interval, let last = lastAsked else { return false }
+        let due = last + interval
+        let now = MonotonicClock.seconds()
+        guard now < due else { return false }
+        usleep(useconds_t(min(due - now, 0.05) * 1_000_000))
+        return !stop()
+    }
+
+    mutating func asking() { lastAsked = MonotonicClock.seconds() }
+
+    /// Whether a frame captured at `capturedAt` is kept.
+    mutating func keeps(_ capturedAt: Double, interval: Double?) -> Bool {
+        if !onRequest, let interval, let last = lastKept, capturedAt < last + interval { return false }
+        lastKept = capturedAt
+        return true
     }
 }

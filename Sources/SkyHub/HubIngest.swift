@@ -173,7 +173,9 @@ public final class HubIngest: @unchecked Sendable {
         cond.withLock {
             queue.append((topic, payload, now))
             stats.received += 1
-            cond.broadcast()
+            // Wake the writer when there is work and when a batch is full, not for every message
+            // (a wakeup per message costs more than storing it).
+            if queue.count == 1 || queue.count == maxBatch { cond.broadcast() }
         }
     }
 
@@ -188,14 +190,18 @@ public final class HubIngest: @unchecked Sendable {
                 return
             }
             processing = true
-            cond.unlock()
-            // Let a burst gather so one transaction stores many records.
-            if batchInterval > 0 { usleep(useconds_t(batchInterval * 1_000_000)) }
-            let batch: [(topic: String, payload: [UInt8], receivedAt: Double)] = cond.withLock {
-                let n = min(queue.count, maxBatch)
-                defer { queue.removeFirst(n) }
-                return Array(queue.prefix(n))
+            // Let a burst gather so one transaction stores many records: at most `batchInterval`,
+            // and not at all once a full batch is waiting.
+            if batchInterval > 0 {
+                let gather = Date(timeIntervalSinceNow: batchInterval)
+                while queue.count < maxBatch && !stopping {
+                    if !cond.wait(until: gather) { break }
+                }
             }
+            let n = min(queue.count, maxBatch)
+            let batch = Array(queue.prefix(n))
+            queue.removeFirst(n)
+            cond.unlock()
             process(batch)
             cond.withLock {
                 processing = false

@@ -67,6 +67,10 @@ public final class HubStore: Sendable {
         var config = Configuration()
         config.busyMode = .timeout(5)
         pool = try DatabasePool(path: path, configuration: config) // DatabasePool runs in WAL mode
+        // GRDB sets synchronous = NORMAL with WAL: a commit then survives a crash of the hub but not
+        // a power cut, and the hub acknowledges (so sites delete) right after the commit. FULL
+        // syncs the WAL at every commit: one fsync per batch, not per record.
+        try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
         try HubStoreSchema.migrator().migrate(pool)
     }
 
@@ -142,6 +146,11 @@ public final class HubStore: Sendable {
             try String.fetchAll(db, sql: "SELECT payload FROM node_events WHERE site = ? AND node = ? ORDER BY id",
                                 arguments: [site, node])
         }.map { try RecordCodec.decode(Array($0.utf8)) }
+    }
+
+    /// SQLite's `synchronous` level on the connection that writes (2 = FULL).
+    public func writerSynchronousLevel() throws -> Int {
+        try pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") ?? -1 }
     }
 
     public func recordCount() throws -> Int {

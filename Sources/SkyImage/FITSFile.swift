@@ -18,6 +18,9 @@ public final class FITSFile {
     public static let maxPixelCount = 1 << 28
     /// HDUs beyond this are not listed (protects against pathological files).
     static let maxHDUs = 1_000
+    /// Default for `open`'s `maxDecompressedBytes`: the largest accepted image as
+    /// 64-bit floats plus room for headers and other HDUs.
+    public static let defaultMaxDecompressedBytes = maxPixelCount * 8 + (64 << 20)
 
     public let path: String
     /// Number of HDUs that could be walked (a truncated tail ends the walk).
@@ -56,7 +59,11 @@ public final class FITSFile {
 
     /// Opens `path` read-only and lists its HDUs. The name is taken literally
     /// (cfitsio's extended `file.fits[1]` syntax is not interpreted).
-    public static func open(_ path: String) throws(FITSError) -> FITSFile {
+    ///
+    /// A gzip-compressed file is refused with `.tooLarge` when it expands to more
+    /// than `maxDecompressedBytes`, checked before cfitsio decompresses it into memory.
+    public static func open(_ path: String,
+                            maxDecompressedBytes: Int = defaultMaxDecompressedBytes) throws(FITSError) -> FITSFile {
         var info = stat()
         guard stat(path, &info) == 0 else {
             let reason = errno == ENOENT ? "no such file" : "cannot access file: \(String(cString: strerror(errno)))"
@@ -66,6 +73,9 @@ public final class FITSFile {
         guard info.st_size > 0 else { throw FITSError(.notFITS, path: path, "empty file (0 bytes), not FITS") }
         guard access(path, R_OK) == 0 else {
             throw FITSError(.io, path: path, "cannot read file: \(String(cString: strerror(errno)))")
+        }
+        if GzipExpansionGuard.isGzip(path: path) {
+            try GzipExpansionGuard.check(path: path, limit: maxDecompressedBytes)
         }
 
         var f: UnsafeMutablePointer<fitsfile>?

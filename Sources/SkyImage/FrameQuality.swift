@@ -18,8 +18,19 @@ public struct QualityOptions: Sendable, Equatable {
     public var gridRows = 4
     /// Stars per region of a clear frame of this field; nil: the frame's own best regions stand in.
     public var clearStarsPerRegion: Double?
-    /// Stars in each region (same layout) of a clear frame of this field; overrides `clearStarsPerRegion`.
+    /// Stars in each region (same layout) of a clear frame of this field at this frame's depth; overrides `clearStarsPerRegion`.
     public var clearRegionStars: [Int]?
+    /// A clear frame of this field, its stars held to this frame's depth (see `CloudRule`); overrides the two above.
+    public var clearReference: ClearSkyReference?
+    public var cloudRule = CloudRule()
+    /// Exposure in seconds (for the sky brightness and the depth against `clearReference`).
+    public var exposure: Double?
+    /// Magnitude of a source that gives 1 ADU per second above the pedestal; with `pixelScale`
+    /// it turns the background into a sky brightness in mag/arcsec² (1 s when `exposure` is nil).
+    public var zeroPoint: Double?
+    /// Bias level still in the frame (0 for a calibrated frame), ADU.
+    public var pedestal = 0.0
+    public var badColumns = BadColumnFinder.Settings()
     /// Regions for transparency: a grid, or for all-sky cameras rings and sectors about the sky circle.
     public var regionLayout: RegionLayout = .grid
     public var saturation: Float = .infinity
@@ -51,6 +62,8 @@ public struct FrameQuality: Sendable {
     /// Largest minus smallest background over the mesh, after filtering.
     public var backgroundGradient = 0.0
     public var noise = 0.0
+    /// Background as a sky brightness, mag/arcsec² (nil without a zero point and a pixel scale).
+    public var skyMagnitudesPerSquareArcsec: Double?
     /// Point sources with S/N >= 10, not saturated, blended or cut by the border.
     public var stars = 0
     public var sources = 0
@@ -67,12 +80,20 @@ public struct FrameQuality: Sendable {
     /// Where the hot pixels are (the first 10 000).
     public var hotPixelPositions: [(x: Int, y: Int)] = []
     public var cosmicRays = 0
+    public var badColumns: [BadColumnSpan] = []
     public var saturatedFraction = 0.0
     public var trails: [TrailSegment] = []
-    /// Usable stars per grid region, row-major.
+    /// Usable stars per grid region, row-major (hot pixels and extended blobs left out).
     public var regionStars: [Int] = []
-    /// Which regions look clouded (fewer than 30% of the clear frame's stars).
+    /// Median background rms per region, ADU.
+    public var regionNoise: [Double] = []
+    /// Stars a clear sky would show in each region at this frame's depth.
+    public var regionExpectedStars: [Double] = []
+    /// Regions that expect enough stars for their count to say whether they are clouded.
+    public var regionJudged: [Bool] = []
+    /// Which regions look clouded (see `CloudRule`).
     public var regionCloudy: [Bool] = []
+    /// Clouded regions over judged regions.
     public var cloudFraction = 0.0
     public var score = 0
     public var verdict = "bad"
@@ -91,6 +112,11 @@ public enum FrameQualityJudge {
             q.background = Double(model.global)
             q.noise = Double(model.globalRMS)
             q.backgroundGradient = Double((model.levelMesh.max() ?? 0) - (model.levelMesh.min() ?? 0))
+        }
+        if let zp = options.zeroPoint, let scale = options.pixelScale {
+            q.skyMagnitudesPerSquareArcsec = SkyBrightness.magnitudesPerSquareArcsecond(
+                background: q.background, pedestal: options.pedestal, exposure: options.exposure ?? 1,
+                zeroPoint: zp, pixelScale: scale)
         }
         q.sources = catalog.count
         let unusable: SourceFlags = [.saturated, .truncated, .blended, .nearEdge, .singular]
@@ -121,6 +147,15 @@ public enum FrameQualityJudge {
             q.hotPixelPositions = findHotPixels(sub, rms, width: w, height: h)
             q.hotPixels = q.hotPixelPositions.count
             q.ringFraction = ringFraction(stars, sub, width: w, height: h)
+            q.badColumns = BadColumnFinder.find(sub, image: image, noise: Float(q.noise), saturation: options.saturation, settings: options.badColumns)
+            // Clouds: every unsaturated point source at S/N >= 10, blended or not (a crowded ring counts).
+            let cloudStars = catalog.sources.filter {
+                !$0.flags.contains(.saturated) && $0.flux > 10 * $0.fluxError && $0.fwhm.isFinite && $0.fwhm > 0.7 && inSky($0)
+            }
+            let clouds = RegionCloudAssessment(stars: cloudStars, hotPixels: q.hotPixelPositions, fwhm: q.fwhmPx, rms: rms,
+                                               width: w, height: h, options: options)
+            q.regionStars = clouds.stars; q.regionNoise = clouds.noise; q.regionExpectedStars = clouds.expected
+            q.regionJudged = clouds.judged; q.regionCloudy = clouds.cloudy; q.cloudFraction = clouds.cloudFraction
         }
         var saturated = 0
         for y in 0..<h { let row = image.row(y); for x in 0..<w where row[x] >= options.saturation { saturated += 1 } }
@@ -130,43 +165,6 @@ public enum FrameQualityJudge {
             guard let c = options.skyCircle else { return true }
             let inner = SkyCircle(x: c.x, y: c.y, radius: 0.95 * c.radius)
             return inner.contains(0.5 * (t.x0 + t.x1), 0.5 * (t.y0 + t.y1))
-        }
-        // Transparency per region: usable stars against a clear frame (or the best quarter of this one).
-        var counts: [Int]
-        switch options.regionLayout {
-        case .grid:
-            let gc = max(1, options.gridColumns), gr = max(1, options.gridRows)
-            counts = [Int](repeating: 0, count: gc * gr)
-            for s in stars {
-                let i = min(gr - 1, Int(s.y) * gr / max(1, h)) * gc + min(gc - 1, Int(s.x) * gc / max(1, w))
-                counts[i] += 1
-            }
-            // Grid cells whose centre is outside the sky circle hold no sky and are left out.
-            if let c = options.skyCircle {
-                var kept: [Int] = []
-                for r in 0..<gr { for k in 0..<gc
-                    where c.contains((Double(k) + 0.5) * Double(w) / Double(gc), (Double(r) + 0.5) * Double(h) / Double(gr)) {
-                    kept.append(counts[r * gc + k])
-                } }
-                counts = kept.isEmpty ? [0] : kept
-            }
-        case let .allSky(rings, sectors):
-            counts = [Int](repeating: 0, count: 1 + max(1, rings) * max(1, sectors))
-            let c = options.skyCircle ?? SkyCircle(x: Double(w) / 2, y: Double(h) / 2, radius: Double(min(w, h)) / 2)
-            for s in stars {
-                if let i = Self.allSkyRegion(x: s.x, y: s.y, circle: c, rings: max(1, rings), sectors: max(1, sectors)) { counts[i] += 1 }
-            }
-        }
-        q.regionStars = counts
-        if let clear = options.clearRegionStars, clear.count == counts.count {
-            // Cloudy: under 30% of the clear frame's stars; regions without clear-frame stars say nothing.
-            q.regionCloudy = zip(counts, clear).map { $0.1 > 0 && Double($0.0) < 0.3 * Double($0.1) }
-            let judged = clear.filter { $0 > 0 }.count
-            q.cloudFraction = judged > 0 ? Double(q.regionCloudy.filter { $0 }.count) / Double(judged) : 0
-        } else {
-            let reference = options.clearStarsPerRegion ?? Double(counts.sorted()[counts.count * 3 / 4])
-            q.regionCloudy = counts.map { reference > 0 ? Double($0) < 0.3 * reference : true }
-            q.cloudFraction = Double(q.regionCloudy.filter { $0 }.count) / Double(max(1, counts.count))
         }
         (q.score, q.flags) = score(q, options)
         q.verdict = q.score >= 70 ? "good" : (q.score >= 40 ? "medium" : "bad")
@@ -181,7 +179,9 @@ public enum FrameQualityJudge {
     /// - 30 when the median half-flux radius exceeds defocusHFR or over half the bright stars are rings ("defocus");
     /// - 50 x cloud fraction ("clouds" when above 0.25);
     /// - 10 per trail, at most 20 ("trail"); 10 when over 1% of pixels are saturated ("saturation").
-    /// Hot pixels and cosmic rays are flagged (> 100 and > 50) but cost nothing: calibration removes them.
+    /// Hot pixels, cosmic rays and bad columns are flagged (> 100, > 50, any) but cost nothing: calibration removes them.
+    /// "clouds_unknown" when too few regions expect enough stars to judge their cloud (twilight, moonlight, a very
+    /// short exposure; see `CloudRule`): the cloud fraction is then 0 and costs nothing.
     /// Verdict: good >= 70, medium >= 40, bad below.
     public static func score(_ q: FrameQuality, _ o: QualityOptions) -> (Int, [String]) {
         var s = 100.0
@@ -203,6 +203,11 @@ public enum FrameQualityJudge {
         if q.saturatedFraction > 0.01 { s -= 10; flags.append("saturation") }
         if q.hotPixels > 100 { flags.append("hot_pixels") }
         if q.cosmicRays > 50 { flags.append("cosmic_rays") }
+        if !q.badColumns.isEmpty { flags.append("bad_columns") }
+        let judged = q.regionJudged.filter { $0 }.count
+        if !q.regionJudged.isEmpty && Double(judged) < max(1, o.cloudRule.minimumJudgedFraction * Double(q.regionJudged.count)) {
+            flags.append("clouds_unknown")
+        }
         return (max(0, min(100, Int(s.rounded()))), flags)
     }
 

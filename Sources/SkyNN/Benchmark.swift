@@ -68,16 +68,26 @@ public enum Benchmark {
 
     public static func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s[s.count / 2] }
 
-    static func seconds(_ body: () -> Void) -> Double {
+    /// Seconds `body` takes: CPU time of the calling thread for single-thread figures (the
+    /// executor and OpenBLAS then run on this thread, and time the scheduler gives to other
+    /// processes on a shared machine is not counted), wall time otherwise.
+    static func seconds(threads: Int = 1, _ body: () -> Void) -> Double {
+        if threads == 1 {
+            var t0 = timespec(), t1 = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0)
+            body()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1)
+            return Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) * 1e-9
+        }
         let t0 = DispatchTime.now().uptimeNanoseconds
         body()
         return Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
     }
 
     /// Median seconds of `repeats` timed runs after one warm-up.
-    static func time(repeats: Int, _ body: () -> Void) -> Double {
+    static func time(repeats: Int, threads: Int, _ body: () -> Void) -> Double {
         body()
-        return median((0..<repeats).map { _ in seconds(body) })
+        return median((0..<repeats).map { _ in seconds(threads: threads, body) })
     }
 
     /// AVX2 int8 peak per core: 12 independent vpmaddwd chains (16 MACs each; two issue per
@@ -87,6 +97,15 @@ public enum Benchmark {
         let iters: UInt64 = 20_000_000
         // Best of several: the peak is what the core can do; other load only slows it.
         let t = (0..<7).map { _ in seconds { _ = sky_peak_madd_avx2(iters) } }.min()!
+        return Double(iters) * 12 * 16 / t / 1e9
+    }
+
+    /// The ceiling of the instruction pair the AVX2 GEMM's inner loop runs (vpmaddwd, then
+    /// vpaddd into the accumulator): 12 chains acc += madd(acc, x). nil without AVX2.
+    public static func measuredSequencePeakGMACs() -> Double? {
+        guard sky_peak_madd_add_avx2(1) != 0 else { return nil }
+        let iters: UInt64 = 20_000_000
+        let t = (0..<7).map { _ in seconds { _ = sky_peak_madd_add_avx2(iters) } }.min()!
         return Double(iters) * 12 * 16 / t / 1e9
     }
 
@@ -114,8 +133,8 @@ public enum Benchmark {
             var ti: [Double] = [], ts: [Double] = []
             try input.withUnsafeBufferPointer { i in
                 for r in 0...repeats {
-                    let a1 = seconds { ex.runQuantized(input: i.baseAddress!, batch: batch) }
-                    let a2 = seconds {
+                    let a1 = seconds(threads: threads) { ex.runQuantized(input: i.baseAddress!, batch: batch) }
+                    let a2 = seconds(threads: threads) {
                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(k), w, Int32(n), 0, &c, Int32(n))
                     }
                     if r > 0 { ti.append(a1); ts.append(a2) }   // first round warms up
@@ -138,7 +157,7 @@ public enum Benchmark {
         let input = pattern(batch * q.inputShape.elements, salt: 7)
         var out = [Float](repeating: 0, count: batch * ex.outputCount)
         return input.withUnsafeBufferPointer { i in out.withUnsafeMutableBufferPointer { o in
-            time(repeats: max(1, repeats)) { ex.run(input: i.baseAddress!, batch: batch, output: o.baseAddress!) } } } * 1e3
+            time(repeats: max(1, repeats), threads: threads) { ex.run(input: i.baseAddress!, batch: batch, output: o.baseAddress!) } } } * 1e3
     }
 
     public static func model(_ float: Model, threadsAll: Int, repeats: Int) throws -> ModelResult {
@@ -151,7 +170,7 @@ public enum Benchmark {
             let ex = try Executor(model: q, maxBatch: batch, threads: threads)
             var out = [Float](repeating: 0, count: batch * ex.outputCount)
             let t = input.withUnsafeBufferPointer { i in out.withUnsafeMutableBufferPointer { o in
-                time(repeats: batch == 1 ? repeats * 10 : repeats) { ex.run(input: i.baseAddress!, batch: batch, output: o.baseAddress!) } } }
+                time(repeats: batch == 1 ? repeats * 10 : repeats, threads: threads) { ex.run(input: i.baseAddress!, batch: batch, output: o.baseAddress!) } } }
             return (t * 1e3, ex.arenaBytes)
         }
         let (l1, a1) = try latency(1, 1), (l64, a64) = try latency(64, 1)

@@ -168,8 +168,7 @@ public final class Executor: @unchecked Sendable {
     public func run(input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>) {
         precondition(batch >= 1 && batch <= plan.maxBatch, "batch \(batch) outside 1...\(plan.maxBatch)")
         let x0 = (arena + plan.tensorOffset[0]).assumingMemoryBound(to: Int8.self)
-        let q0 = inputQuant
-        for j in 0..<(batch * inputCount) { x0[j] = q0.quantize(input[j]) }
+        sky_quantize_f32_s8(input, batch * inputCount, inputQuant.scale, inputQuant.zeroPoint, x0)
         runSteps(batch)
         let y = UnsafePointer((arena + plan.tensorOffset[plan.lastInt8]).assumingMemoryBound(to: Int8.self))
         let oq = outputQuant, n = outputCount
@@ -277,15 +276,15 @@ public final class Executor: @unchecked Sendable {
             let rows = min(st.tileRows, rowsPerItem - row0)
             let out = y(item) + row0 * ys.c
             for g in 0..<c.groups {
-                var a = UnsafePointer(x(item) + row0 * xs.c), lda = xs.c
-                if !st.direct {
+                if st.direct {
+                    sky_gemm_s8(x(item) + row0 * xs.c, xs.c, Int32(rows), st.packed! + g * st.packedStride, st.rq! + g, out + g * ocg, ys.c)
+                } else {
                     let scratch = (base + st.scratch + thread * st.scratchPerThread).assumingMemoryBound(to: Int8.self)
-                    sky_im2col_s8(x(item), Int32(xs.h), Int32(xs.w), Int32(xs.c), Int32(c.kernelH), Int32(c.kernelW),
-                                  Int32(c.strideH), Int32(c.strideW), Int32(c.padTop), Int32(c.padLeft), Int32(ys.w),
-                                  Int32(row0), Int32(rows), Int32(g * icg), Int32(icg), Int8(truncatingIfNeeded: st.zp), scratch, st.kp)
-                    a = UnsafePointer(scratch); lda = st.kp
+                    sky_conv_s8(x(item), Int32(xs.h), Int32(xs.w), Int32(xs.c), Int32(c.kernelH), Int32(c.kernelW),
+                                Int32(c.strideH), Int32(c.strideW), Int32(c.padTop), Int32(c.padLeft), Int32(ys.w),
+                                Int32(row0), Int32(rows), Int32(g * icg), Int32(icg), Int8(truncatingIfNeeded: st.zp),
+                                st.packed! + g * st.packedStride, st.rq! + g, out + g * ocg, ys.c, scratch, st.kp)
                 }
-                sky_gemm_s8(a, lda, Int32(rows), st.packed! + g * st.packedStride, st.rq! + g, out + g * ocg, ys.c)
             }
         case .depthwise:
             let c = st.conv, rowsPerItem = ys.h * ys.w, tiles = tilesPerItem(st)
@@ -307,7 +306,8 @@ public final class Executor: @unchecked Sendable {
                 a = UnsafePointer(scratch); lda = st.kp
             }
             sky_gemm_s8(a, lda, Int32(rows), st.packed!, st.rq!, y(row0), ys.c)
-        case .maxPool: Int8Kernels.maxPool(x(t), xs, st.pool, y(t), ys)
+        case .maxPool:
+            sky_maxpool_s8(x(t), Int32(xs.w), Int32(xs.c), Int32(st.pool.size), Int32(st.pool.stride), Int32(ys.h), Int32(ys.w), y(t))
         case .avgPool: Int8Kernels.avgPool(x(t), xs, st.pool, y(t), ys)
         case .globalAvgPool: Int8Kernels.globalAvgPool(x(t), xs, y(t))
         case .add:
@@ -321,7 +321,7 @@ public final class Executor: @unchecked Sendable {
                                        outChannels: ys.c, offset: off, to: st.to)
                 off += p.shape.c
             }
-        case .upsample: Int8Kernels.upsampleNearest(x(t), xs, factor: st.factor, y(t))
+        case .upsample: sky_upsample_nearest_s8(x(t), Int32(xs.h), Int32(xs.w), Int32(xs.c), Int32(st.factor), y(t))
         }
     }
 }

@@ -56,7 +56,8 @@ public final class TelemetryPublisher: @unchecked Sendable {
     public let boot: UInt64
     public let client: MQTTClient
 
-    private let birth: BirthReport
+    // Guarded by `cond`: the runtime updates it when exposure or cadence change.
+    private var birth: BirthReport
     private let clock: @Sendable () -> Double
     private let cond = NSCondition()
     // Guarded by `cond`.
@@ -120,6 +121,9 @@ public final class TelemetryPublisher: @unchecked Sendable {
 
     /// Receives every command addressed to this node. Set before `start()`.
     public func setCommandHandler(_ handler: @escaping CommandHandler) { cond.withLock { commandHandler = handler } }
+
+    /// The birth sent after every later (re)connect.
+    public func updateBirth(_ report: BirthReport) { cond.withLock { birth = report } }
 
     /// Publishes a message that is not a record (command replies), QoS 1; false if not connected.
     @discardableResult
@@ -266,7 +270,8 @@ public final class TelemetryPublisher: @unchecked Sendable {
 
     /// A new MQTT session (network thread): announce ourselves, then re-send what the hub has not confirmed.
     private func sessionStarted() {
-        let record = TelemetryRecord(kind: .birth, address: address, boot: boot, seq: 0, time: clock(), birth: birth)
+        let record = TelemetryRecord(kind: .birth, address: address, boot: boot, seq: 0, time: clock(),
+                                     birth: cond.withLock { birth })
         if let payload = try? RecordCodec.encode(record) {
             _ = try? client.publish(topic: Topics.record(address, .birth), payload: payload, qos: 1)
         }

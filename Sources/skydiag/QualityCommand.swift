@@ -27,8 +27,23 @@ struct QualityCommand: ParsableCommand {
     @Option(name: .customLong("regions"), help: "Cloud regions: 'grid' (4 x 4) or 'allsky' (central disc + 4 rings x 8 sectors in the sky circle).")
     var regions = "grid"
 
-    @Option(name: .customLong("clear-reference"), help: "A clear frame of the same field and camera: regions with under 30% of its stars are cloudy.")
+    @Option(name: .customLong("clear-reference"), help: "A clear frame of the same field and camera: regions with under --cloudy-fraction of the stars it shows, held to this frame's depth, are cloudy.")
     var clearReference: String?
+
+    @Option(name: .customLong("cloudy-fraction"), help: "A judged region is cloudy below this fraction of the stars it expects (default 0.3).")
+    var cloudyFraction: Double?
+
+    @Option(name: .customLong("min-expected-stars"), help: "Regions expecting fewer stars than this are not judged for cloud (default 3).")
+    var minimumExpectedStars: Double?
+
+    @Option(name: .customLong("background-box"), help: "Background mesh box in pixels (default 64; 32 suits all-sky frames, whose sky changes fast across the frame).")
+    var backgroundBox = 64
+
+    @Option(name: .customLong("zero-point"), help: "Magnitude that gives 1 ADU per second above the pedestal: reports the sky in mag/arcsec² (needs a pixel scale).")
+    var zeroPoint: Double?
+
+    @Option(help: "Bias level still in the frame, ADU (default 0: a calibrated frame).")
+    var pedestal = 0.0
 
     @Option(help: "Threads for extraction and trails (row bands, object chunks), the caller included.")
     var threads = 1
@@ -49,8 +64,15 @@ struct QualityCommand: ParsableCommand {
             var extraction = ExtractionOptions()
             extraction.saturation = Float(meta.saturation ?? (info.isUnsigned16 ? 65535 : .infinity))
             extraction.gain = meta.gain ?? 0
+            guard (8...1024).contains(backgroundBox) else { throw DiagFailure("--background-box wants 8...1024, got \(backgroundBox)") }
+            let background = BackgroundOptions(box: backgroundBox)
             var options = QualityOptions()
             options.saturation = extraction.saturation
+            options.exposure = meta.exptime
+            options.zeroPoint = zeroPoint
+            options.pedestal = pedestal
+            if let f = cloudyFraction { options.cloudRule.cloudyFraction = f }
+            if let n = minimumExpectedStars { options.cloudRule.minimumExpectedStars = n }
             options.pixelScale = pixelScale ?? meta.wcs.map { w in (abs(w.cd11 * w.cd22 - w.cd12 * w.cd21)).squareRoot() * 3600 }
             if let text = skyCircle {
                 let v = text.split(separator: ",").compactMap { Double($0) }
@@ -66,14 +88,22 @@ struct QualityCommand: ParsableCommand {
                 let ref = try FITSFile.open(path)
                 defer { ref.close() }
                 let refImage = try ref.readFloat()
-                let refExtractor = SourceExtractor(maxWidth: refImage.width, maxHeight: refImage.height, options: extraction)
+                let refExposure = try ref.metadata().exptime ?? meta.exptime ?? 1
+                let refExtractor = SourceExtractor(maxWidth: refImage.width, maxHeight: refImage.height, options: extraction,
+                                                   background: background)
+                var refOptions = options
+                refOptions.exposure = refExposure
                 let refQuality = try refImage.withView { view -> FrameQuality in
                     let catalog = try refExtractor.extract(view)
-                    return FrameQualityJudge.judge(view, extractor: refExtractor, catalog: catalog, options: options)
+                    return FrameQualityJudge.judge(view, extractor: refExtractor, catalog: catalog, options: refOptions)
                 }
-                options.clearRegionStars = refQuality.regionStars
+                guard let reference = ClearSkyReference(clear: refQuality, layout: options.regionLayout, exposure: refExposure) else {
+                    throw DiagFailure("\(path): no stars or no exposure time to serve as a clear reference")
+                }
+                options.clearReference = reference
             }
-            let extractor = SourceExtractor(maxWidth: image.width, maxHeight: image.height, options: extraction, threads: threads)
+            let extractor = SourceExtractor(maxWidth: image.width, maxHeight: image.height, options: extraction, background: background,
+                                            threads: threads)
             // With --timing and --repeats: the median run (the extractor's scratch reused, as at a site).
             var runs: [(total: Double, extract: Double, judge: Double, trails: Double)] = []
             var judged: FrameQuality?
@@ -111,14 +141,17 @@ struct QualityCommand: ParsableCommand {
     static func json(_ q: FrameQuality) -> String {
         let object: [String: Any] = [
             "background": number(q.background), "background_gradient": number(q.backgroundGradient),
-            "noise": number(q.noise), "stars": q.stars, "sources": q.sources,
+            "noise": number(q.noise), "sky_mag_arcsec2": q.skyMagnitudesPerSquareArcsec.map(number) ?? NSNull(),
+            "bad_columns": q.badColumns.map { ["x": $0.x, "y0": $0.y0, "y1": $0.y1, "offset": $0.offset] },
+            "stars": q.stars, "sources": q.sources,
             "fwhm_px": number(q.fwhmPx), "fwhm_arcsec": q.fwhmArcsec.map(number) ?? NSNull(),
             "ellipticity": number(q.ellipticity), "ellipticity_coherence": number(q.ellipticityCoherence),
             "hfr_px": number(q.halfFluxRadius), "ring_fraction": number(q.ringFraction),
             "hot_pixels": q.hotPixels, "cosmic_rays": q.cosmicRays, "saturated_fraction": number(q.saturatedFraction),
             "trails": q.trails.map { ["x0": $0.x0, "y0": $0.y0, "x1": $0.x1, "y1": $0.y1,
                                       "length": $0.length, "angle_deg": $0.angleDegrees] },
-            "region_stars": q.regionStars, "region_cloudy": q.regionCloudy, "cloud_fraction": number(q.cloudFraction),
+            "region_stars": q.regionStars, "region_cloudy": q.regionCloudy, "region_judged": q.regionJudged,
+            "region_noise": q.regionNoise.map(number), "region_expected_stars": q.regionExpectedStars.map(number), "cloud_fraction": number(q.cloudFraction),
             "score": q.score, "verdict": q.verdict, "flags": q.flags,
         ]
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
@@ -132,12 +165,14 @@ struct QualityCommand: ParsableCommand {
         let saturated: String = f(100 * q.saturatedFraction)
         var lines: [String] = []
         lines.append("verdict   \(q.verdict) (score \(q.score))" + flags)
-        lines.append("sky       background \(f(q.background))  gradient \(f(q.backgroundGradient))  noise \(f(q.noise))")
+        let sky: String = q.skyMagnitudesPerSquareArcsec.map { "  sky " + String(format: "%.2f", $0) + " mag/arcsec²" } ?? ""
+        lines.append("sky       background \(f(q.background))  gradient \(f(q.backgroundGradient))  noise \(f(q.noise))" + sky)
         lines.append("stars     \(q.stars) usable of \(q.sources) sources; per region \(q.regionStars); cloud fraction \(f(q.cloudFraction))")
         let shape: String = "  ellipticity \(f(q.ellipticity)) (coherence \(f(q.ellipticityCoherence)))"
         let focus: String = "  HFR \(f(q.halfFluxRadius)) px  rings \(f(q.ringFraction))"
         lines.append("seeing    FWHM \(f(q.fwhmPx)) px" + arcsec + shape + focus)
-        lines.append("defects   hot pixels \(q.hotPixels)  cosmic rays \(q.cosmicRays)  saturated " + saturated + "%")
+        lines.append("defects   hot pixels \(q.hotPixels)  cosmic rays \(q.cosmicRays)  saturated " + saturated + "%"
+                     + "  bad columns " + (q.badColumns.isEmpty ? "none" : q.badColumns.map { "x=\($0.x) rows \($0.y0)-\($0.y1)" }.joined(separator: ", ")))
         for t in q.trails {
             lines.append(String(format: "trail     (%.1f, %.1f) - (%.1f, %.1f)  length %.1f px  angle %.1f deg", t.x0, t.y0, t.x1, t.y1, t.length, t.angleDegrees))
         }

@@ -7,7 +7,7 @@ struct SkyDiag: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "skydiag",
         abstract: "Check a SkyEdge site: FITS files, sources, frame quality, calibration, board, memory plan, camera, MQTT.",
-        subcommands: [FitsCommand.self, SourcesCommand.self, QualityCommand.self, CalibrateCommand.self,
+        subcommands: [FitsCommand.self, SourcesCommand.self, QualityCommand.self, QualityTruthCommand.self, CalibrateCommand.self,
                       BoardCommand.self, MemoryCommand.self, CameraCommand.self, MQTTCommand.self, TailCommand.self])
 }
 

@@ -51,7 +51,8 @@ extension SkyEdgeCommand {
         @Option(help: "Stop after this many frames.")
         var maxFrames: Int?
 
-        func run() throws {
+        /// The config file with this command line's overrides, at start and for `reload-config`.
+        func loadConfig() throws -> (SiteConfig, BoardProfile) {
             var (cfg, board) = try options.load()
             if let maxFrames { cfg.maxFrames = maxFrames }
             if let broker {
@@ -60,6 +61,12 @@ extension SkyEdgeCommand {
                 cfg.broker.host = String(parts[0])
                 cfg.broker.port = port
             }
+            return (cfg, board)
+        }
+
+        func run() throws {
+            let (cfg, board) = try loadConfig()
+            if let level = LogLevel(rawValue: cfg.logLevel) { Log.level = level }
             Log.prefix = "skyedge[\(cfg.address)]"
             // Everything that can refuse to start comes before the broker hears of this node,
             // so a refused start is not reported as a birth followed by a lost node.
@@ -73,6 +80,8 @@ extension SkyEdgeCommand {
                 sink.shutdown()
                 throw error
             }
+            let reader = self
+            runtime.enableCommands(sink.commands, reload: { try reader.loadConfig().0 })
             let signals = SignalHandlers { runtime.stop() }
             runtime.run()
             sink.shutdown()

@@ -7,7 +7,7 @@ struct SkyHubCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "skyhub",
         abstract: "The SkyEdge hub: stores what every site reports and acknowledges it.",
-        subcommands: [Run.self, Report.self, Provision.self])
+        subcommands: [Run.self, Report.self, Provision.self, SendCommand.self])
 }
 
 struct Run: ParsableCommand {

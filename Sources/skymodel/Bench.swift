@@ -12,7 +12,7 @@ struct Bench: ParsableCommand {
     func run() throws {
         let threads = try self.threads ?? boardCores(board)
         let kernel = Benchmark.bestKernelName
-        let peak = Benchmark.measuredPeakGMACs()
+        let peak = Benchmark.measuredPeakGMACs(), sequence = Benchmark.measuredSequencePeakGMACs()
         var convs: [Benchmark.ConvResult] = []
         for s in Benchmark.convShapes { convs.append(try Benchmark.conv(s, threadsAll: threads, repeats: repeats)) }
         var models: [Benchmark.ModelResult] = []
@@ -26,6 +26,8 @@ struct Bench: ParsableCommand {
                 "int8_gmacs_1t": top.int8GMACs1t, "sgemm_gmacs_1t": top.sgemmGMACs1t, "best_conv_shape": top.name,
                 "int8_peak_gmacs_1t": peak ?? NSNull(),
                 "int8_peak_method": "measured: 12 independent 256-bit vpmaddwd chains x 16 MACs (AVX2)",
+                "int8_sequence_peak_gmacs_1t": sequence ?? NSNull(),
+                "int8_sequence_peak_method": "measured: 12 chains of acc += vpmaddwd(acc, x) (the GEMM inner loop's vpmaddwd + vpaddd pair)",
             ]
             o["convs"] = convs.map { ["name": $0.name, "macs": $0.macs, "int8_gmacs_1t": $0.int8GMACs1t, "sgemm_gmacs_1t": $0.sgemmGMACs1t,
                                       "int8_gmacs_all": $0.int8GMACsAll, "sgemm_gmacs_all": $0.sgemmGMACsAll] as [String: Any] }
@@ -40,8 +42,12 @@ struct Bench: ParsableCommand {
             return
         }
         print("int8 kernel: \(kernel); all-threads columns use \(threads) threads; medians of \(repeats) runs")
+        print("1-thread figures: CPU time of the calling thread (the work runs there; other load on the machine is not counted); all-threads figures: wall time")
         if let peak {
-            print(String(format: "int8 peak (measured, 1 core): %.1f GMAC/s  [12 independent vpmaddwd ymm chains, 16 MACs each]", peak))
+            print(String(format: "int8 peak (measured, 1 core): %.1f GMAC/s  [12 independent vpmaddwd ymm chains, 16 MACs each; %%peak is against this]", peak))
+            if let sequence {
+                print(String(format: "vpmaddwd + vpaddd sequence ceiling (measured, 1 core): %.1f GMAC/s  [what the exact AVX2 GEMM loop can reach]", sequence))
+            }
         } else {
             print("int8 peak: not measured (no AVX2)")
         }

@@ -89,6 +89,32 @@ import Testing
         }
     }
 
+    /// A few kilobytes of gzip that expand to 8 MiB: refused under a 1 MiB limit before
+    /// cfitsio decompresses it, read normally under the default limit.
+    @Test func gzipExpandingPastTheLimitIsRefused() throws {
+        let dir = try TemporaryDirectory(); defer { dir.remove() }
+        let plain = dir.path("zeros.fits")
+        var bytes = RawFITS.imageHeader(bitpix: 16, axes: [2048, 2048])
+        bytes.append(RawFITS.data(bytes: 2048 * 2048 * 2))
+        try bytes.write(to: URL(fileURLWithPath: plain))
+        let gzip = Process()
+        gzip.executableURL = URL(fileURLWithPath: "/bin/gzip")
+        gzip.arguments = ["-9", plain]
+        try gzip.run(); gzip.waitUntilExit()
+        try #require(gzip.terminationStatus == 0)
+        let path = plain + ".gz"
+        let compressed = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
+        #expect(compressed < 1 << 20, "the test needs a file smaller than the limit it must trip")
+
+        var caught: FITSError?
+        do { _ = try FITSFile.open(path, maxDecompressedBytes: 1 << 20) } catch { caught = error }
+        Self.expectOneLine(caught, kind: .tooLarge, path: path)
+        #expect(caught?.description.contains("expands") == true)
+
+        let file = try FITSFile.open(path)
+        #expect(try file.metadata().width == 2048)
+    }
+
     @Test func unsupportedBitpix() throws {
         let dir = try TemporaryDirectory(); defer { dir.remove() }
         let path = dir.path("bitpix12.fits")

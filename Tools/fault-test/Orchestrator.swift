@@ -49,6 +49,8 @@ final class Orchestrator {
     var hub: Process?
     var siteProcs: [Process?] = []
     var nextIndex: [UInt64]
+    /// Seconds to decode one small record (set by `storeCapacity`).
+    var decodeSeconds = 0.0
 
     init(_ o: Options) throws {
         sites = max(1, try o.int("sites", default: 4))
@@ -110,7 +112,7 @@ final class Orchestrator {
     // MARK: phases
 
     /// Streams `count` records per site; injects `fault` one second in; waits; verifies.
-    private func phase(_ fault: Fault, count: Int, rate: Double, rows: inout [Row]) throws -> Range<UInt64> {
+    func phase(_ fault: Fault, count: Int, rate: Double, rows: inout [Row], quiet: Bool = false) throws -> Range<UInt64> {
         let start = nextIndex[0]
         let storedBefore = try HubStore(path: db).recordCount()
         var storedAtFault: Int?
@@ -150,7 +152,7 @@ final class Orchestrator {
         for i in 0..<sites { nextIndex[i] = end }
         let (lost, dup) = try verify(start..<end)
         rows.append(Row(fault: fault.name, records: count * sites, storedAtFault: storedAtFault, lost: lost, duplicated: dup, seconds: elapsed))
-        print("phase '\(fault.name)': \(count * sites) records, \(storedAtFault.map { "\($0) stored when the fault struck, " } ?? "")lost \(lost), duplicated \(dup), all stored \(String(format: "%.1f", elapsed)) s after the fault ended")
+        if !quiet { print("phase '\(fault.name)': \(count * sites) records, \(storedAtFault.map { "\($0) stored when the fault struck, " } ?? "")lost \(lost), duplicated \(dup), all stored \(String(format: "%.1f", elapsed)) s after the fault ended") }
         return start..<end
     }
 
@@ -207,7 +209,7 @@ final class Orchestrator {
     }
 
     /// Records of the range / (last commit - first commit).
-    private func throughput(in range: Range<UInt64>) -> (Double, Int) {
+    func throughput(in range: Range<UInt64>) -> (Double, Int) {
         var firstStore: [String: Double] = [:]
         for s in readSamples() where range.contains(s.index) {
             let key = "\(s.site)/\(s.index)"
@@ -219,7 +221,7 @@ final class Orchestrator {
 
     /// What the hub's store side alone sustains: the same small records, decoded and stored
     /// the way HubIngest does it, without the broker and the sites in the way.
-    private func storeCapacity(count: Int = 40_000) throws -> (Double, Int) {
+    func storeCapacity(count: Int = 40_000) throws -> (Double, Int) {
         let store = try HubStore(path: work.appendingPathComponent("capacity.sqlite").path)
         let node = NodeAddress(site: "capacity", node: "n1")
         let topic = Topics.record(node, .status)
@@ -227,6 +229,10 @@ final class Orchestrator {
             try RecordCodec.encode(TelemetryRecord(kind: .status, address: node, boot: 1, seq: UInt64($0), time: 1_795_600_000,
                                                    status: StatusReport(framesCaptured: UInt64($0))))
         }
+        // Decoding alone, to split the capacity into JSON and SQLite.
+        let d0 = MonotonicClock.seconds()
+        for p in payloads { _ = try HubIngest.validate(p, topic: topic) }
+        decodeSeconds = (MonotonicClock.seconds() - d0) / Double(count)
         let t0 = MonotonicClock.seconds()
         var i = 0
         while i < count {
@@ -241,7 +247,7 @@ final class Orchestrator {
 
     // MARK: processes
 
-    private func startHub() throws {
+    func startHub() throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: exe)
         p.arguments = ["hub", "--broker", "\(broker.broker)", "--db", db, "--samples", samples]
@@ -274,7 +280,7 @@ final class Orchestrator {
         return h
     }
 
-    private func stopProcess(_ p: Process) {
+    func stopProcess(_ p: Process) {
         guard p.isRunning else { return }
         kill(p.processIdentifier, SIGTERM)
         let deadline = Date(timeIntervalSinceNow: 5)

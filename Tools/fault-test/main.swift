@@ -1,5 +1,6 @@
 // fault-test: proves end-to-end delivery under faults (issue 5). One binary, three roles:
 //   fault-test [run] [--sites N] [--records N] [--fault-records N] [--cut-seconds S] [--broker-queue N] [--window N] [--keep]
+//   fault-test --throughput [--repeats N] [--sites N] [--records N]    only the unpaced phase, repeated, with CPU per part
 //   fault-test hub --broker H:P --db FILE --samples FILE                      a hub process
 //   fault-test site --broker H:P --site NAME --dir DIR --start I --count N --rate R
 // Run from the repository root: swift run -c release fault-test
@@ -11,7 +12,10 @@ do {
     case "hub": try HubRole.run(Options(Array(args.dropFirst())))
     case "site": try SiteRole.run(Options(Array(args.dropFirst())))
     case "run": try Orchestrator(Options(Array(args.dropFirst()))).run()
-    case "-h", "--help": print("usage: fault-test [run] [--sites N] [--records N] [--fault-records N] [--cut-seconds S] [--broker-queue N] [--window N] [--keep]")
+    case "--throughput":
+        let o = try Options(Array(args.dropFirst()))
+        try Orchestrator(o).runThroughput(repeats: max(1, try o.int("repeats", default: 5)))
+    case "-h", "--help": print("usage: fault-test [--throughput [--repeats N]] [run] [--sites N] [--records N] [--fault-records N] [--cut-seconds S] [--broker-queue N] [--window N] [--keep]")
     default: try Orchestrator(Options(args)).run()
     }
 } catch {

@@ -95,6 +95,28 @@ void sky_im2col_s8(const int8_t *x, int32_t h, int32_t w, int32_t c,
                    int32_t out_w, int32_t row0, int32_t rows, int32_t c0, int32_t cg,
                    int8_t zero_point, int8_t *a, size_t lda);
 
+/* Rows [row0, row0 + rows) of a convolution's output (one group: input channels
+   [c0, c0 + cg), the weights packed for that group), into y with row stride ldy:
+   im2col + sky_gemm_s8, or a kernel that gathers its rows from the image itself.
+   scratch: rows x lda bytes (lda >= sky_gemm_s8_k_padded(kh * kw * cg)). */
+void sky_conv_s8(const int8_t *x, int32_t h, int32_t w, int32_t c,
+                 int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t pad_top, int32_t pad_left,
+                 int32_t out_w, int32_t row0, int32_t rows, int32_t c0, int32_t cg, int8_t zero_point,
+                 const void *packed, const sky_requant_s8 *rq, int8_t *y, size_t ldy,
+                 int8_t *scratch, size_t lda);
+
+/* n floats to int8 as QuantParams.quantize does (bit for bit). */
+void sky_quantize_f32_s8(const float *x, size_t n, float scale, int32_t zero_point, int8_t *y);
+
+/* Max pooling, valid windows of size x size every stride pixels, over an NHWC image
+   w pixels wide with c channels, into oh x ow x c. Reference: Int8Kernels.maxPool. */
+void sky_maxpool_s8(const int8_t *x, int32_t w, int32_t c, int32_t size, int32_t stride,
+                    int32_t oh, int32_t ow, int8_t *y);
+
+/* Nearest upsampling of an h x w x c image by f in both directions. Reference:
+   Int8Kernels.upsampleNearest. */
+void sky_upsample_nearest_s8(const int8_t *x, int32_t h, int32_t w, int32_t c, int32_t f, int8_t *y);
+
 /* Depthwise convolution (channel multiplier 1), output pixels [row0, row0 + rows).
    Weights [kh][kw][c]; acc: c int32 of scratch. */
 void sky_depthwise_s8(const int8_t *x, int32_t h, int32_t w, int32_t c,
@@ -106,6 +128,9 @@ void sky_depthwise_s8(const int8_t *x, int32_t h, int32_t w, int32_t c,
 /* Runs iterations x 12 independent 256-bit vpmaddwd (16 int8-as-int16 MACs each);
    for measuring the AVX2 int8 peak. Returns a value that depends on the work; 0 without AVX2. */
 uint64_t sky_peak_madd_avx2(uint64_t iterations);
+/* The same with each product added into its accumulator (vpmaddwd + vpaddd, the GEMM's
+   inner-loop pair): the ceiling of that instruction sequence. */
+uint64_t sky_peak_madd_add_avx2(uint64_t iterations);
 
 #ifdef __cplusplus
 }

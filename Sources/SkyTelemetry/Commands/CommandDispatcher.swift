@@ -12,8 +12,9 @@ public final class CommandDispatcher: @unchecked Sendable {
     public typealias Handler = @Sendable (NodeCommand) -> CommandOutcome
 
     private let publisher: TelemetryPublisher
-    private let localProgram: String?
-    private let localTimeout: Double
+    // Guarded by `lock` (a config reload changes them).
+    private var localProgram: String?
+    private var localTimeout: Double
     private let clock: @Sendable () -> Double
     private let queue = DispatchQueue(label: "skyedge commands")
     private let lock = NSLock()
@@ -38,6 +39,11 @@ public final class CommandDispatcher: @unchecked Sendable {
     /// Handles `kind` (e.g. `set-exposure`, `reload-config`) from now on.
     public func register(_ kind: NodeCommand.Kind, _ handler: @escaping Handler) {
         lock.withLock { handlers[kind.rawValue] = handler }
+    }
+
+    /// The program for `local` commands from now on (a config reload).
+    public func setLocalProgram(_ program: String?, timeout: Double) {
+        lock.withLock { localProgram = program; localTimeout = timeout }
     }
 
     /// Every reply sent so far (newest last, at most 1000).
@@ -71,8 +77,9 @@ public final class CommandDispatcher: @unchecked Sendable {
             let key = OutboxKey(boot: c.boot ?? publisher.boot, seq: from)
             return publisher.resend(from: key) ? .accepted : .rejected("no unacknowledged record from \(key)")
         case .local:
-            guard let program = localProgram else { return .rejected("no local handler configured") }
-            return runLocal(program, c)
+            let (program, timeout) = lock.withLock { (localProgram, localTimeout) }
+            guard let program else { return .rejected("no local handler configured") }
+            return runLocal(program, timeout: timeout, c)
         case .some(let kind):
             guard let handler = lock.withLock({ handlers[kind.rawValue] }) else {
                 return .rejected("\(kind.rawValue) is not supported by this node")
@@ -83,11 +90,11 @@ public final class CommandDispatcher: @unchecked Sendable {
         }
     }
 
-    private func runLocal(_ program: String, _ c: NodeCommand) -> CommandOutcome {
+    private func runLocal(_ program: String, timeout: Double, _ c: NodeCommand) -> CommandOutcome {
         guard let json = try? c.encoded() else { return .rejected("cannot encode the command") }
-        switch LocalProgram.run(program, input: json, timeout: localTimeout) {
+        switch LocalProgram.run(program, input: json, timeout: timeout) {
         case let .failedToStart(reason): return .rejected("cannot run \(program): \(reason)")
-        case .timedOut: return .rejected("local handler timed out after \(localTimeout) s")
+        case .timedOut: return .rejected("local handler timed out after \(timeout) s")
         case .exited(0, _): return .accepted
         case let .exited(status, firstLine):
             return .rejected("local handler exited with \(status)\(firstLine.isEmpty ? "" : ": " + firstLine)")

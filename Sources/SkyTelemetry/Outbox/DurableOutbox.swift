@@ -98,6 +98,15 @@ public final class DurableOutbox: RecordOutbox {
     private var acked: [UInt64: UInt64] = [:]
     private var acksFD: Int32 = -1
     private var acksBytes = 0
+    /// The newest records as appended, so the sender publishes them without reading them back
+    /// (open + pread + CRC per record). Bounded: at most `recentLimit` records and
+    /// `recentByteLimit` payload bytes; older ones are read from their segment as before.
+    private var recent: [OutboxKey: PendingRecord] = [:]
+    private var recentOrder: [OutboxKey] = []
+    private var recentHead = 0
+    private var recentBytes = 0
+    static let recentLimit = 2048
+    static let recentByteLimit = 2 << 20
 
     public init(directory: URL, options: Options = Options()) throws {
         self.directory = directory
@@ -163,6 +172,7 @@ public final class DurableOutbox: RecordOutbox {
         segments[id]!.live += 1
         diskBytes += frame.count
         entries.append(Entry(key: record.key, segment: id, offset: offset, length: frame.count))
+        remember(record)
         return true
     }
 
@@ -176,7 +186,10 @@ public final class DurableOutbox: RecordOutbox {
         while end < entries.count, entries[end].key.boot == boot, entries[end].key.seq <= upTo { end += 1 }
         let removed = end - start
         guard removed > 0 else { return 0 }
-        for e in entries[start..<end] { release(e.segment) }
+        for e in entries[start..<end] {
+            release(e.segment)
+            forget(e.key)
+        }
         if start == head {
             head = end
             if head > 4096 && head * 2 > entries.count {
@@ -200,6 +213,10 @@ public final class DurableOutbox: RecordOutbox {
         var fds: [Int: Int32] = [:]
         defer { for fd in fds.values { close(fd) } }
         for e in entries[first..<last] {
+            if let r = recent[e.key] {
+                out.append(r)
+                continue
+            }
             let fd: Int32
             if let f = fds[e.segment] { fd = f } else {
                 fd = open(segmentURL(e.segment).path, O_RDONLY | O_CLOEXEC)
@@ -239,6 +256,24 @@ public final class DurableOutbox: RecordOutbox {
         syncDirectory()
         active = (id, fd)
         segments[id] = Segment()
+    }
+
+    private func remember(_ record: PendingRecord) {
+        recent[record.key] = record
+        recentOrder.append(record.key)
+        recentBytes += record.payload.count
+        while recent.count > Self.recentLimit || recentBytes > Self.recentByteLimit, recentHead < recentOrder.count {
+            forget(recentOrder[recentHead])
+            recentHead += 1
+        }
+        if recentHead > 4096 && recentHead * 2 > recentOrder.count {
+            recentOrder.removeFirst(recentHead)
+            recentHead = 0
+        }
+    }
+
+    private func forget(_ key: OutboxKey) {
+        if let r = recent.removeValue(forKey: key) { recentBytes -= r.payload.count }
     }
 
     private func release(_ id: Int) {

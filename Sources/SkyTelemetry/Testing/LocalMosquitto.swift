@@ -91,6 +91,9 @@ public final class LocalMosquitto: @unchecked Sendable {
 
     public var isRunning: Bool { lock.withLock { pid != nil } }
 
+    /// The broker's process id while it runs (for CPU accounting in benchmarks).
+    public var processID: pid_t? { lock.withLock { pid } }
+
     /// Starts the broker (again) on the same port and waits until it accepts connections.
     public func start(timeout: Double = 5) throws {
         try lock.withLock {

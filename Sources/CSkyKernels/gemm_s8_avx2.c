@@ -1,0 +1,368 @@
+/* AVX2 int8 GEMM, 6 rows x 16 output channels per tile.
+   Exact: activations are widened to int16 once per 6-row block (no transpose;
+   the inner loop broadcasts one (a[k], a[k+1]) pair straight from each widened
+   row), weights are the int16 pairs packed at load, vpmaddwd never saturates.
+   12 accumulators start at the bias. Zen 3 issues about three of its four
+   vector ops per cycle in this loop, so the tile keeps the per-MAC op count at
+   the vpmaddwd + vpaddd floor: one broadcast per row and two weight loads per
+   k pair are loads, not ALU ops.
+   The output stage is the TFLite MultiplyByQuantizedMultiplier of the scalar
+   sky_requant_one, on 8 lanes, with its per-channel constants computed once
+   per tile and shared by the 6 rows. */
+#include "gemm_s8_internal.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <string.h>
+
+#define AVX2 __attribute__((target("avx2,fma")))
+#define MR 6
+/* Widened rows live on the stack: up to 48 rows in about 64 KiB, at least 6 rows of kp
+   int16 (at most 192 KiB, within the 8 MiB default thread stack); longer rows take the
+   4x16 kernel. */
+#define MAX_KP 16384
+
+/* Per-channel output-stage constants for 8 channels. */
+typedef struct {
+    __m256i m, m_odd, left, right, mask, half;
+} stage8;
+
+static inline AVX2 stage8 stage8_load(int32_t n0, const sky_requant_s8 *rq) {
+    stage8 s;
+    __m256i sh = _mm256_loadu_si256((const __m256i *)(rq->shift + n0)), zero = _mm256_setzero_si256();
+    s.m = _mm256_loadu_si256((const __m256i *)(rq->multiplier + n0));
+    s.m_odd = _mm256_srli_epi64(s.m, 32);
+    s.left = _mm256_max_epi32(sh, zero);
+    s.right = _mm256_max_epi32(_mm256_sub_epi32(zero, sh), zero);
+    s.mask = _mm256_sub_epi32(_mm256_sllv_epi32(_mm256_set1_epi32(1), s.right), _mm256_set1_epi32(1));
+    s.half = _mm256_srai_epi32(s.mask, 1);
+    return s;
+}
+
+/* The same multiplier and shifts in every lane (the leaky slope; one channel in 8 rows). */
+static inline AVX2 stage8 uniform_stage(int32_t m, int32_t left, int32_t right) {
+    stage8 s;
+    s.m = s.m_odd = _mm256_set1_epi32(m);
+    s.left = _mm256_set1_epi32(left); s.right = _mm256_set1_epi32(right);
+    s.mask = _mm256_set1_epi32((int32_t)((1ll << right) - 1));
+    s.half = _mm256_set1_epi32((int32_t)(((1ll << right) - 1) >> 1));
+    return s;
+}
+
+/* sky_mbqm on 8 lanes for multipliers that are never INT32_MIN (the saturating case of
+   SaturatingRoundingDoublingHighMul needs both operands INT32_MIN): the 64-bit product
+   plus 2^30, floored by 2^31 (gemmlowp's SIMD form, equal to the scalar's nudge with
+   truncation), then a rounding shift right, half away from zero. */
+static inline AVX2 __m256i mbqm8(__m256i x, const stage8 *s, int has_left) {
+    if (has_left) x = _mm256_sllv_epi32(x, s->left);
+    const __m256i nudge = _mm256_set1_epi64x(1ll << 30);
+    __m256i even = _mm256_add_epi64(_mm256_mul_epi32(x, s->m), nudge);
+    __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), s->m_odd), nudge);
+    __m256i hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 31), _mm256_slli_epi64(odd, 1), 0xAA);
+    __m256i rem = _mm256_and_si256(hi, s->mask);
+    __m256i thr = _mm256_add_epi32(s->half, _mm256_srli_epi32(hi, 31));
+    return _mm256_sub_epi32(_mm256_srav_epi32(hi, s->right), _mm256_cmpgt_epi32(rem, thr));
+}
+
+typedef struct {
+    int32_t zp, lo, hi, leaky_m, leaky_left, leaky_right;
+    int has_left, has_leaky, clamp;
+} stage_common;
+
+static inline AVX2 __m256i finish8(__m256i acc, const stage8 *s, const stage_common *k, const stage8 *leaky) {
+    __m256i q = mbqm8(acc, s, k->has_left);
+    if (k->has_leaky)   /* the sign bit of each q picks */
+        q = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(q), _mm256_castsi256_ps(mbqm8(q, leaky, 1)), _mm256_castsi256_ps(q)));
+    q = _mm256_add_epi32(q, _mm256_set1_epi32(k->zp));
+    if (k->clamp) q = _mm256_min_epi32(_mm256_max_epi32(q, _mm256_set1_epi32(k->lo)), _mm256_set1_epi32(k->hi));
+    return q;   /* packs saturate to [-128, 127], which is the clamp when there is none */
+}
+
+/* 16 requantized channels of one row: [c0..c7] from q0, [c8..c15] from q1. */
+static inline AVX2 void store16(__m256i q0, __m256i q1, int8_t *c) {
+    __m256i t = _mm256_packs_epi16(_mm256_packs_epi32(q0, q1), _mm256_setzero_si256());
+    t = _mm256_permutevar8x32_epi32(t, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm_storeu_si128((__m128i *)c, _mm256_castsi256_si128(t));
+}
+
+
+/* Everything one call shares: the packed weights and the output stage. */
+typedef struct {
+    const sky_packed_header *h;
+    const int16_t *wt;
+    const int32_t *bias;
+    const sky_requant_s8 *rq;
+    stage_common k;
+} gemm_ctx;
+
+/* 0 where the 4x16 kernel must run instead (rows too long for the stack block,
+   or an INT32_MIN multiplier, the one case the SIMD doubling high-mul would saturate). */
+static int ctx_init(gemm_ctx *g, const void *packed, const sky_requant_s8 *rq) {
+    const sky_packed_header *h = (const sky_packed_header *)packed;
+    if (h->kp > MAX_KP || (rq->leaky && rq->leaky_multiplier == INT32_MIN)) return 0;
+    int left = 0;
+    for (int32_t j = 0; j < h->n; j++) {
+        if (rq->multiplier[j] == INT32_MIN) return 0;
+        left |= rq->shift[j] > 0;
+    }
+    g->h = h; g->wt = (const int16_t *)packed_weights(packed); g->bias = packed_bias(packed); g->rq = rq;
+    stage_common *k = &g->k;
+    k->has_left = left;
+    k->has_leaky = rq->leaky != 0;
+    int32_t ls = rq->leaky_shift, r = ls > 0 ? 0 : -ls;
+    k->leaky_m = rq->leaky_multiplier; k->leaky_left = ls > 0 ? ls : 0; k->leaky_right = r;
+    k->zp = rq->output_zero_point; k->lo = rq->act_min; k->hi = rq->act_max;
+    k->clamp = rq->act_min > -128 || rq->act_max < 127;
+    return 1;
+}
+
+/* R rows of one block (widened, `stride` int16 apart) times the 16-channel block of
+   weights at n0 (only its first 8 channels when V is 1: layers of at most 8 channels),
+   requantized into c. R and V are constants in each instance, so the accumulators stay
+   in registers and short blocks (a batch-1 dense layer is one row) compute only their rows. */
+static inline __attribute__((always_inline)) AVX2 void block_rv(const gemm_ctx *g, const int16_t *ab, int32_t stride,
+                                                                 const int R, const int V, int32_t n0, int8_t *c, size_t ldc) {
+    const sky_packed_header *h = g->h;
+    const int32_t kp2 = h->kp / 2, k2 = (h->k + 1) / 2, n = h->n;
+    const int32_t *p[MR];
+    for (int r = 0; r < R; r++) p[r] = (const int32_t *)(ab + r * stride);
+    const stage_common *k = &g->k;
+    const stage8 lk = uniform_stage(k->leaky_m, k->leaky_left, k->leaky_right);
+    {
+        const int16_t *b = g->wt + (size_t)(n0 / 16) * kp2 * 32;
+        __m256i acc[MR][2];
+        for (int r = 0; r < R; r++)
+            for (int v = 0; v < V; v++) acc[r][v] = _mm256_loadu_si256((const __m256i *)(g->bias + n0 + 8 * v));
+        for (int32_t q = 0; q < k2; q++, b += 32) {
+            __m256i w[2];
+            for (int v = 0; v < V; v++) w[v] = _mm256_load_si256((const __m256i *)(b + 16 * v));
+            for (int r = 0; r < R; r++) {
+                __m256i x = _mm256_set1_epi32(p[r][q]);
+                for (int v = 0; v < V; v++) acc[r][v] = _mm256_add_epi32(acc[r][v], _mm256_madd_epi16(x, w[v]));
+            }
+        }
+        int8_t *o = c + n0;
+        if (V == 2 && n0 + 16 <= n) {
+            stage8 s0 = stage8_load(n0, g->rq), s1 = stage8_load(n0 + 8, g->rq);
+            for (int r = 0; r < R; r++, o += ldc)
+                store16(finish8(acc[r][0], &s0, k, &lk), finish8(acc[r][1], &s1, k, &lk), o);
+        } else {   /* channel tail: scalar stage (the accumulators already hold the bias) */
+            for (int r = 0; r < R; r++, o += ldc) {
+                int32_t t[16];
+                for (int v = 0; v < V; v++) _mm256_storeu_si256((__m256i *)(t + 8 * v), acc[r][v]);
+                for (int32_t j = 0; j < 8 * V && n0 + j < n; j++) o[j] = sky_requant_one(t[j], n0 + j, g->rq);
+            }
+        }
+    }
+}
+
+#define BLOCK(R, V) static AVX2 void block_##R##_##V(const gemm_ctx *g, const int16_t *ab, int32_t s, int32_t n0, int8_t *c, size_t ldc) { block_rv(g, ab, s, R, V, n0, c, ldc); }
+BLOCK(1, 1) BLOCK(2, 1) BLOCK(3, 1) BLOCK(4, 1) BLOCK(5, 1) BLOCK(6, 1)
+BLOCK(1, 2) BLOCK(2, 2) BLOCK(3, 2) BLOCK(4, 2) BLOCK(5, 2) BLOCK(6, 2)
+typedef void (*block_fn)(const gemm_ctx *, const int16_t *, int32_t, int32_t, int8_t *, size_t);
+static const block_fn blocks[2][MR] = {
+    {block_1_1, block_2_1, block_3_1, block_4_1, block_5_1, block_6_1},
+    {block_1_2, block_2_2, block_3_2, block_4_2, block_5_2, block_6_2},
+};
+
+/* Layers of 1-4 output channels (an autoencoder's last conv): a 16-channel block would
+   be mostly padding, so each channel is a dot product along k per row instead, the
+   rows' sums gathered into the lanes of one vector for the output stage. */
+static AVX2 void block_dot(const gemm_ctx *g, const int16_t *ab, int32_t stride, int rows, int8_t *c, size_t ldc) {
+    const sky_packed_header *h = g->h;
+    const int32_t kw = (h->k + 15) / 16 * 16;
+    const stage_common *k = &g->k;
+    const stage8 lk = uniform_stage(k->leaky_m, k->leaky_left, k->leaky_right);
+    int16_t col[kw] __attribute__((aligned(32)));
+    for (int32_t j = 0; j < h->n; j++) {
+        for (int32_t q = 0; q < kw / 2; q++) memcpy(col + 2 * q, g->wt + ((size_t)q * 16 + j) * 2, 4);   /* [k/2][16][2] -> [k] */
+        __m256i acc[MR];
+        for (int r = 0; r < MR; r++) acc[r] = _mm256_setzero_si256();
+        for (int32_t q = 0; q < kw; q += 16) {
+            __m256i w = _mm256_load_si256((const __m256i *)(col + q));
+            for (int r = 0; r < rows; r++)
+                acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(ab + r * stride + q)), w));
+        }
+        __m256i t0 = _mm256_hadd_epi32(_mm256_hadd_epi32(acc[0], acc[1]), _mm256_hadd_epi32(acc[2], acc[3]));
+        __m256i t1 = _mm256_hadd_epi32(_mm256_hadd_epi32(acc[4], acc[5]), _mm256_setzero_si256());
+        __m256i sums = _mm256_add_epi32(_mm256_permute2x128_si256(t0, t1, 0x20), _mm256_permute2x128_si256(t0, t1, 0x31));
+        sums = _mm256_add_epi32(sums, _mm256_set1_epi32(g->bias[j]));
+        int32_t sh = g->rq->shift[j];
+        const stage8 st = uniform_stage(g->rq->multiplier[j], sh > 0 ? sh : 0, sh > 0 ? 0 : -sh);
+        int32_t out[8];
+        _mm256_storeu_si256((__m256i *)out, finish8(sums, &st, k, &lk));
+        for (int i = 0; i < rows; i++) c[(size_t)i * ldc + j] = (int8_t)(out[i] < -128 ? -128 : out[i] > 127 ? 127 : out[i]);
+    }
+}
+
+/* All rows of a super-block (widened, `stride` apart) times all weights: channel blocks
+   outermost, so one block's weights stay in L1 while up to SB rows pass by. */
+static void tile(const gemm_ctx *g, const int16_t *ab, int32_t stride, int32_t rows, int8_t *c, size_t ldc) {
+    if (g->h->n <= 4) {
+        for (int32_t i = 0; i < rows; i += MR)
+            block_dot(g, ab + (size_t)i * stride, stride, rows - i < MR ? rows - i : MR, c + (size_t)i * ldc, ldc);
+        return;
+    }
+    const block_fn *f = blocks[g->h->n > 8];
+    for (int32_t n0 = 0; n0 < g->h->np; n0 += 16)
+        for (int32_t i = 0; i < rows; i += MR)
+            f[(rows - i < MR ? rows - i : MR) - 1](g, ab + (size_t)i * stride, stride, n0, c + (size_t)i * ldc, ldc);
+}
+
+/* Rows per super-block: a multiple of 6, at most 48, about 64 KiB of widened rows. */
+static int32_t superblock_rows(int32_t stride) {
+    int32_t r = 65536 / (stride * 2) / MR * MR;
+    return r < MR ? MR : r > 8 * MR ? 8 * MR : r;
+}
+
+/* n int8 at src as int16 at dst, 16 at a time: reads and writes up to 15 past n. */
+static inline AVX2 void widen(int16_t *dst, const int8_t *src, int32_t n) {
+    for (int32_t q = 0; q < n; q += 16)
+        _mm256_storeu_si256((__m256i *)(dst + q), _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(src + q))));
+}
+
+AVX2 void sky_gemm_s8_avx2(const int8_t *a, size_t lda, int32_t m, const void *packed, const sky_requant_s8 *rq, int8_t *c, size_t ldc) {
+    gemm_ctx g;
+    if (!ctx_init(&g, packed, rq)) { sky_gemm_s8_avx2_4x16(a, lda, m, packed, rq, c, ldc); return; }
+    const int32_t kw = (g.h->k + 15) / 16 * 16;   /* within the row's kp bytes */
+    const int32_t sb = superblock_rows(kw);
+    int16_t ab[sb * kw] __attribute__((aligned(32)));
+    for (int32_t i = 0; i < m; i += sb) {
+        int32_t rows = m - i < sb ? m - i : sb;
+        for (int r = 0; r < rows; r++) widen(ab + r * kw, a + (size_t)(i + r) * lda, kw);
+        tile(&g, ab, kw, rows, c + (size_t)i * ldc, ldc);
+    }
+}
+
+/* Six output pixels of one output row, sw*c int16 apart in the widened input rows
+   (rowlen apart), times the 16-channel block at n0; the first R are stored. Each pixel's
+   kernel row is kw*c contiguous values there, so the k pairs run in kh segments. Named
+   accumulators: clang keeps an array of them in memory across the nested loops. */
+static AVX2 void block_direct(const gemm_ctx *g, const int16_t *base, int32_t pixel, size_t rowlen, int32_t kh, int32_t seg,
+                              int R, int32_t n0, int8_t *c, size_t ldc) {
+    const int32_t kp2 = g->h->kp / 2;
+    const int16_t *b = g->wt + (size_t)(n0 / 16) * kp2 * 32;
+    __m256i b0 = _mm256_loadu_si256((const __m256i *)(g->bias + n0)), b1 = _mm256_loadu_si256((const __m256i *)(g->bias + n0 + 8));
+    __m256i c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1, c40 = b0, c41 = b1, c50 = b0, c51 = b1;
+    const int16_t *r0 = base, *r1 = base + (R > 1 ? 1 : 0) * pixel, *r2 = base + (R > 2 ? 2 : R - 1) * pixel,
+                  *r3 = base + (R > 3 ? 3 : R - 1) * pixel, *r4 = base + (R > 4 ? 4 : R - 1) * pixel, *r5 = base + (R > 5 ? 5 : R - 1) * pixel;
+    for (int32_t ky = 0; ky < kh; ky++) {
+        const int32_t *p0 = (const int32_t *)(r0 + ky * rowlen), *p1 = (const int32_t *)(r1 + ky * rowlen),
+                      *p2 = (const int32_t *)(r2 + ky * rowlen), *p3 = (const int32_t *)(r3 + ky * rowlen),
+                      *p4 = (const int32_t *)(r4 + ky * rowlen), *p5 = (const int32_t *)(r5 + ky * rowlen);
+        for (int32_t q = 0; q < seg; q++, b += 32) {
+            __m256i w0 = _mm256_load_si256((const __m256i *)b), w1 = _mm256_load_si256((const __m256i *)(b + 16));
+            __m256i x = _mm256_set1_epi32(p0[q]);
+            c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(x, w0)); c01 = _mm256_add_epi32(c01, _mm256_madd_epi16(x, w1));
+            x = _mm256_set1_epi32(p1[q]);
+            c10 = _mm256_add_epi32(c10, _mm256_madd_epi16(x, w0)); c11 = _mm256_add_epi32(c11, _mm256_madd_epi16(x, w1));
+            x = _mm256_set1_epi32(p2[q]);
+            c20 = _mm256_add_epi32(c20, _mm256_madd_epi16(x, w0)); c21 = _mm256_add_epi32(c21, _mm256_madd_epi16(x, w1));
+            x = _mm256_set1_epi32(p3[q]);
+            c30 = _mm256_add_epi32(c30, _mm256_madd_epi16(x, w0)); c31 = _mm256_add_epi32(c31, _mm256_madd_epi16(x, w1));
+            x = _mm256_set1_epi32(p4[q]);
+            c40 = _mm256_add_epi32(c40, _mm256_madd_epi16(x, w0)); c41 = _mm256_add_epi32(c41, _mm256_madd_epi16(x, w1));
+            x = _mm256_set1_epi32(p5[q]);
+            c50 = _mm256_add_epi32(c50, _mm256_madd_epi16(x, w0)); c51 = _mm256_add_epi32(c51, _mm256_madd_epi16(x, w1));
+        }
+    }
+    __m256i acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+    const stage_common *k = &g->k;
+    const stage8 lk = uniform_stage(k->leaky_m, k->leaky_left, k->leaky_right);
+    int8_t *o = c + n0;
+    if (n0 + 16 <= g->h->n) {
+        stage8 s0 = stage8_load(n0, g->rq), s1 = stage8_load(n0 + 8, g->rq);
+        for (int r = 0; r < R; r++, o += ldc) store16(finish8(acc[r][0], &s0, k, &lk), finish8(acc[r][1], &s1, k, &lk), o);
+    } else {
+        for (int r = 0; r < R; r++, o += ldc) {
+            int32_t t[16];
+            _mm256_storeu_si256((__m256i *)t, acc[r][0]); _mm256_storeu_si256((__m256i *)(t + 8), acc[r][1]);
+            for (int32_t j = 0; j < 16 && n0 + j < g->h->n; j++) o[j] = sky_requant_one(t[j], n0 + j, g->rq);
+        }
+    }
+}
+
+/* Direct convolution for layers of more than 8 channels whose kernel rows are an even
+   count of values (kw*c): for each run of output pixels along an output row, the kh input
+   rows it reads are widened once, padding included (as the zero point), and blocks of 6
+   pixels read their kernel rows straight from them, so each input value is widened about
+   kh times instead of kh*kw times. 0 where it declines (and the row gathering runs). */
+static AVX2 int conv_direct(const gemm_ctx *g, const int8_t *x, int32_t h, int32_t w, int32_t c, int32_t kh, int32_t kw,
+                            int32_t sh, int32_t sw, int32_t pt, int32_t pl, int32_t ow, int32_t row0, int32_t rows, int8_t zp,
+                            int8_t *y, size_t ldy) {
+    const int32_t wp = (ow - 1) * sw + kw;   /* input columns one whole output row reads */
+    /* Blocks do not cross output rows, so a narrow output (a 16-pixel row is 6 + 6 + 4,
+       computed as 18) wastes more than the row gathering costs. */
+    if ((kw * c) % 2 || g->h->n <= 8 || ow < 24 || (size_t)kh * wp * c * 2 > 96 * 1024) return 0;
+    const size_t rowlen = (size_t)wp * c;
+    int16_t buf[(size_t)kh * rowlen + 16] __attribute__((aligned(32)));
+    for (int32_t p = row0; p < row0 + rows;) {
+        int32_t oy = p / ow, ox = p % ow, run = ow - ox < row0 + rows - p ? ow - ox : row0 + rows - p;
+        int32_t jx0 = ox * sw, jx1 = (ox + run - 1) * sw + kw;   /* padded columns [jx0, jx1) */
+        for (int32_t ky = 0; ky < kh; ky++) {
+            int16_t *d = buf + ky * rowlen;
+            int32_t iy = oy * sh - pt + ky, n = (jx1 - jx0) * c;
+            int32_t ix0 = jx0 - pl < 0 ? 0 : jx0 - pl, ix1 = jx1 - pl > w ? w : jx1 - pl;
+            if (iy < 0 || iy >= h || ix1 <= ix0) { for (int32_t j = 0; j < n; j++) d[j] = zp; continue; }
+            int32_t lead = (ix0 + pl - jx0) * c, inside = (ix1 - ix0) * c;
+            for (int32_t j = 0; j < lead; j++) d[j] = zp;
+            const int8_t *src = x + ((size_t)iy * w + ix0) * c;
+            int32_t q = 0;
+            for (; q + 16 <= inside; q += 16)
+                _mm256_storeu_si256((__m256i *)(d + lead + q), _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(src + q))));
+            for (; q < inside; q++) d[lead + q] = src[q];
+            for (int32_t j = lead + inside; j < n; j++) d[j] = zp;
+        }
+        int8_t *o = y + (size_t)(p - row0) * ldy;
+        for (int32_t n0 = 0; n0 < g->h->np; n0 += 16)
+            for (int32_t i = 0; i < run; i += MR)
+                block_direct(g, buf + (size_t)i * sw * c, sw * c, rowlen, kh, kw * c / 2, run - i < MR ? run - i : MR, n0,
+                             o + (size_t)i * ldy, ldy);
+        p += run;
+    }
+    return 1;
+}
+
+/* Implicit GEMM: the rows of a block are gathered and widened straight from the
+   NHWC image (each kernel row of an interior pixel is kw*c contiguous bytes), with
+   no int8 im2col pass; border pixels go through sky_im2col_s8 one row at a time. */
+AVX2 int sky_conv_s8_avx2(const int8_t *x, int32_t h, int32_t w, int32_t c, int32_t kh, int32_t kw, int32_t sh, int32_t sw,
+                          int32_t pt, int32_t pl, int32_t ow, int32_t row0, int32_t rows, int32_t c0, int32_t cg, int8_t zp,
+                          const void *packed, const sky_requant_s8 *rq, int8_t *y, size_t ldy) {
+    gemm_ctx g;
+    if (!ctx_init(&g, packed, rq)) return 0;
+    if (cg == c && conv_direct(&g, x, h, w, c, kh, kw, sh, sw, pt, pl, ow, row0, rows, zp, y, ldy)) return 1;
+    const int32_t k = g.h->k, stride = (k + 15) / 16 * 16 + 16;   /* + the last chunk's overshoot */
+    const int32_t span = kw * cg, span16 = (span + 15) / 16 * 16;
+    const int8_t *end = x + (size_t)h * w * c;
+    const int32_t sb = superblock_rows(stride);
+    int16_t ab[sb * stride] __attribute__((aligned(32)));
+    int8_t row[g.h->kp + 16] __attribute__((aligned(32)));
+    int32_t oy = row0 / ow, ox = row0 % ow;
+    /* Interior pixels: whole kernel inside the image, and the last 16-byte read inside too. */
+    const size_t wc = (size_t)w * c;
+    const int32_t last_iy = h - kh, last_ix = w - kw;
+    const int8_t *last_src = end - (size_t)(kh - 1) * wc - span16;
+    for (int32_t i = 0; i < rows; i += sb) {
+        int32_t n = rows - i < sb ? rows - i : sb;
+        for (int r = 0; r < n; r++) {
+            int16_t *d = ab + r * stride;
+            int32_t iy0 = oy * sh - pt, ix0 = ox * sw - pl;
+            const int8_t *src = x + ((size_t)iy0 * w + ix0) * c + c0;
+            if (cg == c && (uint32_t)iy0 <= (uint32_t)last_iy && (uint32_t)ix0 <= (uint32_t)last_ix && src <= last_src) {
+                if (span <= 16)   /* small first layers: one 16-byte widening per kernel row */
+                    for (int32_t ky = 0; ky < kh; ky++, src += wc)
+                        _mm256_storeu_si256((__m256i *)(d + ky * span), _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)src)));
+                else
+                    for (int32_t ky = 0; ky < kh; ky++) widen(d + ky * span, src + (size_t)ky * wc, span);
+            } else {
+                sky_im2col_s8(x, h, w, c, kh, kw, sh, sw, pt, pl, ow, (oy * ow + ox), 1, c0, cg, zp, row, (size_t)g.h->kp);
+                widen(d, row, k);
+            }
+            if (++ox == ow) { ox = 0; oy++; }
+        }
+        tile(&g, ab, stride, n, y + (size_t)i * ldy, ldy);
+    }
+    return 1;
+}
+#endif
