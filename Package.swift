@@ -33,7 +33,10 @@ let package = Package(
                        providers: [.apt(["libv4l-dev"])]),
 
         .target(name: "SkyCore"),
-        .target(name: "SkyImage", dependencies: ["SkyCore", "CFITSIO", "CSkyKernels"]),
+        // Image analysis is optimized in debug builds too (as CSkyKernels is): the site's
+        // per-frame deadline tests run the full extractor, which unoptimized takes 10-50x longer.
+        .target(name: "SkyImage", dependencies: ["SkyCore", "CFITSIO", "CSkyKernels"],
+                swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         .target(name: "SkySim", dependencies: ["SkyCore", "SkyImage"]),
         .target(name: "SkyNN", dependencies: ["SkyCore", "CSkyKernels", "COpenBLAS"]),
         .target(name: "SkyCapture", dependencies: ["SkyCore", "SkyImage", "SkySim", "CV4L2"]),

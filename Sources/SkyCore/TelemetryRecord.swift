@@ -82,12 +82,24 @@ public struct FrameReport: Sendable, Equatable, Codable {
     /// Conditions worth a human's attention: `stars_truncated`, `saturated` (over 1% of pixels),
     /// `no_stars`, `deadline_missed`.
     public var flags: [String]
+    /// The frame-quality judgement (absent from sites that do not judge frames): score
+    /// 0-100, verdict `good`/`medium`/`bad`, seeing (median FWHM of good stars, px),
+    /// fraction of cloudy regions, number of trails.
+    public var score: Int?
+    public var verdict: String?
+    public var fwhm: Double?
+    public var cloudFraction: Double?
+    public var trails: Int?
 
     public init(frameIndex: UInt64, source: String, dateObs: String?, exptime: Double,
                 width: Int, height: Int, background: Double, noise: Double,
                 saturatedFraction: Double, stars: Int, deadlineSeconds: Double,
                 elapsedSeconds: Double, deadlineMet: Bool, slackSeconds: Double,
-                stages: [StageTiming], shed: [String], flags: [String]) {
+                stages: [StageTiming], shed: [String], flags: [String],
+                score: Int? = nil, verdict: String? = nil, fwhm: Double? = nil,
+                cloudFraction: Double? = nil, trails: Int? = nil) {
+        self.score = score; self.verdict = verdict; self.fwhm = fwhm
+        self.cloudFraction = cloudFraction; self.trails = trails
         self.frameIndex = frameIndex; self.source = source; self.dateObs = dateObs
         self.exptime = exptime; self.width = width; self.height = height
         self.background = background; self.noise = noise

@@ -2,20 +2,32 @@ import SkyCapture
 import SkyCore
 import SkyImage
 
-/// Judges one frame: the stages of DESIGN.md section 2 that exist so far, each
-/// timed against the frame's deadline. Owns no memory: scratch comes from the arena.
+/// Judges one frame: background, sources and the quality verdict (DESIGN.md
+/// section 2), each stage timed against the frame's deadline. Owns no frame-sized
+/// memory: the float copy of the frame and the extractor's scratch are arena
+/// regions, the catalogue is made once; extracting allocates nothing.
 public struct FramePipeline {
-    var summarizer: FrameSummarizer
+    let extractor: SourceExtractor
+    /// The frame as floats (the extractor works in image units), an arena region.
+    let floatFrame: UnsafeMutableBufferPointer<Float>
+    var catalog: SourceCatalog
+    var quality: QualityOptions
     let defaultSaturation: UInt16
     /// Simulated seconds per real second: deadlines shrink by this factor.
     let timeScale: Double
     var frameIndex: UInt64 = 0
+    /// Trails (the last, optional stage) are skipped when less than this fraction of the deadline is left.
+    static let trailSlackFraction = 0.25
 
     public init(config: SiteConfig, arena: Arena) {
-        summarizer = FrameSummarizer(maxWidth: config.maxFrameWidth, maxHeight: config.maxFrameHeight,
-                                     options: config.summaryOptions,
-                                     meshScratch: arena.region("background mesh"),
-                                     detectionScratch: arena.region("detection scratch"))
+        let w = config.maxFrameWidth, h = config.maxFrameHeight
+        let region = arena.region("float frame")
+        floatFrame = UnsafeMutableBufferPointer(start: region.baseAddress!.bindMemory(to: Float.self, capacity: w * h), count: w * h)
+        extractor = SourceExtractor(maxWidth: w, maxHeight: h, options: config.extractionOptions,
+                                    background: BackgroundOptions(box: config.pipeline.meshBox),
+                                    threads: config.pipeline.threads, scratch: arena.region("extractor scratch"))
+        catalog = SourceCatalog(capacity: config.pipeline.maxStars)
+        quality = QualityOptions()
         defaultSaturation = UInt16(clamping: config.pipeline.saturation)
         timeScale = config.source.kind == .simulator ? config.source.accelerate : 1
     }
@@ -35,39 +47,93 @@ public struct FramePipeline {
             return v >= 65_535 ? .max : v <= 1 ? 1 : UInt16(v.rounded(.down))
         } ?? defaultSaturation
         var stages: [StageTiming] = []
-        stages.reserveCapacity(4)
+        stages.reserveCapacity(8)
         var flags: [String] = []
+        var shed: [String] = []
 
         var t0 = MonotonicClock.seconds()
-        func lap(_ name: String) {
+        func lap(_ name: String, _ seconds: Double? = nil) {
             let t = MonotonicClock.seconds()
-            stages.append(StageTiming(stage: name, ms: (t - t0) * 1000))
+            stages.append(StageTiming(stage: name, ms: (seconds ?? (t - t0)) * 1000))
             t0 = t
         }
         let queueWait = t0 - frame.capturedAtMonotonic
         stages.append(StageTiming(stage: "queue", ms: max(0, queueWait) * 1000))
 
-        let bg = summarizer.measureBackground(image, saturation: saturation)
-        lap("background")
-        let saturated = summarizer.countSaturated(image, saturation: saturation)
-        lap("saturation")
-        let stars = summarizer.countStars(image)
-        lap("stars")
+        let view = ImageView(base: floatFrame.baseAddress!, width: image.width, height: image.height)
+        for y in 0..<image.height {
+            let src = image.row(y), dst = view.row(y)
+            for x in 0..<image.width { dst[x] = Float(src[x]) }
+        }
+        lap("convert")
+        extractor.options.saturation = Float(saturation)
+        quality.saturation = Float(saturation)
+        var extracted = true
+        do {
+            try extractor.extract(view, into: &catalog)
+        } catch {
+            // A frame larger than planned is refused by the source already; this is the backstop.
+            extracted = false
+            flags.append("extraction_failed")
+        }
+        let st = extractor.stageSeconds
+        lap("background", st.background)
+        stages.append(StageTiming(stage: "detection", ms: st.filter * 1000))
+        stages.append(StageTiming(stage: "measurement", ms: st.objects * 1000))
+        t0 = MonotonicClock.seconds()
 
-        if stars.truncated { flags.append("stars_truncated") }
-        let satFraction = image.pixelCount > 0 ? Double(saturated) / Double(image.pixelCount) : 0
-        if satFraction > 0.01 { flags.append("saturated") }
-        if stars.count == 0 { flags.append("no_stars") }
+        var report = FrameReport(frameIndex: frameIndex, source: Self.shortOrigin(frame.origin), dateObs: frame.metadata.dateObs,
+                                 exptime: frame.metadata.exptime ?? 0, width: image.width, height: image.height,
+                                 background: 0, noise: 0, saturatedFraction: 0, stars: 0, deadlineSeconds: deadline,
+                                 elapsedSeconds: 0, deadlineMet: true, slackSeconds: 0, stages: [], shed: [], flags: [])
+        if extracted {
+            // Trails are the optional part of the judgement: dropped when the deadline is close.
+            let left = deadline - (MonotonicClock.seconds() - frame.capturedAtMonotonic)
+            let withTrails = left > Self.trailSlackFraction * deadline
+            if !withTrails { shed.append("trails") }
+            let q = FrameQualityJudge.judge(view, extractor: extractor, catalog: catalog, options: quality, trails: withTrails)
+            lap("quality")
+            report.background = q.background
+            report.noise = q.noise
+            report.saturatedFraction = q.saturatedFraction
+            report.stars = catalog.count
+            report.score = q.score
+            report.verdict = q.verdict
+            report.fwhm = q.fwhmPx.isFinite ? q.fwhmPx : nil
+            report.cloudFraction = q.cloudFraction.isFinite ? q.cloudFraction : nil
+            report.trails = withTrails ? q.trails.count : nil
+            if catalog.truncated { flags.append("stars_truncated") }
+            if q.saturatedFraction > 0.01 { flags.append("saturated") }
+            if catalog.count == 0 { flags.append("no_stars") }
+            for f in q.flags where !flags.contains(f) { flags.append(f) }
+        }
 
         let elapsed = MonotonicClock.seconds() - frame.capturedAtMonotonic
         let slack = deadline - elapsed
         if slack < 0 { flags.append("deadline_missed") }
-        // The record size is bounded in the memory plan: keep the end of long paths (the file name).
-        let origin = frame.origin.utf8.count <= 200 ? frame.origin : "..." + String(frame.origin.suffix(197))
-        return FrameReport(frameIndex: frameIndex, source: origin, dateObs: frame.metadata.dateObs,
-                           exptime: frame.metadata.exptime ?? 0, width: image.width, height: image.height,
-                           background: bg.level, noise: bg.noise, saturatedFraction: satFraction,
-                           stars: stars.count, deadlineSeconds: deadline, elapsedSeconds: elapsed,
-                           deadlineMet: slack >= 0, slackSeconds: slack, stages: stages, shed: [], flags: flags)
+        report.elapsedSeconds = elapsed
+        report.deadlineMet = slack >= 0
+        report.slackSeconds = slack
+        report.stages = stages
+        report.shed = shed
+        report.flags = flags
+        return report
+    }
+
+    /// The record size is bounded in the memory plan: keep the end of long paths (the file name).
+    static func shortOrigin(_ origin: String) -> String {
+        origin.utf8.count <= 200 ? origin : "..." + String(origin.suffix(197))
+    }
+}
+
+extension SiteConfig {
+    /// Extraction settings from the pipeline section (SEP's defaults otherwise).
+    var extractionOptions: ExtractionOptions {
+        var o = ExtractionOptions()
+        o.threshold = Float(pipeline.detectSigma)
+        o.minArea = pipeline.minArea
+        o.capacity = pipeline.maxStars
+        o.saturation = Float(pipeline.saturation)
+        return o
     }
 }

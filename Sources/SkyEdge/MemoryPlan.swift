@@ -47,15 +47,22 @@ public struct MemoryPlan: Sendable, Equatable {
 
     public static func make(config: SiteConfig, board: BoardProfile) -> MemoryPlan {
         let w = config.maxFrameWidth, h = config.maxFrameHeight
-        let options = config.summaryOptions
-        let scratch = FrameSummarizer.scratchBytes(maxWidth: w, maxHeight: h, options: options)
+        let options = config.extractionOptions
+        let threads = config.pipeline.threads
+        let scratch = SourceExtractor.scratchBytes(maxWidth: w, maxHeight: h, options: options, threads: threads)
+        let small = SourceExtractor.smallBytes(maxWidth: w, maxHeight: h, background: BackgroundOptions(box: config.pipeline.meshBox),
+                                               threads: threads)
         let entries = [
             Entry(name: "frame slots", count: config.pipeline.slots, bytesEach: w * h * 2, inArena: true,
                   note: "\(w)x\(h) uint16; capture fills one while the pipeline reads another"),
-            Entry(name: "background mesh", count: 1, bytesEach: scratch.mesh, inArena: true,
-                  note: "\(options.meshBox)-px boxes: levels, sigmas, one box of pixels"),
-            Entry(name: "detection scratch", count: 1, bytesEach: scratch.detection, inArena: true,
-                  note: "visited bitmap and a \(options.fillStackCapacity)-entry fill stack"),
+            Entry(name: "float frame", count: 1, bytesEach: w * h * 4, inArena: true,
+                  note: "the frame being judged, as floats"),
+            Entry(name: "extractor scratch", count: 1, bytesEach: scratch, inArena: true,
+                  note: "5 maps of 4 B/px, object tables, \(threads) x per-thread lists of \(options.maxObjectPixels) px"),
+            Entry(name: "source catalogue", count: options.capacity, bytesEach: MemoryLayout<Source>.stride, inArena: false,
+                  note: "made once; a fuller frame is flagged stars_truncated"),
+            Entry(name: "background mesh", count: 1, bytesEach: small, inArena: false,
+                  note: "\(config.pipeline.meshBox)-px boxes: mesh, filter and spline scratch, histograms"),
             Entry(name: "send window", count: config.outbox.window, bytesEach: recordBytesBound, inArena: false,
                   note: "records published and not yet acknowledged, queued in the MQTT client"),
             Entry(name: "outbox index", count: config.outbox.maxBytes / smallestOutboxRecordBytes,
@@ -84,17 +91,6 @@ public struct MemoryPlan: Sendable, Equatable {
         lines.append(fits ? "fits: yes (\(String(format: "%.1f", 100 * Double(totalBytes) / Double(budgetBytes)))% of budget)"
                           : "fits: NO, over budget by \(mib(totalBytes - budgetBytes).trimmingCharacters(in: .whitespaces))")
         return lines.joined(separator: "\n")
-    }
-}
-
-extension SiteConfig {
-    var summaryOptions: FrameSummaryOptions {
-        var o = FrameSummaryOptions()
-        o.meshBox = pipeline.meshBox
-        o.detectSigma = Float(pipeline.detectSigma)
-        o.minArea = pipeline.minArea
-        o.maxStars = pipeline.maxStars
-        return o
     }
 }
 

@@ -79,6 +79,8 @@ public struct SiteConfig: Sendable, Equatable {
         public var slots: Int = 2
         /// Saturation level in ADU when the frame header has none.
         public var saturation: Int = 65_535
+        /// Threads of the frame pipeline, the caller included (row bands, object chunks).
+        public var threads: Int = 1
         public init() {}
     }
 
@@ -200,7 +202,7 @@ extension SiteConfig.Broker {
 }
 
 extension SiteConfig.Pipeline {
-    enum CodingKeys: String, CodingKey { case meshBox, detectSigma, minArea, maxStars, slots, saturation }
+    enum CodingKeys: String, CodingKey { case meshBox, detectSigma, minArea, maxStars, slots, saturation, threads }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init()
@@ -210,6 +212,7 @@ extension SiteConfig.Pipeline {
         maxStars = try c.decodeIfPresent(Int.self, forKey: .maxStars) ?? maxStars
         slots = try c.decodeIfPresent(Int.self, forKey: .slots) ?? slots
         saturation = try c.decodeIfPresent(Int.self, forKey: .saturation) ?? saturation
+        threads = try c.decodeIfPresent(Int.self, forKey: .threads) ?? threads
     }
 }
 
@@ -278,6 +281,7 @@ extension SiteConfig {
             throw fail("pipeline.detectSigma, minArea and maxStars must be positive")
         }
         guard (1...65_535).contains(pipeline.saturation) else { throw fail("pipeline.saturation must be 1...65535") }
+        guard (1...64).contains(pipeline.threads) else { throw fail("pipeline.threads must be 1...64") }
         guard statusInterval > 0 else { throw fail("statusInterval must be positive") }
         if let e = source.exposure, !(e > 0 && e <= 86_400) { throw fail("source.exposure must be 0...86400 seconds") }
         let exposure = source.exposure ?? (source.kind == .simulator ? 30 : nil)

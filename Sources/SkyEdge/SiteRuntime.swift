@@ -134,9 +134,10 @@ public final class SiteRuntime: @unchecked Sendable {
         // File paths shrink to the file name; other origins (sim:11/118, a device) stay whole.
         let name = r.source.hasPrefix("/") ? (r.source.split(separator: "/").last.map(String.init) ?? r.source) : r.source
         let flags = r.flags.isEmpty ? "" : " [\(r.flags.joined(separator: ","))]"
-        return String(format: "frame %llu %@ %dx%d: bkg %.1f noise %.2f stars %d sat %.3f%% in %.0f ms of %.1f s%@",
+        let verdict = r.verdict.map { " \($0) (\(r.score ?? 0))" } ?? ""
+        return String(format: "frame %llu %@ %dx%d: bkg %.1f noise %.2f stars %d sat %.3f%%%@ in %.0f ms of %.1f s%@",
                       r.frameIndex, name, r.width, r.height, r.background, r.noise, r.stars,
-                      100 * r.saturatedFraction, 1000 * r.elapsedSeconds, r.deadlineSeconds, flags)
+                      100 * r.saturatedFraction, verdict, 1000 * r.elapsedSeconds, r.deadlineSeconds, flags)
     }
 
     public func statusReport() -> StatusReport {

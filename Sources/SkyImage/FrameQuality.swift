@@ -103,8 +103,9 @@ public struct FrameQuality: Sendable {
 /// Judges a frame from an extraction: seeing, shape, focus, defects, trails,
 /// transparency; then a score and a verdict by the rule in `score(_:_:)`.
 public enum FrameQualityJudge {
+    /// `trails: false` skips the trail search (the site sheds it when a frame runs late).
     public static func judge(_ image: ImageView<Float>, extractor: SourceExtractor, catalog: SourceCatalog,
-                             options: QualityOptions = .init()) -> FrameQuality {
+                             options: QualityOptions = .init(), trails findTrails: Bool = true) -> FrameQuality {
         var q = FrameQuality()
         let w = image.width, h = image.height
         if let model = extractor.background {
@@ -159,7 +160,7 @@ public enum FrameQualityJudge {
         var saturated = 0
         for y in 0..<h { let row = image.row(y); for x in 0..<w where row[x] >= options.saturation { saturated += 1 } }
         q.saturatedFraction = Double(saturated) / Double(max(1, w * h))
-        q.trails = extractor.trails(width: w, height: h).filter { t in
+        q.trails = (findTrails ? extractor.trails(width: w, height: h) : []).filter { t in
             // A trail must cross the sky, not run along its edge.
             guard let c = options.skyCircle else { return true }
             let inner = SkyCircle(x: c.x, y: c.y, radius: 0.95 * c.radius)

@@ -4,29 +4,35 @@
 /// those nodes, and evaluated at every pixel. Nodes sit at box centres; beyond
 /// the outer nodes the end cubic is extended. The arithmetic (Float, the
 /// scaled derivatives) follows SEP so that maps agree to float rounding.
+///
+/// Everything works in caller scratch so that a frame's maps cost no allocation.
 enum MeshSpline {
-    /// Scaled second derivatives of each column of `mesh` along y.
-    static func secondDerivativesAlongY(_ mesh: [Float], columns nx: Int, rows ny: Int) -> [Float] {
-        var d2 = [Float](repeating: 0, count: nx * ny)
-        guard ny > 1 else { return d2 }
-        var column = [Float](repeating: 0, count: ny)
-        var out = [Float](repeating: 0, count: ny)
+    /// Scratch floats `secondDerivativesAlongY` needs for `rows` mesh rows.
+    static func columnScratchCount(rows ny: Int) -> Int { 3 * ny }
+    /// Scratch floats `evaluateRow` needs for `columns` mesh columns.
+    static func rowScratchCount(columns nx: Int) -> Int { 3 * nx }
+
+    /// Scaled second derivatives of each column of `mesh` along y, into `d2` (`nx * ny` values).
+    static func secondDerivativesAlongY(_ mesh: UnsafeBufferPointer<Float>, columns nx: Int, rows ny: Int,
+                                        into d2: UnsafeMutableBufferPointer<Float>, scratch: UnsafeMutableBufferPointer<Float>) {
+        precondition(d2.count >= nx * ny && scratch.count >= columnScratchCount(rows: ny))
+        for i in 0..<(nx * ny) { d2[i] = 0 }
+        guard ny > 1 else { return }
+        let column = scratch.baseAddress!, out = column + ny, u = out + ny
         for x in 0..<nx {
             for y in 0..<ny { column[y] = mesh[y * nx + x] }
-            naturalSpline(column, into: &out)
+            naturalSpline(column, count: ny, into: out, u: u)
             for y in 0..<ny { d2[y * nx + x] = out[y] }
         }
-        return d2
     }
 
     /// Tridiagonal solve for unit node spacing with zero end curvature. The
     /// back-substitution divides by 6 as it goes, as SExtractor does; the
-    /// evaluation formula below expects exactly these values.
-    static func naturalSpline(_ v: [Float], into d: inout [Float]) {
-        let n = v.count
-        for i in 0..<n { d[i] = 0 }
+    /// evaluation formula below expects exactly these values. `u`: n floats of scratch.
+    static func naturalSpline(_ v: UnsafePointer<Float>, count n: Int, into d: UnsafeMutablePointer<Float>,
+                              u: UnsafeMutablePointer<Float>) {
+        for i in 0..<n { d[i] = 0; u[i] = 0 }
         guard n > 2 else { return }
-        var u = [Float](repeating: 0, count: n)
         for i in 1..<(n - 1) {
             let temp: Float = -1 / (d[i - 1] + 4)
             d[i] = temp
@@ -40,14 +46,13 @@ enum MeshSpline {
         }
     }
 
-    /// Evaluates row `y` of the map into `line`.
+    /// Evaluates row `y` of the map into `line`; `scratch` holds `rowScratchCount(columns:)` floats.
     static func evaluateRow(_ y: Int, mesh: UnsafeBufferPointer<Float>, d2: UnsafeBufferPointer<Float>,
                             columns nbx: Int, rows nby: Int, boxWidth: Int, boxHeight: Int, width: Int,
-                            into line: UnsafeMutableBufferPointer<Float>) {
-        precondition(line.count >= width)
+                            into line: UnsafeMutableBufferPointer<Float>, scratch: UnsafeMutableBufferPointer<Float>) {
+        precondition(line.count >= width && scratch.count >= rowScratchCount(columns: nbx))
         // Nodes of this row: the column splines evaluated at y (row spacing in box units).
-        var node = [Float](repeating: 0, count: nbx)
-        var dnode = [Float](repeating: 0, count: nbx)
+        let node = scratch.baseAddress!, dnode = node + nbx, u = dnode + nbx
         if nby > 1 {
             var dy = Float(Double(Float(y) / Float(boxHeight)) - 0.5)
             var yl = Int(dy)
@@ -59,7 +64,7 @@ enum MeshSpline {
             for x in 0..<nbx {
                 node[x] = cdy * mesh[lo + x] + dy * mesh[hi + x] + cdy3 * d2[lo + x] + dy3 * d2[hi + x]
             }
-            if nbx > 1 { naturalSpline(node, into: &dnode) }
+            if nbx > 1 { naturalSpline(node, count: nbx, into: dnode, u: u) } else { dnode[0] = 0 }
         } else {
             // One row of boxes: SEP uses the mesh as is, with zero curvature (linear in x).
             for x in 0..<nbx { node[x] = mesh[x]; dnode[x] = d2[x] }

@@ -76,6 +76,12 @@ public struct SourceCatalog: Sendable {
     public private(set) var overflowed = false
     /// How many sources were found, including dropped ones.
     public private(set) var detected = 0
+    /// Objects larger than the extractor's `maxObjectPixels`, not measured.
+    public private(set) var oversized = 0
+    /// A detection fill was cut short by its fixed queue (the object may be split).
+    public private(set) var segmentationCut = false
+    /// Anything left out for lack of room: sources or objects over capacity, oversized objects, cut fills.
+    public var truncated: Bool { overflowed || oversized > 0 || segmentationCut }
 
     public init(capacity: Int) {
         precondition(capacity >= 0)
@@ -94,10 +100,35 @@ public struct SourceCatalog: Sendable {
         sources.removeLast(sources.count - j)
     }
 
+    /// Keeps the sources for which `keep` is true, in order (no allocation).
+    public mutating func retain(_ keep: UnsafeBufferPointer<Bool>) {
+        precondition(keep.count >= sources.count)
+        var j = 0
+        for i in 0..<sources.count where keep[i] { sources[j] = sources[i]; j += 1 }
+        sources.removeLast(sources.count - j)
+    }
+
     public mutating func removeAll() {
         sources.removeAll(keepingCapacity: true)
         overflowed = false
         detected = 0
+        oversized = 0
+        segmentationCut = false
+    }
+
+    /// What segmentation could not keep: objects too large to measure, objects beyond
+    /// the capacity (each is at least one source), fills cut short.
+    mutating func noteSegmentation(oversized: Int, droppedObjects: Int, cut: Bool) {
+        self.oversized += oversized
+        noteDropped(droppedObjects)
+        segmentationCut = segmentationCut || cut
+    }
+
+    /// Sources measured but not kept for lack of room.
+    mutating func noteDropped(_ count: Int) {
+        guard count > 0 else { return }
+        detected += count
+        overflowed = true
     }
 
     /// Adds `source` unless the table is full; returns whether it was kept.

@@ -10,42 +10,57 @@ enum SourceCleaner {
     /// A source's profile for cleaning: amplitude, Moffat scale and ellipse coefficients.
     struct Model { var amp, alpha, cxx, cyy, cxy: Double }
 
-    static func clean(_ catalog: inout SourceCatalog, beta: Double) {
-        let s = catalog.sources
-        let n = s.count
+    /// Cleans with scratch of the catalogue's capacity (allocates nothing).
+    static func clean(_ catalog: inout SourceCatalog, beta: Double, models: UnsafeMutableBufferPointer<Model>,
+                      order: UnsafeMutableBufferPointer<Int32>, keep survives: UnsafeMutableBufferPointer<Bool>) {
+        let n = catalog.count
         guard n > 1 else { return }
-        var survives = [Bool](repeating: true, count: n)
-        func model(_ o: Source) -> Model {
-            let unitArea = Double.pi * o.a * o.b
-            let amp = o.filteredFlux / (2 * unitArea)
-            let alpha = o.threshold > 0 && amp > 0
-                ? (pow(amp / o.threshold, 1 / beta) - 1) * unitArea / Double(max(o.area, 1)) : 0
-            let det = o.x2 * o.y2 - o.xy * o.xy
-            return det > 0 ? Model(amp: amp, alpha: alpha, cxx: o.y2 / det, cyy: o.x2 / det, cxy: -2 * o.xy / det)
-                           : Model(amp: amp, alpha: alpha, cxx: 0, cyy: 0, cxy: 0)
-        }
-        let models = s.map(model)
-        // Neighbours are searched in x order so the pass is not quadratic on big frames.
-        let order = (0..<n).sorted { s[$0].isoX < s[$1].isoX }
-        var maxA = 0.0
-        for o in s { maxA = max(maxA, o.a) }
-        for (rank, i) in order.enumerated() where survives[i] {
-            for j in order[(rank + 1)...] {
-                let dxAbs = s[j].isoX - s[i].isoX
-                if dxAbs > zone * (s[i].a + maxA) { break }
-                guard survives[i] else { break }
-                guard survives[j] else { continue }
-                let dx = s[i].isoX - s[j].isoX, dy = s[i].isoY - s[j].isoY
-                let rlim = s[i].a + s[j].a
-                if dx * dx + dy * dy > rlim * rlim * zone * zone { continue }
-                if s[j].filteredFlux < s[i].filteredFlux {
-                    if eats(models[i], dx, dy, s[j].minAreaExcess, beta) { survives[j] = false }
-                } else {
-                    if eats(models[j], dx, dy, s[i].minAreaExcess, beta) { survives[i] = false }
+        precondition(models.count >= n && order.count >= n && survives.count >= n)
+        catalog.sources.withUnsafeBufferPointer { s in
+            var maxA = 0.0
+            for i in 0..<n {
+                models[i] = model(s[i], beta: beta)
+                order[i] = Int32(i)
+                survives[i] = true
+                maxA = max(maxA, s[i].a)
+            }
+            // Neighbours are searched in x order so the pass is not quadratic on big frames.
+            heapSort(UnsafeMutableBufferPointer(rebasing: order[0..<n])) { a, b in
+                let xa = s[Int(a)].isoX, xb = s[Int(b)].isoX
+                return xa < xb || (xa == xb && a < b)
+            }
+            for rank in 0..<n {
+                let i = Int(order[rank])
+                guard survives[i] else { continue }
+                for next in (rank + 1)..<max(rank + 1, n) {
+                    let j = Int(order[next])
+                    let dxAbs = s[j].isoX - s[i].isoX
+                    if dxAbs > zone * (s[i].a + maxA) { break }
+                    guard survives[i] else { break }
+                    guard survives[j] else { continue }
+                    let dx = s[i].isoX - s[j].isoX, dy = s[i].isoY - s[j].isoY
+                    let rlim = s[i].a + s[j].a
+                    if dx * dx + dy * dy > rlim * rlim * zone * zone { continue }
+                    if s[j].filteredFlux < s[i].filteredFlux {
+                        if eats(models[i], dx, dy, s[j].minAreaExcess, beta) { survives[j] = false }
+                    } else {
+                        if eats(models[j], dx, dy, s[i].minAreaExcess, beta) { survives[i] = false }
+                    }
                 }
             }
         }
-        catalog.retain(survives)
+        catalog.retain(UnsafeBufferPointer(rebasing: survives[0..<n]))
+    }
+
+    /// A source's cleaning profile from its moments, filtered flux and threshold.
+    static func model(_ o: Source, beta: Double) -> Model {
+        let unitArea = Double.pi * o.a * o.b
+        let amp = o.filteredFlux / (2 * unitArea)
+        let alpha = o.threshold > 0 && amp > 0
+            ? (pow(amp / o.threshold, 1 / beta) - 1) * unitArea / Double(max(o.area, 1)) : 0
+        let det = o.x2 * o.y2 - o.xy * o.xy
+        return det > 0 ? Model(amp: amp, alpha: alpha, cxx: o.y2 / det, cyy: o.x2 / det, cxy: -2 * o.xy / det)
+                       : Model(amp: amp, alpha: alpha, cxx: 0, cyy: 0, cxy: 0)
     }
 
     private static func eats(_ m: Model, _ dx: Double, _ dy: Double, _ excess: Double, _ beta: Double) -> Bool {

@@ -1,4 +1,5 @@
 import Foundation
+import SkyCore
 
 /// A straight trail (satellite, aircraft) as a segment in 0-based pixels.
 public struct TrailSegment: Sendable, Equatable {
@@ -31,13 +32,23 @@ enum TrailFinder {
         var minElongation = 6.0
     }
 
+    /// Trails among the regions of `snr` above the trail threshold. `queue` and
+    /// `scratch` (as many entries as the largest region to judge) come from the
+    /// extractor; the marking pass runs in row bands on `pool`.
     static func find(snr: UnsafeMutableBufferPointer<Float>, width w: Int, height h: Int,
-                     labels: UnsafeMutableBufferPointer<Int32>, stack: UnsafeMutableBufferPointer<Int32>,
-                     pixels: UnsafeMutableBufferPointer<Int32>, settings: Settings = .init()) -> [TrailSegment] {
+                     labels: UnsafeMutableBufferPointer<Int32>, queue: UnsafeMutableBufferPointer<Int32>,
+                     scratch: UnsafeMutableBufferPointer<Int32>, pool: ThreadPool? = nil,
+                     settings: Settings = .init()) -> [TrailSegment] {
+        let bands = pool.map { min(h, 4 * $0.threads) } ?? 1
+        pool.forEach(bands) { i, _ in
+            ConnectedRegions.mark(above: settings.threshold, in: snr, labels: labels,
+                                  from: i * h / bands * w, to: (i + 1) * h / bands * w)
+        }
         var pieces: [TrailSegment] = []
-        ConnectedRegions.forEach(above: settings.threshold, in: snr, width: w, height: h, labels: labels, stack: stack,
-                                 pixels: pixels, minArea: settings.minArea) { region in
-            if let segment = shape(region, snr: snr, width: w, settings: settings) { pieces.append(segment) }
+        ConnectedRegions.label(width: w, height: h, labels: labels, queue: queue, minArea: settings.minArea) { region in
+            // A region too large for the queue is a nebula or a bright blob, not a trail.
+            guard let pixels = region.pixels else { return }
+            if let segment = shape(pixels, snr: snr, width: w, scratch: scratch, settings: settings) { pieces.append(segment) }
         }
         return join(pieces)
     }
@@ -45,11 +56,21 @@ enum TrailFinder {
     /// The region as a segment if it is long and thin (unweighted moments, so
     /// a bright star on the trail does not pull the axis towards itself).
     static func shape(_ region: UnsafeMutableBufferPointer<Int32>, snr: UnsafeMutableBufferPointer<Float>, width w: Int,
-                      settings: Settings) -> TrailSegment? {
+                      scratch: UnsafeMutableBufferPointer<Int32>, settings: Settings) -> TrailSegment? {
+        // Most regions are stars: too short in both directions to hold a segment of minLength.
+        var xmin = Int.max, xmax = Int.min, ymin = Int.max, ymax = Int.min
+        for q in region {
+            let x = Int(q) % w, y = Int(q) / w
+            xmin = min(xmin, x); xmax = max(xmax, x); ymin = min(ymin, y); ymax = max(ymax, y)
+        }
+        let dx = Double(xmax - xmin), dy = Double(ymax - ymin)
+        guard (dx * dx + dy * dy).squareRoot() >= settings.minLength else { return nil }
         // Leave out pixels of stars on the trail: far above the region's typical S/N.
-        var values = region.map { snr[Int($0)] }
-        values.sort()
-        let cut = max(values[values.count / 2] * 4, settings.threshold * 4)
+        precondition(scratch.count >= region.count)
+        let values = UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(scratch)[0..<(region.count * 4)])
+            .bindMemory(to: Float.self)
+        for (i, q) in region.enumerated() { values[i] = snr[Int(q)] }
+        let cut = max(selectKth(values, values.count / 2) * 4, settings.threshold * 4)
         var n = 0.0, sx = 0.0, sy = 0.0, sxx = 0.0, syy = 0.0, sxy = 0.0
         for q in region where snr[Int(q)] < cut {
             let x = Double(Int(q) % w), y = Double(Int(q) / w)

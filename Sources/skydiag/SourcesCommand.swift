@@ -40,6 +40,9 @@ struct SourcesCommand: ParsableCommand {
     @Flag(help: "Print 'timing SECONDS' (background + detection + measurement, one thread) to stderr.")
     var timing = false
 
+    @Option(help: "Threads for extraction and trails (row bands, object chunks), the caller included.")
+    var threads = 1
+
     @Option(help: "With --timing: run the extraction this many times on the same extractor and report the median (later runs reuse its scratch, as the site runtime does).")
     var repeats = 1
 
@@ -64,7 +67,7 @@ struct SourcesCommand: ParsableCommand {
             options.saturation = Float(meta.saturation ?? (hduInfo.isUnsigned16 ? 65535 : .infinity))
             options.gain = meta.gain ?? 0
             let extractor = SourceExtractor(maxWidth: image.width, maxHeight: image.height, options: options,
-                                            background: BackgroundOptions(box: box))
+                                            background: BackgroundOptions(box: box), threads: threads)
             var runs: [(Double, (background: Double, filter: Double, objects: Double))] = []
             var catalog = SourceCatalog(capacity: 0)
             for _ in 0..<max(1, timing ? repeats : 1) {

@@ -1,4 +1,5 @@
 import Testing
+import SkyImage
 @testable import SkyEdge
 
 @Test func thePlanAddsUpAndFitsANanoAt4K() throws {
@@ -13,12 +14,9 @@ import Testing
 }
 
 @Test func anOversizedConfigurationIsRefusedWithThePlan() throws {
-    let board = try BoardProfiles.load("jetson-nano", from: PackagePaths.boards)
-    var config = SiteConfig(site: "s", node: "n")
-    config.maxFrameWidth = 16_384
-    config.maxFrameHeight = 16_384
+    var config = frames(16_384, 16_384)
     config.pipeline.slots = 4
-    let plan = MemoryPlan.make(config: config, board: board)
+    let plan = MemoryPlan.make(config: config, board: try BoardProfiles.load("jetson-nano", from: PackagePaths.boards))
     #expect(!plan.fits)
     do {
         _ = try Arena(plan: plan)
@@ -32,11 +30,7 @@ import Testing
 }
 
 @Test func arenaRegionsAreAlignedDisjointAndSized() throws {
-    let board = try BoardProfiles.load("generic-x86_64", from: PackagePaths.boards)
-    var config = SiteConfig(site: "s", node: "n")
-    config.maxFrameWidth = 640
-    config.maxFrameHeight = 480
-    let plan = MemoryPlan.make(config: config, board: board)
+    let plan = MemoryPlan.make(config: frames(640, 480), board: try BoardProfiles.load("generic-x86_64", from: PackagePaths.boards))
     let arena = try Arena(plan: plan)
     var ranges: [(Int, Int)] = []
     for e in plan.entries where e.inArena {
@@ -49,4 +43,35 @@ import Testing
     }
     ranges.sort { $0.0 < $1.0 }
     for i in 1..<ranges.count { #expect(ranges[i - 1].1 <= ranges[i].0) }
+}
+
+@Test func thePipelineExtractsInItsArenaRegion() throws {
+    var config = frames(640, 480)
+    config.pipeline.threads = 2
+    let plan = MemoryPlan.make(config: config, board: try BoardProfiles.load("generic-x86_64", from: PackagePaths.boards))
+    let scratch = try #require(plan.entries.first { $0.name == "extractor scratch" })
+    #expect(scratch.inArena)
+    #expect(scratch.bytes == SourceExtractor.scratchBytes(maxWidth: 640, maxHeight: 480, options: config.extractionOptions, threads: 2))
+    // What grows with the frame is five maps of 4 bytes a pixel (the extractor once kept nine);
+    // the rest is fixed by the catalogue capacity, the object size bound and the threads
+    // (plus three rows of inverse variance per thread).
+    let bigger = SourceExtractor.scratchBytes(maxWidth: 1280, maxHeight: 960, options: config.extractionOptions, threads: 2)
+    #expect(abs((bigger - scratch.bytes) - 5 * 4 * (1280 * 960 - 640 * 480) - 2 * 3 * 4 * (1280 - 640)) < 64 * 8)
+    let arena = try Arena(plan: plan)
+    let pipeline = FramePipeline(config: config, arena: arena)
+    let region = arena.region("extractor scratch")
+    let inRegion = pipeline.extractor.withMaps { sub, rms in
+        let lo = Int(bitPattern: region.baseAddress!), hi = lo + region.count
+        return [Int(bitPattern: sub.baseAddress!), Int(bitPattern: rms.baseAddress!)].allSatisfy { $0 >= lo && $0 < hi }
+    }
+    #expect(inRegion)
+    #expect(pipeline.extractor.threads == 2)
+}
+
+/// A site config for frames up to `width x height`, defaults otherwise.
+private func frames(_ width: Int, _ height: Int) -> SiteConfig {
+    var config = SiteConfig(site: "s", node: "n")
+    config.maxFrameWidth = width
+    config.maxFrameHeight = height
+    return config
 }

@@ -35,10 +35,13 @@ import Testing
         $0.inFrame && ($0.peakElectrons - truth.skyElectrons) / truth.gain > 12 * expectedNoise
     }.count
     for f in frames {
+        print("runtime frame: background \(f.background) noise \(f.noise) vs \(expectedNoise), stars \(f.stars), score \(f.score ?? -1)")
         #expect(abs(f.background - expectedLevel) < 0.01 * expectedLevel, "background \(f.background) vs \(expectedLevel)")
-        #expect(abs(f.noise - expectedNoise) < 0.07 * expectedNoise, "noise \(f.noise) vs \(expectedNoise)")
+        // SEP's global rms: its clipped histogram estimate reads ~9% low on these integer pixels.
+        #expect(abs(f.noise - expectedNoise) < 0.12 * expectedNoise, "noise \(f.noise) vs \(expectedNoise)")
         #expect(f.width == 384 && f.height == 384 && f.exptime == 20)
-        #expect(f.stages.map(\.stage) == ["queue", "background", "saturation", "stars"])
+        #expect(f.stages.map(\.stage) == ["queue", "convert", "background", "detection", "measurement", "quality"])
+        #expect(f.verdict != nil && f.score != nil && f.trails != nil)
         #expect(f.deadlineSeconds == 20)
         #expect(f.deadlineMet == (f.slackSeconds >= 0))
         #expect(f.stars >= detectable, "found \(f.stars), \(detectable) clearly detectable")

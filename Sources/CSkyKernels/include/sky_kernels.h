@@ -41,6 +41,12 @@ void sky_histogram_u16(const uint16_t *pixels, size_t count, uint32_t *hist);
    clipped at the image border. Reference: SourceFilter.matched in SkyImage. */
 void sky_matched_filter_3x3(const float *img, const float *ivar, size_t w, size_t h,
                             const float k[9], float ksum, float *conv, float *snr);
+/* One row of the same filter, for processing in row strips: r1/v1 are the row and its
+   inverse variance, r0/v0 the row above and r2/v2 the row below (NULL at the image
+   border). conv and snr receive w values. Same results as the whole-image call. */
+void sky_matched_filter_3x3_row(const float *r0, const float *r1, const float *r2,
+                                const float *v0, const float *v1, const float *v2,
+                                size_t w, const float k[9], float ksum, float *conv, float *snr);
 
 /* ---- int8 GEMM / implicit-GEMM convolution (TFLite int8 convention) ----
    C[m][n] = requant(bias[n] + sum_k (A[m][k] - zp_in) * W[n][k]).

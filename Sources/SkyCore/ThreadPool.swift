@@ -114,3 +114,36 @@ private final class WorkerStart {
     let index: Int
     init(pool: ThreadPool, index: Int) { self.pool = pool; self.index = index }
 }
+
+/// Lets `forEach` hand a non-escaping closure to the workers by address.
+private struct BodyBox {
+    let body: (Int, Int) -> Void
+}
+
+extension ThreadPool {
+    /// Calls body(index, thread) for every index in 0..<count, spread over the
+    /// threads; `thread` is in 0..<threads, so per-thread scratch can be indexed by it.
+    /// The closure is not copied to the heap: it is passed by address for the
+    /// duration of the call.
+    public func forEach(_ count: Int, _ body: (Int, Int) -> Void) {
+        if threads == 1 || count <= 1 {
+            for i in 0..<count { body(i, 0) }
+            return
+        }
+        withoutActuallyEscaping(body) { escaping in
+            var box = BodyBox(body: escaping)
+            withUnsafeMutablePointer(to: &box) { p in
+                parallelFor(count, context: UnsafeMutableRawPointer(p)) { context, index, thread in
+                    context!.assumingMemoryBound(to: BodyBox.self).pointee.body(index, thread)
+                }
+            }
+        }
+    }
+}
+
+extension Optional where Wrapped == ThreadPool {
+    /// `forEach` on the pool, or every index in order on the calling thread (thread 0) without one.
+    public func forEach(_ count: Int, _ body: (Int, Int) -> Void) {
+        if let pool = self { pool.forEach(count, body) } else { for i in 0..<count { body(i, 0) } }
+    }
+}

@@ -1,0 +1,19 @@
+/// Carves typed buffers, each on a 64-byte boundary, out of one raw region: the
+/// extractor's scratch comes from one block (an arena region at a site) whose
+/// size `bytes` can be computed before anything is allocated.
+struct ScratchLayout {
+    static let alignment = 64
+    private(set) var bytes = 0
+    private let base: UnsafeMutableRawPointer?
+
+    /// Sizing only: `take` returns buffers over no memory (never to be used).
+    init() { base = nil }
+    init(_ region: UnsafeMutableRawBufferPointer) { base = region.baseAddress }
+
+    mutating func take<T>(_ type: T.Type, _ count: Int) -> UnsafeMutableBufferPointer<T> {
+        let offset = (bytes + Self.alignment - 1) / Self.alignment * Self.alignment
+        bytes = offset + max(0, count) * MemoryLayout<T>.stride
+        guard let base else { return UnsafeMutableBufferPointer(start: nil, count: 0) }
+        return UnsafeMutableBufferPointer(start: (base + offset).bindMemory(to: T.self, capacity: count), count: count)
+    }
+}
