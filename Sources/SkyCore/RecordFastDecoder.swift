@@ -288,7 +288,10 @@ enum RecordFastDecoder {
               let deadline = double(f.take("deadlineSeconds")), let elapsed = double(f.take("elapsedSeconds")),
               let met = bool(f.take("deadlineMet")), let slack = double(f.take("slackSeconds")),
               case let .array(stageItems)? = f.take("stages"), let shed = strings(f.take("shed")),
-              let flags = strings(f.take("flags")), f.allUsed else { return nil }
+              let flags = strings(f.take("flags")),
+              let score = optional(&f, "score", int), let verdict = optional(&f, "verdict", string),
+              let fwhm = optional(&f, "fwhm", double), let cloudFraction = optional(&f, "cloudFraction", double),
+              let trails = optional(&f, "trails", int), f.allUsed else { return nil }
         var stages: [StageTiming] = []
         stages.reserveCapacity(stageItems.count)
         for item in stageItems {
@@ -300,6 +303,7 @@ enum RecordFastDecoder {
         return FrameReport(frameIndex: index, source: source, dateObs: dateObs, exptime: exptime, width: width,
                            height: height, background: background, noise: noise, saturatedFraction: saturated,
                            stars: stars, deadlineSeconds: deadline, elapsedSeconds: elapsed, deadlineMet: met,
-                           slackSeconds: slack, stages: stages, shed: shed, flags: flags)
+                           slackSeconds: slack, stages: stages, shed: shed, flags: flags,
+                           score: score, verdict: verdict, fwhm: fwhm, cloudFraction: cloudFraction, trails: trails)
     }
 }

@@ -120,6 +120,11 @@ enum RecordFastEncoder {
                 }),
             ]
             if let d = r.dateObs { f.append(("dateObs", { $0.string(d) })) }
+            if let v = r.score { f.append(("score", { $0.int(v) })) }
+            if let v = r.verdict { f.append(("verdict", { $0.string(v) })) }
+            if let v = r.fwhm { f.append(("fwhm", { $0.double(v) })) }
+            if let v = r.cloudFraction { f.append(("cloudFraction", { $0.double(v) })) }
+            if let v = r.trails { f.append(("trails", { $0.int(v) })) }
             return object(f)
         }
     }

@@ -22,6 +22,10 @@ public struct HubReport: Sendable, Codable, Equatable {
         public var medianBackground: Double?
         public var medianNoise: Double?
         public var medianStars: Double?
+        /// Median seeing (FWHM, px) and share of judged frames with the verdict `good`,
+        /// percent; nil where no frame carries a quality judgement.
+        public var medianFWHM: Double?
+        public var goodPercent: Double?
         /// Hub time of the node's last message, Unix seconds, and its age at report time.
         public var lastSeen: Double
         public var stalenessSeconds: Double
@@ -61,7 +65,17 @@ public struct HubReport: Sendable, Codable, Equatable {
             deadlineMetPercent: frames > 0 ? 100 * Double(met) / Double(frames) : nil,
             medianBackground: try median(db, "background", s), medianNoise: try median(db, "noise", s),
             medianStars: try median(db, "stars", s),
+            medianFWHM: try median(db, "fwhm", s), goodPercent: try goodShare(db, s),
             lastSeen: s.lastSeen, stalenessSeconds: max(0, now - s.lastSeen), acknowledgedUpTo: UInt64(max(0, ack)))
+    }
+
+    private static func goodShare(_ db: Database, _ s: NodeState) throws -> Double? {
+        let row = try Row.fetchOne(db, sql: """
+            SELECT count(verdict) AS judged, sum(verdict = 'good') AS good FROM frames WHERE site = ? AND node = ?
+            """, arguments: [s.site, s.node])
+        let judged: Int = row?["judged"] ?? 0
+        let good: Int = row?["good"] ?? 0
+        return judged > 0 ? 100 * Double(good) / Double(judged) : nil
     }
 
     /// Median of a frames column for one node (mean of the middle two for an even count).
@@ -89,13 +103,14 @@ public struct HubReport: Sendable, Codable, Equatable {
     public func text() -> String {
         var lines = ["SkyHub report at \(UTCInstant(unixSeconds: generatedAt).isoString) UTC: \(nodes.count) node(s)"]
         let header = ["site", "node", "state", "boot", "records", "frames", "deadline%", "bkg", "noise", "stars",
-                      "last seen UTC", "stale s"]
+                      "fwhm", "good%", "last seen UTC", "stale s"]
         var rows = [header]
         for n in nodes {
             rows.append([
                 n.site, n.node, n.state + (n.deathReason.map { "(\($0))" } ?? ""), String(n.boot),
                 String(n.records), String(n.frames), Self.fixed(n.deadlineMetPercent, 1),
                 Self.fixed(n.medianBackground, 1), Self.fixed(n.medianNoise, 2), Self.fixed(n.medianStars, 0),
+                Self.fixed(n.medianFWHM, 2), Self.fixed(n.goodPercent, 0),
                 UTCInstant(unixSeconds: n.lastSeen).isoString, Self.fixed(n.stalenessSeconds, 0),
             ])
         }
@@ -103,7 +118,7 @@ public struct HubReport: Sendable, Codable, Equatable {
         for (i, r) in rows.enumerated() {
             lines.append(r.enumerated().map { c, cell in
                 // Names left, numbers right.
-                c < 3 || c == 10 ? cell.padding(toLength: widths[c], withPad: " ", startingAt: 0)
+                c < 3 || c == 12 ? cell.padding(toLength: widths[c], withPad: " ", startingAt: 0)
                                  : String(repeating: " ", count: widths[c] - cell.count) + cell
             }.joined(separator: "  "))
             if i == 0 { lines.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")) }

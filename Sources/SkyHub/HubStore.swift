@@ -213,12 +213,12 @@ public final class HubStore: Sendable {
             try db.cachedStatement(sql: """
                 INSERT OR IGNORE INTO frames (site, node, boot, seq, time, frame_index, source, date_obs, exptime,
                     width, height, background, noise, saturated_fraction, stars, deadline_seconds, elapsed_seconds,
-                    deadline_met, slack_seconds, shed, flags)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    deadline_met, slack_seconds, shed, flags, score, verdict, fwhm, cloud_fraction, trails)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [r.site, r.node, boot, seq, r.time, Int64(f.frameIndex), f.source, f.dateObs, f.exptime,
                                  f.width, f.height, f.background, f.noise, f.saturatedFraction, f.stars,
                                  f.deadlineSeconds, f.elapsedSeconds, f.deadlineMet, f.slackSeconds,
-                                 jsonList(f.shed), jsonList(f.flags)])
+                                 jsonList(f.shed), jsonList(f.flags), f.score, f.verdict, f.fwhm, f.cloudFraction, f.trails])
         }
         return inserted
     }

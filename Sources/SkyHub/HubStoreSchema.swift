@@ -53,6 +53,17 @@ enum HubStoreSchema {
                 );
                 """)
         }
+        // The frame-quality judgement sites publish since the full extractor runs there.
+        // Older frames keep NULL, which the report's medians skip.
+        m.registerMigration("v2-frame-quality") { db in
+            try db.execute(sql: """
+                ALTER TABLE frames ADD COLUMN score INTEGER;
+                ALTER TABLE frames ADD COLUMN verdict TEXT;
+                ALTER TABLE frames ADD COLUMN fwhm REAL;
+                ALTER TABLE frames ADD COLUMN cloud_fraction REAL;
+                ALTER TABLE frames ADD COLUMN trails INTEGER;
+                """)
+        }
         return m
     }
 }

@@ -43,14 +43,8 @@ import Testing
         #expect(mqtt.publisher.waitUntilAcknowledged(timeout: 10), "the hub acknowledged everything \(config.address) sent")
         let stored = try store.records(site: config.site, node: config.node)
         let storedFrames = stored.compactMap(\.frame)
-        // The hub's store keeps the v1 frame columns; the quality judgement (score, verdict, fwhm,
-        // cloudFraction, trails) is published but not stored yet.
-        let sent = sink.frames.map { f -> FrameReport in
-            var f = f
-            f.score = nil; f.verdict = nil; f.fwhm = nil; f.cloudFraction = nil; f.trails = nil
-            return f
-        }
-        #expect(storedFrames == sent, "frames stored for \(config.address) equal frames sent, in order")
+        #expect(storedFrames == sink.frames, "frames stored for \(config.address) equal frames sent, in order")
+        #expect(storedFrames.allSatisfy { $0.verdict != nil && $0.score != nil }, "the quality judgement travels with every frame")
         #expect(stored.filter { $0.kind == .status }.map(\.status) == sink.statuses.map(Optional.init))
         #expect(stored.map(\.seq) == Array(1...UInt64(stored.count)), "no gaps, no duplicates")
         mqtt.shutdown()

@@ -28,7 +28,8 @@ import Testing
             FrameReport(frameIndex: 7, source: "/data/ü/m13.fits", dateObs: "2026-11-25T21:39:00.000", exptime: 30,
                         width: 4096, height: 4096, background: 1234.5678, noise: .nan, saturatedFraction: 0,
                         stars: 0, deadlineSeconds: 30, elapsedSeconds: .infinity, deadlineMet: false,
-                        slackSeconds: -.infinity, stages: stages, shed: ["anomaly"], flags: ["saturated", "no_stars"]),
+                        slackSeconds: -.infinity, stages: stages, shed: ["anomaly"], flags: ["saturated", "no_stars"],
+                        score: 12, verdict: "bad", fwhm: .nan, cloudFraction: 0.75, trails: 2),
             FrameReport(frameIndex: UInt64(Int64.max), source: "sim:1/2", dateObs: nil, exptime: 0.001, width: 1, height: 1,
                         background: -3.25e-12, noise: 1e300, saturatedFraction: 1, stars: 100_000, deadlineSeconds: 1,
                         elapsedSeconds: 0.5, deadlineMet: true, slackSeconds: 0.5, stages: [], shed: [], flags: []),
@@ -124,7 +125,10 @@ import Testing
                     saturatedFraction: double(), stars: Int(rng.next() % 100), deadlineSeconds: double(),
                     elapsedSeconds: double(), deadlineMet: i % 2 == 0, slackSeconds: double(),
                     stages: (0..<Int(rng.next() % 3)).map { _ in StageTiming(stage: text(), ms: double()) },
-                    shed: [text()], flags: (0..<Int(rng.next() % 3)).map { _ in text() }))
+                    shed: [text()], flags: (0..<Int(rng.next() % 3)).map { _ in text() },
+                    score: i % 4 == 1 ? Int(rng.next() % 101) : nil, verdict: i % 5 == 1 ? text() : nil,
+                    fwhm: i % 7 == 1 ? double() : nil, cloudFraction: i % 4 == 1 ? double() : nil,
+                    trails: i % 5 == 1 ? Int(rng.next() % 4) : nil))
             default:
                 r = TelemetryRecord(kind: .birth, address: a, boot: 3, seq: 0, time: double(), birth: BirthReport(
                     board: text(), software: text(), capabilities: [text(), text()], models: [], frameWidth: Int(rng.next() % 9999),

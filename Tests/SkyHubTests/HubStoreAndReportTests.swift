@@ -13,8 +13,13 @@ import Testing
         var items: [IncomingRecord] = []
         func add(_ r: TelemetryRecord) { items.append(IncomingRecord(record: r, payload: encoded(r), receivedAt: 1_795_600_100)) }
         add(TelemetryRecord(kind: .birth, address: alpha, boot: 7, seq: 0, time: 1_795_600_000, birth: testBirth))
+        // Alpha's frames carry a quality judgement: verdicts good, good, bad, good, medium (60 % good),
+        // FWHM 2.0, 2.5, 3.0, 3.5, 10 px (median 3.0). Beta's frames carry none.
+        let verdicts = ["good", "good", "bad", "good", "medium"], fwhms = [2.0, 2.5, 3.0, 3.5, 10]
         for (i, bkg) in [100.0, 200, 300, 400, 1000].enumerated() {
-            add(frameRecord(alpha, boot: 7, seq: UInt64(i + 1), frame(i, background: bkg, stars: 10 * (i + 1), met: i != 2)))
+            var f = frame(i, background: bkg, stars: 10 * (i + 1), met: i != 2)
+            f.verdict = verdicts[i]; f.fwhm = fwhms[i]; f.score = 20 * i; f.cloudFraction = 0.1; f.trails = i % 2
+            add(frameRecord(alpha, boot: 7, seq: UInt64(i + 1), f))
         }
         for (i, bkg) in [50.0, 70, 90, 110].enumerated() {
             add(frameRecord(beta, boot: 3, seq: UInt64(i + 1), frame(i, background: bkg, stars: 5, met: true)))
@@ -40,12 +45,15 @@ import Testing
         #expect(alpha.deadlineMetPercent == 80)
         #expect(alpha.medianBackground == 300)
         #expect(alpha.medianStars == 30)
+        #expect(alpha.medianFWHM == 3.0 && alpha.goodPercent == 60)
+        #expect(try store.records(site: "alpha", node: "cam1").compactMap(\.frame?.verdict) == ["good", "good", "bad", "good", "medium"])
         #expect(alpha.state == "alive" && alpha.board == "jetson-orin-nano")
         #expect(alpha.stalenessSeconds == 60)
         #expect(alpha.acknowledgedUpTo == 5)
         let beta = try #require(report.nodes.first { $0.site == "beta" })
         #expect(beta.medianBackground == 80)
         #expect(beta.deadlineMetPercent == 100)
+        #expect(beta.medianFWHM == nil && beta.goodPercent == nil)
         #expect(beta.state == "dead" && beta.deathReason == "lost")
         #expect(report.rejected == ["malformed": 2, "too_large": 1])
 
