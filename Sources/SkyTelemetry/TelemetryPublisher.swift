@@ -166,6 +166,16 @@ public final class TelemetryPublisher: @unchecked Sendable {
         }
     }
 
+    /// Publishes an alert record; returns its sequence number. Schema v1 has no alert body, so
+    /// `body` (a JSON object: candidates and their stamps) rides as the `alert` field, which v1
+    /// readers ignore and keep in the stored payload (Docs/telemetry.md).
+    @discardableResult
+    public func publish(alertBody body: [UInt8]) throws(PublishError) -> UInt64 {
+        try publish(.alert, body: body) { seq, time in
+            TelemetryRecord(kind: .alert, address: address, boot: boot, seq: seq, time: time)
+        }
+    }
+
     /// Highest sequence number of this boot that the hub has acknowledged (all below it too).
     public var acknowledgedUpTo: UInt64 { cond.withLock { ackedUpTo } }
 
@@ -227,7 +237,8 @@ public final class TelemetryPublisher: @unchecked Sendable {
 
     // MARK: internals
 
-    private func publish(_ kind: RecordKind, _ make: (UInt64, Double) -> TelemetryRecord) throws(PublishError) -> UInt64 {
+    private func publish(_ kind: RecordKind, body: [UInt8]? = nil,
+                         _ make: (UInt64, Double) -> TelemetryRecord) throws(PublishError) -> UInt64 {
         cond.lock()
         guard !isShutDown else { cond.unlock(); throw .shutDown }
         guard outbox.count < outbox.capacity else {
@@ -239,7 +250,11 @@ public final class TelemetryPublisher: @unchecked Sendable {
         let record = make(seq, clock())
         let pending: PendingRecord
         do {
-            let payload = try RecordCodec.encode(record)
+            var payload = try RecordCodec.encode(record)
+            if let body, payload.last == UInt8(ascii: "}") {
+                payload.removeLast()
+                payload += Array(#","\#(kind.rawValue)":"#.utf8) + body + [UInt8(ascii: "}")]
+            }
             guard payload.count <= RecordCodec.maxPayloadBytes else {
                 cond.unlock()
                 throw PublishError.tooLarge(bytes: payload.count)
