@@ -282,9 +282,11 @@ public final class TelemetryPublisher: @unchecked Sendable {
     }
 
     /// False when the record could not be handed to MQTT.
-    private func send(_ r: PendingRecord) -> Bool {
+    private func send(_ r: PendingRecord) -> Bool { send(topic: r.topic, payload: r.payload) }
+
+    private func send(topic: String, payload: [UInt8]) -> Bool {
         do {
-            try client.publish(topic: r.topic, payload: r.payload, qos: 1)
+            try client.publish(topic: topic, payload: payload, qos: 1)
             return true
         } catch {
             if error != .notConnected { cond.withLock { lastSendError = error.description } }
@@ -310,13 +312,7 @@ public final class TelemetryPublisher: @unchecked Sendable {
     }
 
     private func sendBatch(_ records: ArraySlice<PendingRecord>) -> Bool {
-        do {
-            try client.publish(topic: Topics.batch(address), payload: RecordBatch.encode(records.lazy.map(\.payload)), qos: 1)
-            return true
-        } catch {
-            if error != .notConnected { cond.withLock { lastSendError = error.description } }
-            return false
-        }
+        send(topic: Topics.batch(address), payload: RecordBatch.encode(records.lazy.map(\.payload)))
     }
 
     /// A new MQTT session (network thread): announce ourselves, then re-send what the hub has not confirmed.

@@ -3,19 +3,25 @@ import SkyCore
 import SkyTelemetry
 import Testing
 
-@Test func skydiagTailDecodesRecordsAndSaysWhyItRefusesOthers() throws {
+/// `skydiag tail --count N` running against `broker`, its standard output piped; nil when not built.
+func startTail(_ broker: LocalMosquitto, count: Int) throws -> (Process, Pipe)? {
     let skydiag = PackagePaths.root.appendingPathComponent(".build/debug/skydiag")
     guard FileManager.default.isExecutableFile(atPath: skydiag.path) else {
         Issue.record(".build/debug/skydiag is not built: run swift build --build-tests first (Tools/test.sh does)")
-        return
+        return nil
     }
-    let broker = try LocalMosquitto()
     let p = Process()
     p.executableURL = skydiag
-    p.arguments = ["tail", "--broker", "\(broker.host):\(broker.port)", "--count", "2", "--seconds", "20"]
+    p.arguments = ["tail", "--broker", "\(broker.host):\(broker.port)", "--count", "\(count)", "--seconds", "20"]
     let out = Pipe()
     p.standardOutput = out
     try p.run()
+    return (p, out)
+}
+
+@Test func skydiagTailDecodesRecordsAndSaysWhyItRefusesOthers() throws {
+    let broker = try LocalMosquitto()
+    guard let (p, out) = try startTail(broker, count: 2) else { return }
 
     let sender = try MQTTClient(configuration: MQTTClientConfiguration(broker: broker.broker, clientID: "tail-test"))
     sender.connect()
@@ -41,19 +47,9 @@ import Testing
 }
 
 @Test func skydiagTailPrintsEachRecordOfABatchAndSaysWhyItRefusesOne() throws {
-    let skydiag = PackagePaths.root.appendingPathComponent(".build/debug/skydiag")
-    guard FileManager.default.isExecutableFile(atPath: skydiag.path) else {
-        Issue.record(".build/debug/skydiag is not built: run swift build --build-tests first (Tools/test.sh does)")
-        return
-    }
     let broker = try LocalMosquitto()
-    let p = Process()
-    p.executableURL = skydiag
     // --count counts messages: one batch message gives one line per record.
-    p.arguments = ["tail", "--broker", "\(broker.host):\(broker.port)", "--count", "1", "--seconds", "20"]
-    let out = Pipe()
-    p.standardOutput = out
-    try p.run()
+    guard let (p, out) = try startTail(broker, count: 1) else { return }
 
     let sender = try MQTTClient(configuration: MQTTClientConfiguration(broker: broker.broker, clientID: "tail-batch-test"))
     sender.connect()
