@@ -14,6 +14,18 @@ public enum Topics {
     /// The hub's cumulative acknowledgement for one node.
     public static func ack(_ a: NodeAddress) -> String { "skyhub/v1/ack/\(a.site)/\(a.node)" }
 
+    /// Several records of a node in one message (`RecordBatch`): `skyedge/v1/<site>/<node>/batch`.
+    public static func batch(_ a: NodeAddress) -> String { "\(edgeRoot)/\(a.site)/\(a.node)/batch" }
+
+    /// The node of a batch topic; nil for any other topic.
+    public static func parseBatchTopic(_ topic: String) -> NodeAddress? {
+        let parts = topic.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 5, parts[0] == "skyedge", parts[1] == "v1", parts[4] == "batch" else { return nil }
+        let site = String(parts[2]), node = String(parts[3])
+        guard Identifier.isValid(site), Identifier.isValid(node) else { return nil }
+        return NodeAddress(site: site, node: node)
+    }
+
     /// Subscription pattern for everything every node says.
     public static let allRecords = "\(edgeRoot)/+/+/+"
 

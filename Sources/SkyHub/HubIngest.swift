@@ -25,6 +25,9 @@ public final class HubIngest: @unchecked Sendable {
         /// `resend-from` commands sent because a node's sequence had a hole.
         public var gapRequests = 0
         public var commandReplies = 0
+        /// Messages on `Topics.batch` (each counted once in `received`) and the records found in them.
+        public var batchMessages = 0
+        public var batchedRecords = 0
     }
 
     private struct BootKey: Hashable { var site: String; var node: String; var boot: UInt64 }
@@ -213,7 +216,13 @@ public final class HubIngest: @unchecked Sendable {
     private func process(_ batch: [(topic: String, payload: [UInt8], receivedAt: Double)]) {
         var valid: [IncomingRecord] = []
         var refused: [Rejection] = []
+        var batchMessages = 0, batchedRecords = 0
         for m in batch {
+            if Topics.parseBatchTopic(m.topic) != nil {
+                batchMessages += 1
+                batchedRecords += unpack(m, into: &valid, refused: &refused)
+                continue
+            }
             do {
                 let r = try Self.validate(m.payload, topic: m.topic)
                 valid.append(IncomingRecord(record: r, payload: m.payload, receivedAt: m.receivedAt))
@@ -257,7 +266,45 @@ public final class HubIngest: @unchecked Sendable {
             stats.acknowledgementsSent += acksSent
             stats.batches += 1
             stats.gapRequests += gapRequests
+            stats.batchMessages += batchMessages
+            stats.batchedRecords += batchedRecords
         }
+    }
+
+    /// The records of a batch message: each valid one joins `valid`, each bad one is refused
+    /// on its own; a batch refused whole is one refusal. Returns the number of records in it.
+    private func unpack(_ m: (topic: String, payload: [UInt8], receivedAt: Double),
+                        into valid: inout [IncomingRecord], refused: inout [Rejection]) -> Int {
+        let items: [RecordBatch.Item]
+        do {
+            items = try Self.validateBatch(m.payload, topic: m.topic)
+        } catch {
+            refused.append(Rejection(reason: error.reason, topic: m.topic, detail: error.description, receivedAt: m.receivedAt))
+            log("skyhub: refused \(m.payload.count)-byte batch on '\(Self.printable(m.topic))': \(Self.printable(error.description))")
+            return 0
+        }
+        for (index, item) in items.enumerated() {
+            switch item.result {
+            case let .success(r):
+                valid.append(IncomingRecord(record: r, payload: item.payload, receivedAt: m.receivedAt))
+            case let .failure(e):
+                refused.append(Rejection(reason: e.reason, topic: m.topic, detail: "record \(index) of the batch: \(e.description)",
+                                         receivedAt: m.receivedAt))
+                log("skyhub: refused record \(index) of a batch on '\(Self.printable(m.topic))': \(Self.printable(e.description))")
+            }
+        }
+        return items.count
+    }
+
+    /// The hub's verdict on a batch message: throws when it is refused whole, else each record's verdict.
+    public static func validateBatch(_ payload: [UInt8], topic: String) throws(RecordDecodingError) -> [RecordBatch.Item] {
+        var items = try RecordBatch.decode(payload, topic: topic)
+        for i in items.indices {
+            if case let .success(r) = items[i].result, !HubStore.fitsInStore(r) {
+                items[i].result = .failure(.invalidField("boot, seq or frame index above 2^63-1"))
+            }
+        }
+        return items
     }
 
     /// Records beyond the acknowledged prefix mean some before them never arrived (lost by a

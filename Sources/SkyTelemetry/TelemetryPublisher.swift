@@ -33,6 +33,9 @@ public enum PublishError: Error, Sendable, Equatable, CustomStringConvertible {
 ///   sent again after a reconnect, when a new hub run announces itself online
 ///   (`Topics.hubState`), when the hub asks (`resend(from:)`, a gap it noticed), and when
 ///   acknowledgements stop advancing for `resendAfter` seconds while records are out.
+/// - Records already waiting when the sender runs (a backlog after a reconnect or a burst)
+///   go several to one MQTT message on `Topics.batch` (`RecordBatch`), up to `batchBytes`;
+///   a record that is alone goes on its own at once: nothing waits for a batch to fill.
 /// - When the outbox is full a new record is dropped before it gets a sequence number,
 ///   so the sequence has no holes and acknowledgements keep advancing.
 public final class TelemetryPublisher: @unchecked Sendable {
@@ -79,14 +82,19 @@ public final class TelemetryPublisher: @unchecked Sendable {
     private var highestSent: OutboxKey?
     private var epoch = 0
     private var lastProgress = MonotonicClock.seconds()
+    private let batchBytes: Int
+    /// Most records in one batch message (also the most the sender takes per round).
+    public static let maxBatchRecords = 256
 
     /// - Parameters:
     ///   - configuration: the broker connection; its `will` is replaced by this node's death record.
     ///   - clock: Unix seconds UTC for record times.
     ///   - window: most records sent and not yet acknowledged by the hub.
     ///   - resendAfter: seconds without acknowledgement progress, records out, before sending again.
+    ///   - batchBytes: largest batch message of waiting records; 0 sends every record on its own.
     public init(configuration: MQTTClientConfiguration, address: NodeAddress, boot: UInt64, birth: BirthReport,
                 outbox: RecordOutbox = InMemoryOutbox(), window: Int = 1000, resendAfter: Double = 10,
+                batchBytes: Int = 64 << 10,
                 clock: @escaping @Sendable () -> Double = { UTCInstant.now().unixSeconds }) throws {
         guard Identifier.isValid(address.site), Identifier.isValid(address.node) else {
             throw MQTTError.invalidConfiguration("site and node must be 1-64 letters, digits, '-' or '_': \(address)")
@@ -98,6 +106,7 @@ public final class TelemetryPublisher: @unchecked Sendable {
         self.clock = clock
         self.window = max(1, window)
         self.resendAfter = max(0.1, resendAfter)
+        self.batchBytes = max(0, batchBytes)
         let will = TelemetryRecord(kind: .death, address: address, boot: boot, seq: 0, time: clock(),
                                    death: DeathReport(reason: "lost"))
         var config = configuration
@@ -154,6 +163,16 @@ public final class TelemetryPublisher: @unchecked Sendable {
     public func publish(status: StatusReport) throws(PublishError) -> UInt64 {
         try publish(.status) { seq, time in
             TelemetryRecord(kind: .status, address: address, boot: boot, seq: seq, time: time, status: status)
+        }
+    }
+
+    /// Publishes an alert record; returns its sequence number. Schema v1 has no alert body, so
+    /// `body` (a JSON object: candidates and their stamps) rides as the `alert` field, which v1
+    /// readers ignore and keep in the stored payload (Docs/telemetry.md).
+    @discardableResult
+    public func publish(alertBody body: [UInt8]) throws(PublishError) -> UInt64 {
+        try publish(.alert, body: body) { seq, time in
+            TelemetryRecord(kind: .alert, address: address, boot: boot, seq: seq, time: time)
         }
     }
 
@@ -218,7 +237,8 @@ public final class TelemetryPublisher: @unchecked Sendable {
 
     // MARK: internals
 
-    private func publish(_ kind: RecordKind, _ make: (UInt64, Double) -> TelemetryRecord) throws(PublishError) -> UInt64 {
+    private func publish(_ kind: RecordKind, body: [UInt8]? = nil,
+                         _ make: (UInt64, Double) -> TelemetryRecord) throws(PublishError) -> UInt64 {
         cond.lock()
         guard !isShutDown else { cond.unlock(); throw .shutDown }
         guard outbox.count < outbox.capacity else {
@@ -230,7 +250,11 @@ public final class TelemetryPublisher: @unchecked Sendable {
         let record = make(seq, clock())
         let pending: PendingRecord
         do {
-            let payload = try RecordCodec.encode(record)
+            var payload = try RecordCodec.encode(record)
+            if let body, payload.last == UInt8(ascii: "}") {
+                payload.removeLast()
+                payload += Array(#","\#(kind.rawValue)":"#.utf8) + body + [UInt8(ascii: "}")]
+            }
             guard payload.count <= RecordCodec.maxPayloadBytes else {
                 cond.unlock()
                 throw PublishError.tooLarge(bytes: payload.count)
@@ -258,14 +282,37 @@ public final class TelemetryPublisher: @unchecked Sendable {
     }
 
     /// False when the record could not be handed to MQTT.
-    private func send(_ r: PendingRecord) -> Bool {
+    private func send(_ r: PendingRecord) -> Bool { send(topic: r.topic, payload: r.payload) }
+
+    private func send(topic: String, payload: [UInt8]) -> Bool {
         do {
-            try client.publish(topic: r.topic, payload: r.payload, qos: 1)
+            try client.publish(topic: topic, payload: payload, qos: 1)
             return true
         } catch {
             if error != .notConnected { cond.withLock { lastSendError = error.description } }
             return false
         }
+    }
+
+    /// How many records from `start` go in one message: consecutive records of this node,
+    /// within the byte and count caps; 1 when batching is off or the next does not fit.
+    private func batchLength(_ records: [PendingRecord], from start: Int) -> Int {
+        guard batchBytes > 0 else { return 1 }
+        var bytes = 0
+        var n = 0
+        while start + n < records.count, n < Self.maxBatchRecords {
+            let r = records[start + n]
+            // Only this node's own record topics: anything else keeps its topic.
+            guard Topics.parseRecordTopic(r.topic)?.0 == address else { break }
+            guard RecordBatch.encodedSize(recordBytes: bytes + r.payload.count, count: n + 1) <= batchBytes else { break }
+            bytes += r.payload.count
+            n += 1
+        }
+        return max(1, n)
+    }
+
+    private func sendBatch(_ records: ArraySlice<PendingRecord>) -> Bool {
+        send(topic: Topics.batch(address), payload: RecordBatch.encode(records.lazy.map(\.payload)))
     }
 
     /// A new MQTT session (network thread): announce ourselves, then re-send what the hub has not confirmed.
@@ -303,7 +350,8 @@ public final class TelemetryPublisher: @unchecked Sendable {
             rewind(to: nil)
         }
         let room = window - (cursor.map { outbox.count(through: $0) } ?? 0)
-        let batch: [PendingRecord] = sessionUp && room > 0 ? ((try? outbox.pending(after: cursor, limit: min(room, 256))) ?? []) : []
+        let batch: [PendingRecord] = sessionUp && room > 0
+            ? ((try? outbox.pending(after: cursor, limit: min(room, 4 * Self.maxBatchRecords))) ?? []) : []
         if batch.isEmpty {
             _ = cond.wait(until: Date(timeIntervalSinceNow: 0.25))
             cond.unlock()
@@ -314,10 +362,14 @@ public final class TelemetryPublisher: @unchecked Sendable {
         cond.unlock()
         var last: OutboxKey?
         var resent: UInt64 = 0
-        for r in batch {
-            guard send(r) else { break }
-            last = r.key
-            if let h = previousHighest, r.key <= h { resent += 1 }
+        var i = 0
+        while i < batch.count {
+            let n = batchLength(batch, from: i)
+            let group = batch[i..<(i + n)]
+            guard n == 1 ? send(group.first!) : sendBatch(group) else { break }
+            last = group.last!.key
+            if let h = previousHighest { resent += UInt64(group.lazy.filter { $0.key <= h }.count) }
+            i += n
         }
         cond.lock()
         counts.resent += resent

@@ -62,10 +62,27 @@ struct TailCommand: ParsableCommand {
         if topic == Topics.hubState || topic.hasPrefix("skyhub/") || topic.hasSuffix("/cmd") {
             return "\(topic) \(String(decoding: payload.prefix(300), as: UTF8.self))"
         }
+        if Topics.parseBatchTopic(topic) != nil {
+            // One line per record of the batch, as if each had come alone.
+            let items: [RecordBatch.Item]
+            do { items = try RecordBatch.decode(payload, topic: topic) } catch {
+                return "\(topic) REFUSED batch (\(error.reason)): \(error)"
+            }
+            return items.map { item in
+                switch item.result {
+                case let .success(r): describe(record: r, payload: item.payload, json: json)
+                case let .failure(e): "\(topic) REFUSED record in batch (\(e.reason)): \(e)"
+                }
+            }.joined(separator: "\n")
+        }
         let record: TelemetryRecord
         do { record = try RecordCodec.decode(payload, topic: topic) } catch {
             return "\(topic) REFUSED (\(error.reason)): \(error)"
         }
+        return describe(record: record, payload: payload, json: json)
+    }
+
+    static func describe(record: TelemetryRecord, payload: [UInt8], json: Bool) -> String {
         if json { return String(decoding: payload, as: UTF8.self) }
         let head = "\(UTCInstant(unixSeconds: record.time).isoString) \(record.site)/\(record.node) #\(record.seq) \(record.kind.rawValue)"
         switch record.kind {

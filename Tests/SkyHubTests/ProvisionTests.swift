@@ -74,8 +74,12 @@ struct ProvisionTests {
         #expect(alpha.waitForSubscriptions(timeout: 5))
         try alpha.publish(topic: "skyedge/v1/alpha/cam1/status", payload: Array("own".utf8))
         try alpha.publish(topic: "skyedge/v1/beta/cam1/status", payload: Array("forged".utf8))
+        // Batches (several records in one message) travel under the same prefix rules.
+        try alpha.publish(topic: Topics.batch(NodeAddress(site: "alpha", node: "cam1")), payload: Array("own batch".utf8))
+        try alpha.publish(topic: Topics.batch(NodeAddress(site: "beta", node: "cam1")), payload: Array("forged".utf8))
         #expect(alpha.waitForPublishes(timeout: 5))
         #expect(inbox.wait { $0.contains { $0.topic == "skyedge/v1/alpha/cam1/status" } })
+        #expect(inbox.wait { $0.contains { $0.topic == "skyedge/v1/alpha/cam1/batch" } }, "a site may send batches under its own prefix")
         try hub.publish(topic: "skyedge/v1/beta/cam1/cmd", payload: Array("for beta".utf8))
         try hub.publish(topic: "skyedge/v1/alpha/cam1/cmd", payload: Array("for alpha".utf8))
         #expect(alphaInbox.wait { $0.contains { $0.topic == "skyedge/v1/alpha/cam1/cmd" } })

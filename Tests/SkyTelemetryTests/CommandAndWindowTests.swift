@@ -19,9 +19,26 @@ private struct FakeHub {
         #expect(client.waitForSubscriptions(timeout: 5))
     }
 
-    func seqs() -> [UInt64] {
-        inbox.messages.filter { $0.topic == Topics.record(node, .status) }
-            .compactMap { try? RecordCodec.decode($0.payload, topic: $0.topic).seq }
+    /// Status records seen, in arrival order, whether sent alone or in batches.
+    func seqs() -> [UInt64] { Self.statusSeqs(inbox.messages, node) }
+
+    static func statusSeqs(_ messages: [Inbox.Message], _ node: NodeAddress) -> [UInt64] {
+        messages.flatMap { m -> [UInt64] in
+            if m.topic == Topics.batch(node) {
+                return ((try? RecordBatch.decode(m.payload, topic: m.topic)) ?? []).compactMap { item in
+                    guard let r = try? item.result.get(), r.kind == .status else { return nil }
+                    return r.seq
+                }
+            }
+            guard m.topic == Topics.record(node, .status) else { return [] }
+            return [(try? RecordCodec.decode(m.payload, topic: m.topic).seq)].compactMap { $0 }
+        }
+    }
+
+    /// Waits until `count` status records arrived (alone or in batches).
+    func waitForRecords(_ count: Int, timeout: Double = 5) -> Bool {
+        let node = node
+        return inbox.wait(timeout: timeout) { Self.statusSeqs($0, node).count >= count }
     }
 
     func replies() -> [CommandReply] {
@@ -49,15 +66,15 @@ private struct FakeHub {
         p.start()
         #expect(p.client.waitForSubscriptions(timeout: 5))
         for _ in 1...20 { try p.publish(status: StatusReport()) }
-        #expect(hub.inbox.wait(for: 5, where: { t, _ in t == Topics.record(node, .status) }))
+        #expect(hub.waitForRecords(5))
         usleep(300_000)
         #expect(hub.seqs() == [1, 2, 3, 4, 5])
         try hub.ack(boot: 5, upTo: 3)
-        #expect(hub.inbox.wait(for: 8, where: { t, _ in t == Topics.record(node, .status) }))
+        #expect(hub.waitForRecords(8))
         usleep(300_000)
         #expect(hub.seqs() == Array(1...8))
         try hub.ack(boot: 5, upTo: 8)
-        #expect(hub.inbox.wait(for: 13, where: { t, _ in t == Topics.record(node, .status) }))
+        #expect(hub.waitForRecords(13))
         usleep(300_000)
         #expect(hub.seqs() == Array(1...13))
         #expect(p.pendingCount == 12)
@@ -73,7 +90,7 @@ private struct FakeHub {
         p.start()
         #expect(p.client.waitForSubscriptions(timeout: 5))
         for _ in 1...5 { try p.publish(status: StatusReport()) }
-        #expect(hub.inbox.wait(for: 10, timeout: 20, where: { t, _ in t == Topics.record(node, .status) }))
+        #expect(hub.waitForRecords(10, timeout: 20))
         // Every record went out again; a rewind may start before the first pass ends on a busy
         // machine, so count copies rather than expecting one particular order.
         let seqs = hub.seqs()
@@ -94,13 +111,13 @@ private struct FakeHub {
         p.start()
         #expect(p.client.waitForSubscriptions(timeout: 5))
         for _ in 1...10 { try p.publish(status: StatusReport()) }
-        #expect(hub.inbox.wait(for: 10, where: { t, _ in t == Topics.record(node, .status) }))
+        #expect(hub.waitForRecords(10))
         try hub.ack(boot: 5, upTo: 4)
         #expect(eventually { p.acknowledgedUpTo == 4 })
 
         let later = UTCInstant.now().unixSeconds + 60
         try hub.command(NodeCommand(id: "r1", kind: .resendFrom, expires: later, boot: 5, from: 6))
-        #expect(hub.inbox.wait(for: 15, where: { t, _ in t == Topics.record(node, .status) }))
+        #expect(hub.waitForRecords(15))
         #expect(eventually { hub.replies().count == 1 })
         #expect(hub.replies().first == CommandReply(id: "r1", site: node.site, node: node.node, status: "accepted",
                                                     reason: nil, time: hub.replies().first!.time))

@@ -43,8 +43,17 @@ import Testing
         p.start()
         #expect(p.client.waitForSubscriptions(timeout: 5))
         for i in 1...10 { try p.publish(frame: frame(i)) }
-        #expect(inbox.wait(for: 11))
-        let records = inbox.messages.compactMap { try? RecordCodec.decode($0.payload, topic: $0.topic) }
+        // Records published before the sender looked go in batches; each batch's records count.
+        func decoded(_ messages: [Inbox.Message]) -> [TelemetryRecord] {
+            messages.flatMap { m -> [TelemetryRecord] in
+                if Topics.parseBatchTopic(m.topic) != nil {
+                    return ((try? RecordBatch.decode(m.payload, topic: m.topic)) ?? []).compactMap { try? $0.result.get() }
+                }
+                return [try? RecordCodec.decode(m.payload, topic: m.topic)].compactMap { $0 }
+            }
+        }
+        #expect(inbox.wait { decoded($0).count >= 11 })
+        let records = decoded(inbox.messages)
         #expect(records.count == 11)
         #expect(records.first?.kind == .birth && records.first?.seq == 0 && records.first?.birth == birth)
         #expect(records.dropFirst().map(\.seq) == Array(1...10))

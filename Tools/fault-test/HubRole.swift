@@ -23,6 +23,8 @@ enum HubRole {
         ingest.setStoredHandler { records, committedAt in
             var text = ""
             for r in records {
+                // Alerts, by seq (they carry no index): `site A<seq> recordTime commitTime`.
+                if r.kind == .alert { text += "\(r.site) A\(r.seq) \(r.time) \(committedAt)\n"; continue }
                 guard let index = r.status?.framesCaptured else { continue }
                 text += "\(r.site) \(index) \(r.time) \(committedAt)\n"
             }

@@ -43,6 +43,8 @@ final class Orchestrator {
     /// Records each site may have out unacknowledged; sites x window below the broker's queue
     /// means the broker never has to drop what is on its way to the hub.
     let window: Int
+    /// False with `--no-batch`: sites send every record in its own message.
+    let batching: Bool
     let work: URL
     let exe: String
     var broker: LocalMosquitto!
@@ -60,6 +62,7 @@ final class Orchestrator {
         keep = o.flag("keep")
         brokerQueue = try o.int("broker-queue", default: 1000)
         window = max(1, try o.int("window", default: 200))
+        batching = !o.flag("no-batch")
         work = FileManager.default.temporaryDirectory.appendingPathComponent("fault-test-\(getpid())")
         exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         nextIndex = Array(repeating: 0, count: sites)
@@ -78,11 +81,13 @@ final class Orchestrator {
             if !keep { try? FileManager.default.removeItem(at: work) } else { print("work directory kept: \(work.path)") }
         }
         broker = try LocalMosquitto(extraConfig: ["max_queued_messages \(brokerQueue)"])
-        print("fault-test: \(sites) sites, broker \(broker.broker) (max_queued_messages \(brokerQueue)), window \(window) per site, work \(work.path)")
+        print("fault-test: \(sites) sites, broker \(broker.broker) (max_queued_messages \(brokerQueue)), window \(window) per site, batching \(batching ? "on" : "off"), work \(work.path)")
         try startHub()
 
         var rows: [Row] = []
-        let latencyRange = try phase(.none("none (latency, paced 200/s per site)"), count: 500, rate: 200, rows: &rows)
+        let alertsBefore = readAlertSamples().count
+        let latencyRange = try phase(.none("none (latency, paced 200/s per site)"), count: 500, rate: 200, rows: &rows, alertEvery: 20)
+        let alertLatency = alertLatency(skipping: alertsBefore)
         let throughputRange = try phase(.none("none (throughput, unpaced)"), count: throughputRecords, rate: 0, rows: &rows)
         for fault in [Fault.brokerKill, .siteKill, .hubKill, .linkCut(seconds: cutSeconds)] {
             _ = try phase(fault, count: faultRecords, rate: 400, rows: &rows)
@@ -100,6 +105,8 @@ final class Orchestrator {
         let (rate, rateCount) = throughput(in: throughputRange)
         print("")
         print(String(format: "latency publish->stored (loopback, %d records paced): median %.1f ms, p99 %.1f ms", latencyCount, median, p99))
+        print(String(format: "alert latency publish->stored (loopback, %d alerts of 3 candidates with stamps, %.0f KB each, among the paced records): median %.1f ms, p99 %.1f ms",
+                     alertLatency.count, Double(SiteRole.alertBody(candidates: 3).count) / 1000, alertLatency.median, alertLatency.p99))
         print(String(format: "throughput into SQLite (%d records, %d sites unpaced): %.0f records/s", rateCount, sites, rate))
         let (capacity, capacityCount) = try storeCapacity()
         print(String(format: "hub store capacity (decode + SQLite insert in batches of 2000, in-process, no MQTT; %d records): %.0f records/s", capacityCount, capacity))
@@ -112,11 +119,11 @@ final class Orchestrator {
     // MARK: phases
 
     /// Streams `count` records per site; injects `fault` one second in; waits; verifies.
-    func phase(_ fault: Fault, count: Int, rate: Double, rows: inout [Row], quiet: Bool = false) throws -> Range<UInt64> {
+    func phase(_ fault: Fault, count: Int, rate: Double, rows: inout [Row], quiet: Bool = false, alertEvery: Int = 0) throws -> Range<UInt64> {
         let start = nextIndex[0]
         let storedBefore = try HubStore(path: db).recordCount()
         var storedAtFault: Int?
-        for i in 0..<sites { siteProcs[i] = try launchSite(i, start: start, count: count, rate: rate) }
+        for i in 0..<sites { siteProcs[i] = try launchSite(i, start: start, count: count, rate: rate, alertEvery: alertEvery) }
         let t0 = MonotonicClock.seconds()
         var faultEnd = t0
         var injects = true
@@ -195,6 +202,25 @@ final class Orchestrator {
         }
     }
 
+    /// Alert samples (`site A<seq> made stored`), in file order.
+    private func readAlertSamples() -> [(key: String, made: Double, stored: Double)] {
+        guard let text = try? String(contentsOfFile: samples, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { line in
+            let f = line.split(separator: " ")
+            guard f.count == 4, f[1].hasPrefix("A"), let m = Double(f[2]), let s = Double(f[3]) else { return nil }
+            return ("\(f[0])/\(f[1])", m, s)
+        }
+    }
+
+    /// Median and p99 of stored - made over the first storage of each alert after the first `skip` samples, ms.
+    private func alertLatency(skipping skip: Int) -> (median: Double, p99: Double, count: Int) {
+        var first: [String: Double] = [:]
+        for s in readAlertSamples().dropFirst(skip) { first[s.key] = min(first[s.key] ?? .infinity, (s.stored - s.made) * 1000) }
+        let v = first.values.sorted()
+        guard !v.isEmpty else { return (.nan, .nan, 0) }
+        return (v[v.count / 2], v[min(v.count - 1, Int(Double(v.count) * 0.99))], v.count)
+    }
+
     /// First storage of each record of the range: median and p99 of stored - made, in ms.
     private func latency(in range: Range<UInt64>) -> (Double, Double, Int) {
         var first: [String: Double] = [:]
@@ -258,13 +284,14 @@ final class Orchestrator {
         usleep(500_000)
     }
 
-    private func launchSite(_ i: Int, start: UInt64, count: Int, rate: Double) throws -> Process {
+    private func launchSite(_ i: Int, start: UInt64, count: Int, rate: Double, alertEvery: Int = 0) throws -> Process {
         let dir = work.appendingPathComponent(siteName(i))
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: exe)
         p.arguments = ["site", "--broker", "\(broker.broker)", "--site", siteName(i), "--dir", dir.path,
                        "--start", "\(start)", "--count", "\(count)", "--rate", "\(rate)", "--window", "\(window)"]
+            + (alertEvery > 0 ? ["--alert-every", "\(alertEvery)"] : []) + (batching ? [] : ["--no-batch"])
         let log = try logFile("\(siteName(i)).log")
         p.standardOutput = log
         p.standardError = log

@@ -6,6 +6,10 @@ import SkyTelemetry
 /// index rides in `framesCaptured`) through the real publisher and durable outbox, then
 /// waits until the hub acknowledged everything and exits 0.
 ///
+/// With `--alert-every N`, every Nth record is also followed by an alert with stamps (three
+/// candidates of three 63x63 float32 stamps, as real alerts carry) for the alert latency.
+/// `--no-batch` sends every record in its own message (the comparison for batching).
+///
 /// Restarted after `kill -9`, it goes on after the highest index it issued: `issued.log`
 /// (written right after each outbox append) and the records still in the outbox tell it.
 enum SiteRole {
@@ -15,6 +19,8 @@ enum SiteRole {
         let start = UInt64(try o.int("start"))
         let end = start + UInt64(try o.int("count"))
         let rate = try o.double("rate", default: 0)
+        let alertEvery = try o.int("alert-every", default: 0)
+        let alertBody = alertEvery > 0 ? Self.alertBody(candidates: 3) : []
         var options = DurableOutbox.Options(maxBytes: 1 << 30, segmentBytes: 4 << 20,
                                             sync: DurableOutbox.SyncPolicy(rawValue: (try? o.string("sync")) ?? "on-rotate") ?? .onRotate)
         options.admission = .init()
@@ -39,7 +45,8 @@ enum SiteRole {
         let birth = BirthReport(board: "fault-test", software: "fault-test", capabilities: [], models: [],
                                 frameWidth: 1, frameHeight: 1)
         let publisher = try TelemetryPublisher(configuration: config, address: NodeAddress(site: site, node: "n1"),
-                                               boot: boot, birth: birth, outbox: outbox, window: try o.int("window", default: 200), resendAfter: 3)
+                                               boot: boot, birth: birth, outbox: outbox, window: try o.int("window", default: 200), resendAfter: 3,
+                                               batchBytes: o.flag("no-batch") ? 0 : 64 << 10)
         // Answers the hub's resend-from requests (holes left by a broker that dropped messages).
         let commands = CommandDispatcher(publisher: publisher, localProgram: nil)
         publisher.start()
@@ -59,6 +66,7 @@ enum SiteRole {
             }
             var v = next
             _ = withUnsafeBytes(of: &v) { write(issuedFD, $0.baseAddress, 8) }
+            if alertEvery > 0, next % UInt64(alertEvery) == 0 { _ = try? publisher.publish(alertBody: alertBody) }
             next += 1
             sent += 1
         }
@@ -68,5 +76,19 @@ enum SiteRole {
         print("site \(site): \(resendRequests) resend requests from the hub accepted")
         publisher.shutdown(timeout: 1)
         close(issuedFD)
+    }
+
+    /// An alert's body the size of a real one: per candidate a position and three base64 stamps.
+    static func alertBody(candidates: Int) -> [UInt8] {
+        var rng = SeededRandom(seed: 3)
+        let stamp = { () -> String in
+            var bytes = [UInt8](repeating: 0, count: 63 * 63 * 4)
+            for i in bytes.indices { bytes[i] = UInt8(truncatingIfNeeded: rng.next()) }
+            return Data(bytes).base64EncodedString()
+        }
+        let list = (0..<candidates).map { c in
+            #"{"ra":\#(10.5 + Double(c)),"dec":-20.25,"mag":18.5,"science":"\#(stamp())","reference":"\#(stamp())","difference":"\#(stamp())"}"#
+        }
+        return Array(#"{"stampSize":63,"stampType":"float32","candidates":[\#(list.joined(separator: ","))]}"#.utf8)
     }
 }

@@ -21,7 +21,7 @@ extension Orchestrator {
         }
         broker = try LocalMosquitto(extraConfig: ["max_queued_messages \(brokerQueue)"])
         try startHub()
-        print("fault-test --throughput: \(sites) sites x \(throughputRecords) records, \(repeats) repeats, window \(window), load average \(loadAverage())")
+        print("fault-test --throughput: \(sites) sites x \(throughputRecords) records, \(repeats) repeats, window \(window), batching \(batching ? "on" : "off"), load average \(loadAverage())")
         var rows: [Row] = []
         var rates: [Double] = []
         print("run  records/s  records  lost dup  CPU us/record: sites   hub  broker harness  load")

@@ -1,8 +1,8 @@
 // fault-test: proves end-to-end delivery under faults (issue 5). One binary, three roles:
-//   fault-test [run] [--sites N] [--records N] [--fault-records N] [--cut-seconds S] [--broker-queue N] [--window N] [--keep]
+//   fault-test [run] [--no-batch] [--sites N] [--records N] [--fault-records N] [--cut-seconds S] [--broker-queue N] [--window N] [--keep]
 //   fault-test --throughput [--repeats N] [--sites N] [--records N]    only the unpaced phase, repeated, with CPU per part
 //   fault-test hub --broker H:P --db FILE --samples FILE                      a hub process
-//   fault-test site --broker H:P --site NAME --dir DIR --start I --count N --rate R
+//   fault-test site --broker H:P --site NAME --dir DIR --start I --count N --rate R [--alert-every N] [--no-batch]
 // Run from the repository root: swift run -c release fault-test
 import Foundation
 
@@ -15,7 +15,7 @@ do {
     case "--throughput":
         let o = try Options(Array(args.dropFirst()))
         try Orchestrator(o).runThroughput(repeats: max(1, try o.int("repeats", default: 5)))
-    case "-h", "--help": print("usage: fault-test [--throughput [--repeats N]] [run] [--sites N] [--records N] [--fault-records N] [--cut-seconds S] [--broker-queue N] [--window N] [--keep]")
+    case "-h", "--help": print("usage: fault-test [--throughput [--repeats N]] [run] [--no-batch] [--sites N] [--records N] [--fault-records N] [--cut-seconds S] [--broker-queue N] [--window N] [--keep]")
     default: try Orchestrator(Options(args)).run()
     }
 } catch {
