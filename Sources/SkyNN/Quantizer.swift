@@ -9,7 +9,9 @@ public enum Quantizer {
         case percentile(Double)
     }
 
-    public static func quantize(_ model: Model, calibration: [[Float]], method: RangeMethod = .minMax) throws -> Model {
+    /// weightBits 7 narrows weights to [-63, 63] (WeightBits.swift says why).
+    public static func quantize(_ model: Model, calibration: [[Float]], method: RangeMethod = .minMax, weightBits: Int = 8) throws -> Model {
+        let wmax = try WeightBits.largestWeight(bits: weightBits)
         guard !calibration.isEmpty else { throw ModelError.badInput("no calibration inputs") }
         let s = try model.shapes()
         guard model.hasFloatWeights else { throw ModelError.noFloatWeights(model.name) }
@@ -60,9 +62,9 @@ public enum Quantizer {
             for o in 0..<oc {
                 var m: Float = 0
                 for j in 0..<per { m = max(m, abs(fwa[o * per + j])) }
-                let sw = m > 0 ? m / 127 : 1
+                let sw = m > 0 ? m / wmax : 1
                 scales[o] = sw
-                for j in 0..<per { q[o * per + j] = Int8(max(-127, min(127, (fwa[o * per + j] / sw).rounded()))) }
+                for j in 0..<per { q[o * per + j] = Int8(max(-wmax, min(wmax, (fwa[o * per + j] / sw).rounded()))) }
                 let b = (Double(fba[o]) / (Double(sIn) * Double(sw))).rounded()
                 bias[o] = Int32(max(-Double(1 << 30), min(Double(1 << 30), b)))
             }

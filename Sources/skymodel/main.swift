@@ -110,7 +110,9 @@ struct Quantize: ParsableCommand {
     @Option(help: "Dataset file (skymodel synth); calibration uses the first part, agreement the rest") var data: String
     @Option(help: "Calibration items") var calibration: Int = 64
     @Option(help: "minmax or a percentile such as 99.99") var method: String = "minmax"
+    @Option(name: .customLong("weight-bits"), help: "8, or 7 ([-63, 63]: the faster exact u8 kernel on AVX2 without VNNI)") var weightBits: Int = 8
     func run() throws {
+        guard WeightBits.supported.contains(weightBits) else { throw ValidationError("--weight-bits must be 7 or 8") }
         let model = try ModelFile.load(input)
         let d = try Dataset.read(data)
         guard d.shape == model.inputShape else { throw ValidationError("dataset items are \(d.shape), model input is \(model.inputShape)") }
@@ -119,11 +121,11 @@ struct Quantize: ParsableCommand {
         if method == "minmax" { m = .minMax } else if let p = Double(method), p > 50, p <= 100 { m = .percentile(p) } else {
             throw ValidationError("method must be minmax or a percentile in (50, 100]")
         }
-        let q = try Quantizer.quantize(model, calibration: Array(d.items[0..<calibration]), method: m)
+        let q = try Quantizer.quantize(model, calibration: Array(d.items[0..<calibration]), method: m, weightBits: weightBits)
         try ModelFile.write(q, to: output)
         let ex = try Executor(model: q)
         let agreement = try Agreement.measure(float: model, int8: ex, data: d.subset(calibration..<d.count))
-        print("wrote \(output) (\(method)); \(agreement)")
+        print("wrote \(output) (\(method), \(weightBits)-bit weights); \(agreement)")
     }
 }
 
