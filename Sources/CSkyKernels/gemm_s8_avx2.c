@@ -27,11 +27,9 @@
 static inline __attribute__((always_inline)) AVX2 void block_rv(const gemm_ctx *g, const int16_t *ab, int32_t stride,
                                                                  const int R, const int V, int32_t n0, int8_t *c, size_t ldc) {
     const sky_packed_header *h = g->h;
-    const int32_t kp2 = h->kp / 2, k2 = (h->k + 1) / 2, n = h->n;
+    const int32_t kp2 = h->kp / 2, k2 = (h->k + 1) / 2;
     const int32_t *p[MR];
     for (int r = 0; r < R; r++) p[r] = (const int32_t *)(ab + r * stride);
-    const stage_common *k = &g->k;
-    const stage8 lk = uniform_stage(k->leaky_m, k->leaky_left, k->leaky_right);
     {
         const int16_t *b = g->wt + (size_t)(n0 / 16) * kp2 * 32;
         __m256i acc[MR][2];
@@ -45,18 +43,7 @@ static inline __attribute__((always_inline)) AVX2 void block_rv(const gemm_ctx *
                 for (int v = 0; v < V; v++) acc[r][v] = _mm256_add_epi32(acc[r][v], _mm256_madd_epi16(x, w[v]));
             }
         }
-        int8_t *o = c + n0;
-        if (V == 2 && n0 + 16 <= n) {
-            stage8 s0 = stage8_load(n0, g->rq), s1 = stage8_load(n0 + 8, g->rq);
-            for (int r = 0; r < R; r++, o += ldc)
-                store16(finish8(acc[r][0], &s0, k, &lk), finish8(acc[r][1], &s1, k, &lk), o);
-        } else {   /* channel tail: scalar stage (the accumulators already hold the bias) */
-            for (int r = 0; r < R; r++, o += ldc) {
-                int32_t t[16];
-                for (int v = 0; v < V; v++) _mm256_storeu_si256((__m256i *)(t + 8 * v), acc[r][v]);
-                for (int32_t j = 0; j < 8 * V && n0 + j < n; j++) o[j] = sky_requant_one(t[j], n0 + j, g->rq);
-            }
-        }
+        store_rows(g, 1, acc, R, V, n0, c, ldc);
     }
 }
 
@@ -171,19 +158,7 @@ static AVX2 void block_direct(const gemm_ctx *g, const int16_t *base, int32_t pi
         }
     }
     __m256i acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
-    const stage_common *k = &g->k;
-    const stage8 lk = uniform_stage(k->leaky_m, k->leaky_left, k->leaky_right);
-    int8_t *o = c + n0;
-    if (n0 + 16 <= g->h->n) {
-        stage8 s0 = stage8_load(n0, g->rq), s1 = stage8_load(n0 + 8, g->rq);
-        for (int r = 0; r < R; r++, o += ldc) store16(finish8(acc[r][0], &s0, k, &lk), finish8(acc[r][1], &s1, k, &lk), o);
-    } else {
-        for (int r = 0; r < R; r++, o += ldc) {
-            int32_t t[16];
-            _mm256_storeu_si256((__m256i *)t, acc[r][0]); _mm256_storeu_si256((__m256i *)(t + 8), acc[r][1]);
-            for (int32_t j = 0; j < 16 && n0 + j < g->h->n; j++) o[j] = sky_requant_one(t[j], n0 + j, g->rq);
-        }
-    }
+    store_rows(g, 1, acc, R, 2, n0, c, ldc);
 }
 
 /* Direct convolution for layers of more than 8 channels whose kernel rows are an even

@@ -104,4 +104,23 @@ static inline int ctx_init(gemm_ctx *g, const void *packed, const sky_requant_s8
     k->clamp = rq->act_min > -128 || rq->act_max < 127;
     return 1;
 }
+/* R rows of 8V-channel accumulators (bias included) for the channels at n0, requantized
+   into c (rows ldc apart): the vector stage on whole 16-channel blocks, the scalar one on
+   the channel tail, or everywhere when `vector` is 0 (ctx_init declined). */
+static inline __attribute__((always_inline)) AVX2 void store_rows(const gemm_ctx *g, int vector, __m256i acc[][2], const int R, const int V,
+                                                                   int32_t n0, int8_t *c, size_t ldc) {
+    const stage_common *k = &g->k;
+    int8_t *o = c + n0;
+    if (vector && V == 2 && n0 + 16 <= g->h->n) {
+        const stage8 lk = uniform_stage(k->leaky_m, k->leaky_left, k->leaky_right);
+        stage8 s0 = stage8_load(n0, g->rq), s1 = stage8_load(n0 + 8, g->rq);
+        for (int r = 0; r < R; r++, o += ldc) store16(finish8(acc[r][0], &s0, k, &lk), finish8(acc[r][1], &s1, k, &lk), o);
+    } else {
+        for (int r = 0; r < R; r++, o += ldc) {
+            int32_t t[16];
+            for (int v = 0; v < V; v++) _mm256_storeu_si256((__m256i *)(t + 8 * v), acc[r][v]);
+            for (int32_t j = 0; j < 8 * V && n0 + j < g->h->n; j++) o[j] = sky_requant_one(t[j], n0 + j, g->rq);
+        }
+    }
+}
 #endif

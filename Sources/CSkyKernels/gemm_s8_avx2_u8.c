@@ -31,7 +31,7 @@ static int u8_ctx(gemm_ctx *g, const void *packed, const sky_requant_s8 *rq) {
 static inline __attribute__((always_inline)) AVX2 void block_u8(const gemm_ctx *g, int vector_stage, const uint8_t *ab, int32_t stride,
                                                                  const int R, const int V, int32_t n0, int8_t *c, size_t ldc) {
     const sky_packed_header *h = g->h;
-    const int32_t kp4 = h->kp / 4, k4 = (h->k + 3) / 4, n = h->n;
+    const int32_t kp4 = h->kp / 4, k4 = (h->k + 3) / 4;
     const int8_t *b = (const int8_t *)g->wt + (size_t)(n0 / 16) * kp4 * 64;
     const __m256i ones = _mm256_set1_epi16(1);
     __m256i acc[MRU][2];
@@ -48,19 +48,7 @@ static inline __attribute__((always_inline)) AVX2 void block_u8(const gemm_ctx *
                 acc[r][v] = _mm256_add_epi32(acc[r][v], _mm256_madd_epi16(_mm256_maddubs_epi16(x, w[v]), ones));
         }
     }
-    const stage_common *k = &g->k;
-    int8_t *o = c + n0;
-    if (vector_stage && V == 2 && n0 + 16 <= n) {
-        const stage8 lk = uniform_stage(k->leaky_m, k->leaky_left, k->leaky_right);
-        stage8 s0 = stage8_load(n0, g->rq), s1 = stage8_load(n0 + 8, g->rq);
-        for (int r = 0; r < R; r++, o += ldc) store16(finish8(acc[r][0], &s0, k, &lk), finish8(acc[r][1], &s1, k, &lk), o);
-    } else {   /* channel tail (or INT32_MIN multipliers): scalar stage, bias already in */
-        for (int r = 0; r < R; r++, o += ldc) {
-            int32_t t[16];
-            for (int v = 0; v < V; v++) _mm256_storeu_si256((__m256i *)(t + 8 * v), acc[r][v]);
-            for (int32_t j = 0; j < 8 * V && n0 + j < n; j++) o[j] = sky_requant_one(t[j], n0 + j, g->rq);
-        }
-    }
+    store_rows(g, vector_stage, acc, R, V, n0, c, ldc);
 }
 
 #define BLOCK_U8(R, V) static AVX2 void u8_##R##_##V(const gemm_ctx *g, int vs, const uint8_t *ab, int32_t s, int32_t n0, int8_t *c, size_t ldc) { block_u8(g, vs, ab, s, R, V, n0, c, ldc); }

@@ -55,6 +55,11 @@ import Testing
         let agreement = try Agreement.measure(float: cls, int8: try Executor(model: q), data: heldOut)
         print("classifier: \(agreement)")
         #expect(agreement.top1! >= 0.97)
+        // 7-bit weights (the AVX2 u8 kernel's condition) on the same trained model.
+        let q7 = try Quantizer.quantize(cls, calibration: Array(data.items[0..<32]), weightBits: 7)
+        let agreement7 = try Agreement.measure(float: cls, int8: try Executor(model: q7), data: heldOut)
+        print("classifier, 7-bit weights: \(agreement7)")
+        #expect(agreement7.top1! >= 0.97)
 
         var a = ModelBuilder(name: "ae", input: TensorShape(h: 16, w: 16, c: 1), seed: 5)
         a.conv(8, stride: 2); a.conv(8); a.add(.upsampleNearest(factor: 2)); a.conv(1, .none)
