@@ -120,6 +120,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('model'); ap.add_argument('--threads', type=int, default=1); ap.add_argument('--repeats', type=int, default=5)
     ap.add_argument('--json', action='store_true')
+    ap.add_argument('--reduce-range', action='store_true', help='ORT int8 with 7-bit weights (its reduce_range), as skymodel quantize --weight-bits 7')
     ap.add_argument('--skymodel', metavar='BIN', help='also time SkyNN int8 (skymodel latency), alternating with ONNX Runtime, and print ratios')
     ap.add_argument('--check', metavar='SKYMODEL', help='path of the skymodel binary: compare ONNX fp32 outputs with SkyNN\'s float reference')
     a = ap.parse_args()
@@ -136,8 +137,8 @@ def main():
         def __init__(self): self.items = [{'input': rng.standard_normal((1, s['c'], s['h'], s['w'])).astype(np.float32)} for _ in range(8)]
         def get_next(self): return self.items.pop() if self.items else None
     quantize_static(fp32, int8, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
-    results = {'model': g['name'], 'threads': a.threads, 'ort_version': ort.__version__}
+                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, reduce_range=a.reduce_range)
+    results = {'model': g['name'], 'threads': a.threads, 'ort_version': ort.__version__, 'ort_reduce_range': a.reduce_range}
     if a.check:
         import subprocess
         ours = json.loads(subprocess.run([a.check, 'predict', a.model, '--salt', '2'], check=True, capture_output=True, text=True).stdout)['float']

@@ -3,7 +3,9 @@
    column blocks of NR=4 output channels, k in chunks of `chunk` values:
    element (n, k) at ((n/4 * kp/chunk + k/chunk) * 4 + n%4) * chunk + k%chunk, int8;
    AVX2: int16 (widened once here), blocks of 16 channels holding k pairs:
-   ((n/16 * kp/2 + k/2) * 16 + n%16) * 2 + k%2. */
+   ((n/16 * kp/2 + k/2) * 16 + n%16) * 2 + k%2;
+   AVX2 u8 (7-bit weights): int8, blocks of 16 channels holding k quads:
+   ((n/16 * kp/4 + k/4) * 16 + n%16) * 4 + k%4. */
 #include "gemm_s8_internal.h"
 #include <string.h>
 
@@ -32,7 +34,7 @@ uint32_t sky_gemm_s8_available(void) {
 static int best_kernel(void) {
     uint32_t a = sky_gemm_s8_available();
     if (a & (1u << SKY_GEMM_AVX512VNNI)) return SKY_GEMM_AVX512VNNI;
-    if (a & (1u << SKY_GEMM_AVX2)) return SKY_GEMM_AVX2;
+    if (a & (1u << SKY_GEMM_AVX2)) return SKY_GEMM_AVX2_U8;   /* where the weights allow */
     if (a & (1u << SKY_GEMM_NEON_DOT)) return SKY_GEMM_NEON_DOT;
     if (a & (1u << SKY_GEMM_NEON)) return SKY_GEMM_NEON;
     return SKY_GEMM_PORTABLE;
@@ -42,16 +44,29 @@ int sky_gemm_s8_pack(const int8_t *w, const int32_t *bias, int32_t zp, int32_t n
     return sky_gemm_s8_pack_for(best_kernel(), w, bias, zp, n, k, packed);
 }
 
+/* Whether the u8 x s8 kernel is exact for these weights (every one in [-64, 63], so no
+   vpmaddubsw pair sum can saturate) and worth it (a 16-channel block of 1-4 channels is
+   mostly padding; the int16 kernel has a dot-product path for those), with rows short
+   enough for its stack blocks. */
+static int fits_u8(const int8_t *w, int32_t n, int32_t k) {
+    if (n <= 4 || sky_gemm_s8_k_padded(k) > 16384) return 0;
+    for (size_t i = 0; i < (size_t)n * k; i++)
+        if (w[i] < -64 || w[i] > 63) return 0;
+    return 1;
+}
+
 int sky_gemm_s8_pack_for(int kernel, const int8_t *w, const int32_t *bias, int32_t zp, int32_t n, int32_t k, void *packed) {
-    if (kernel < 0 || kernel > SKY_GEMM_NEON_DOT || !(sky_gemm_s8_available() & (1u << kernel))) return -1;
+    if (kernel == SKY_GEMM_AVX2_U8 && !fits_u8(w, n, k)) kernel = SKY_GEMM_AVX2;
+    int needs = kernel == SKY_GEMM_AVX2_U8 ? SKY_GEMM_AVX2 : kernel;
+    if (kernel < 0 || kernel > SKY_GEMM_AVX2_U8 || !(sky_gemm_s8_available() & (1u << needs))) return -1;
     sky_packed_header *h = (sky_packed_header *)packed;
     memset(h, 0, sizeof *h);
     h->n = n; h->k = k; h->kp = sky_gemm_s8_k_padded(k); h->kernel = kernel;
-    h->np = kernel == SKY_GEMM_AVX2 ? (n + 15) / 16 * 16 : n_padded(n);
+    h->np = kernel == SKY_GEMM_AVX2 || kernel == SKY_GEMM_AVX2_U8 ? (n + 15) / 16 * 16 : n_padded(n);
     h->chunk = kernel == SKY_GEMM_AVX512VNNI ? 32 : 16;
     int32_t *b = (int32_t *)((char *)packed + sizeof *h);
     /* The zero point (and VNNI's unsigned offset) times the weight column sum folds into the bias. */
-    int32_t offset = zp + (kernel == SKY_GEMM_AVX512VNNI ? 128 : 0);
+    int32_t offset = zp + (kernel == SKY_GEMM_AVX512VNNI || kernel == SKY_GEMM_AVX2_U8 ? 128 : 0);
     for (int32_t j = 0; j < h->np; j++) {
         int32_t colsum = 0;
         if (j < n) for (int32_t q = 0; q < k; q++) colsum += w[(size_t)j * k + q];
@@ -64,6 +79,8 @@ int sky_gemm_s8_pack_for(int kernel, const int8_t *w, const int32_t *bias, int32
             int8_t v = (j < n && q < k) ? w[(size_t)j * k + q] : 0;
             if (kernel == SKY_GEMM_AVX2) {   /* [n/16][k/2][n%16][k%2] int16 */
                 ((int16_t *)dst)[(((size_t)(j / 16) * (h->kp / 2) + q / 2) * 16 + j % 16) * 2 + q % 2] = v;
+            } else if (kernel == SKY_GEMM_AVX2_U8) {   /* [n/16][k/4][n%16][k%4] int8 */
+                ((int8_t *)dst)[(((size_t)(j / 16) * (h->kp / 4) + q / 4) * 16 + j % 16) * 4 + q % 4] = v;
             } else {
                 ((int8_t *)dst)[(((size_t)(j / 4) * kc + q / chunk) * 4 + j % 4) * chunk + q % chunk] = v;
             }
@@ -78,6 +95,7 @@ void sky_gemm_s8(const int8_t *a, size_t lda, int32_t m, const void *packed, con
     switch (((const sky_packed_header *)packed)->kernel) {
 #if defined(__x86_64__)
     case SKY_GEMM_AVX2: sky_gemm_s8_avx2(a, lda, m, packed, rq, c, ldc); return;
+    case SKY_GEMM_AVX2_U8: sky_gemm_s8_avx2_u8(a, lda, m, packed, rq, c, ldc); return;
     case SKY_GEMM_AVX512VNNI: sky_gemm_s8_vnni(a, lda, m, packed, rq, c, ldc); return;
 #elif defined(__aarch64__)
     case SKY_GEMM_NEON: sky_gemm_s8_neon(a, lda, m, packed, rq, c, ldc); return;
@@ -166,6 +184,10 @@ void sky_conv_s8(const int8_t *x, int32_t h, int32_t w, int32_t c, int32_t kh, i
 #if defined(__x86_64__)
     if (sky_gemm_s8_kernel(packed) == SKY_GEMM_AVX2 &&
         sky_conv_s8_avx2(x, h, w, c, kh, kw, sh, sw, pt, pl, ow, row0, rows, c0, cg, zp, packed, rq, y, ldy)) return;
+    if (sky_gemm_s8_kernel(packed) == SKY_GEMM_AVX2_U8) {
+        sky_conv_s8_avx2_u8(x, h, w, c, kh, kw, sh, sw, pt, pl, ow, row0, rows, c0, cg, zp, packed, rq, y, ldy);
+        return;
+    }
 #endif
     sky_im2col_s8(x, h, w, c, kh, kw, sh, sw, pt, pl, ow, row0, rows, c0, cg, zp, scratch, lda);
     sky_gemm_s8(scratch, lda, rows, packed, rq, y, ldy);

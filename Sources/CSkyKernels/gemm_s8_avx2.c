@@ -12,109 +12,13 @@
 #include "gemm_s8_internal.h"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
+#include "gemm_s8_avx2_stage.h"
 #include <string.h>
 
-#define AVX2 __attribute__((target("avx2,fma")))
 #define MR 6
 /* Widened rows live on the stack: up to 48 rows in about 64 KiB, at least 6 rows of kp
-   int16 (at most 192 KiB, within the 8 MiB default thread stack); longer rows take the
-   4x16 kernel. */
-#define MAX_KP 16384
-
-/* Per-channel output-stage constants for 8 channels. */
-typedef struct {
-    __m256i m, m_odd, left, right, mask, half;
-} stage8;
-
-static inline AVX2 stage8 stage8_load(int32_t n0, const sky_requant_s8 *rq) {
-    stage8 s;
-    __m256i sh = _mm256_loadu_si256((const __m256i *)(rq->shift + n0)), zero = _mm256_setzero_si256();
-    s.m = _mm256_loadu_si256((const __m256i *)(rq->multiplier + n0));
-    s.m_odd = _mm256_srli_epi64(s.m, 32);
-    s.left = _mm256_max_epi32(sh, zero);
-    s.right = _mm256_max_epi32(_mm256_sub_epi32(zero, sh), zero);
-    s.mask = _mm256_sub_epi32(_mm256_sllv_epi32(_mm256_set1_epi32(1), s.right), _mm256_set1_epi32(1));
-    s.half = _mm256_srai_epi32(s.mask, 1);
-    return s;
-}
-
-/* The same multiplier and shifts in every lane (the leaky slope; one channel in 8 rows). */
-static inline AVX2 stage8 uniform_stage(int32_t m, int32_t left, int32_t right) {
-    stage8 s;
-    s.m = s.m_odd = _mm256_set1_epi32(m);
-    s.left = _mm256_set1_epi32(left); s.right = _mm256_set1_epi32(right);
-    s.mask = _mm256_set1_epi32((int32_t)((1ll << right) - 1));
-    s.half = _mm256_set1_epi32((int32_t)(((1ll << right) - 1) >> 1));
-    return s;
-}
-
-/* sky_mbqm on 8 lanes for multipliers that are never INT32_MIN (the saturating case of
-   SaturatingRoundingDoublingHighMul needs both operands INT32_MIN): the 64-bit product
-   plus 2^30, floored by 2^31 (gemmlowp's SIMD form, equal to the scalar's nudge with
-   truncation), then a rounding shift right, half away from zero. */
-static inline AVX2 __m256i mbqm8(__m256i x, const stage8 *s, int has_left) {
-    if (has_left) x = _mm256_sllv_epi32(x, s->left);
-    const __m256i nudge = _mm256_set1_epi64x(1ll << 30);
-    __m256i even = _mm256_add_epi64(_mm256_mul_epi32(x, s->m), nudge);
-    __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), s->m_odd), nudge);
-    __m256i hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 31), _mm256_slli_epi64(odd, 1), 0xAA);
-    __m256i rem = _mm256_and_si256(hi, s->mask);
-    __m256i thr = _mm256_add_epi32(s->half, _mm256_srli_epi32(hi, 31));
-    return _mm256_sub_epi32(_mm256_srav_epi32(hi, s->right), _mm256_cmpgt_epi32(rem, thr));
-}
-
-typedef struct {
-    int32_t zp, lo, hi, leaky_m, leaky_left, leaky_right;
-    int has_left, has_leaky, clamp;
-} stage_common;
-
-static inline AVX2 __m256i finish8(__m256i acc, const stage8 *s, const stage_common *k, const stage8 *leaky) {
-    __m256i q = mbqm8(acc, s, k->has_left);
-    if (k->has_leaky)   /* the sign bit of each q picks */
-        q = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(q), _mm256_castsi256_ps(mbqm8(q, leaky, 1)), _mm256_castsi256_ps(q)));
-    q = _mm256_add_epi32(q, _mm256_set1_epi32(k->zp));
-    if (k->clamp) q = _mm256_min_epi32(_mm256_max_epi32(q, _mm256_set1_epi32(k->lo)), _mm256_set1_epi32(k->hi));
-    return q;   /* packs saturate to [-128, 127], which is the clamp when there is none */
-}
-
-/* 16 requantized channels of one row: [c0..c7] from q0, [c8..c15] from q1. */
-static inline AVX2 void store16(__m256i q0, __m256i q1, int8_t *c) {
-    __m256i t = _mm256_packs_epi16(_mm256_packs_epi32(q0, q1), _mm256_setzero_si256());
-    t = _mm256_permutevar8x32_epi32(t, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-    _mm_storeu_si128((__m128i *)c, _mm256_castsi256_si128(t));
-}
-
-
-/* Everything one call shares: the packed weights and the output stage. */
-typedef struct {
-    const sky_packed_header *h;
-    const int16_t *wt;
-    const int32_t *bias;
-    const sky_requant_s8 *rq;
-    stage_common k;
-} gemm_ctx;
-
-/* 0 where the 4x16 kernel must run instead (rows too long for the stack block,
-   or an INT32_MIN multiplier, the one case the SIMD doubling high-mul would saturate). */
-static int ctx_init(gemm_ctx *g, const void *packed, const sky_requant_s8 *rq) {
-    const sky_packed_header *h = (const sky_packed_header *)packed;
-    if (h->kp > MAX_KP || (rq->leaky && rq->leaky_multiplier == INT32_MIN)) return 0;
-    int left = 0;
-    for (int32_t j = 0; j < h->n; j++) {
-        if (rq->multiplier[j] == INT32_MIN) return 0;
-        left |= rq->shift[j] > 0;
-    }
-    g->h = h; g->wt = (const int16_t *)packed_weights(packed); g->bias = packed_bias(packed); g->rq = rq;
-    stage_common *k = &g->k;
-    k->has_left = left;
-    k->has_leaky = rq->leaky != 0;
-    int32_t ls = rq->leaky_shift, r = ls > 0 ? 0 : -ls;
-    k->leaky_m = rq->leaky_multiplier; k->leaky_left = ls > 0 ? ls : 0; k->leaky_right = r;
-    k->zp = rq->output_zero_point; k->lo = rq->act_min; k->hi = rq->act_max;
-    k->clamp = rq->act_min > -128 || rq->act_max < 127;
-    return 1;
-}
+   int16 (at most 192 KiB for MAX_KP, within the 8 MiB default thread stack); longer rows
+   take the 4x16 kernel. */
 
 /* R rows of one block (widened, `stride` int16 apart) times the 16-channel block of
    weights at n0 (only its first 8 channels when V is 1: layers of at most 8 channels),
@@ -123,11 +27,9 @@ static int ctx_init(gemm_ctx *g, const void *packed, const sky_requant_s8 *rq) {
 static inline __attribute__((always_inline)) AVX2 void block_rv(const gemm_ctx *g, const int16_t *ab, int32_t stride,
                                                                  const int R, const int V, int32_t n0, int8_t *c, size_t ldc) {
     const sky_packed_header *h = g->h;
-    const int32_t kp2 = h->kp / 2, k2 = (h->k + 1) / 2, n = h->n;
+    const int32_t kp2 = h->kp / 2, k2 = (h->k + 1) / 2;
     const int32_t *p[MR];
     for (int r = 0; r < R; r++) p[r] = (const int32_t *)(ab + r * stride);
-    const stage_common *k = &g->k;
-    const stage8 lk = uniform_stage(k->leaky_m, k->leaky_left, k->leaky_right);
     {
         const int16_t *b = g->wt + (size_t)(n0 / 16) * kp2 * 32;
         __m256i acc[MR][2];
@@ -141,18 +43,7 @@ static inline __attribute__((always_inline)) AVX2 void block_rv(const gemm_ctx *
                 for (int v = 0; v < V; v++) acc[r][v] = _mm256_add_epi32(acc[r][v], _mm256_madd_epi16(x, w[v]));
             }
         }
-        int8_t *o = c + n0;
-        if (V == 2 && n0 + 16 <= n) {
-            stage8 s0 = stage8_load(n0, g->rq), s1 = stage8_load(n0 + 8, g->rq);
-            for (int r = 0; r < R; r++, o += ldc)
-                store16(finish8(acc[r][0], &s0, k, &lk), finish8(acc[r][1], &s1, k, &lk), o);
-        } else {   /* channel tail: scalar stage (the accumulators already hold the bias) */
-            for (int r = 0; r < R; r++, o += ldc) {
-                int32_t t[16];
-                for (int v = 0; v < V; v++) _mm256_storeu_si256((__m256i *)(t + 8 * v), acc[r][v]);
-                for (int32_t j = 0; j < 8 * V && n0 + j < n; j++) o[j] = sky_requant_one(t[j], n0 + j, g->rq);
-            }
-        }
+        store_rows(g, 1, acc, R, V, n0, c, ldc);
     }
 }
 
@@ -267,19 +158,7 @@ static AVX2 void block_direct(const gemm_ctx *g, const int16_t *base, int32_t pi
         }
     }
     __m256i acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
-    const stage_common *k = &g->k;
-    const stage8 lk = uniform_stage(k->leaky_m, k->leaky_left, k->leaky_right);
-    int8_t *o = c + n0;
-    if (n0 + 16 <= g->h->n) {
-        stage8 s0 = stage8_load(n0, g->rq), s1 = stage8_load(n0 + 8, g->rq);
-        for (int r = 0; r < R; r++, o += ldc) store16(finish8(acc[r][0], &s0, k, &lk), finish8(acc[r][1], &s1, k, &lk), o);
-    } else {
-        for (int r = 0; r < R; r++, o += ldc) {
-            int32_t t[16];
-            _mm256_storeu_si256((__m256i *)t, acc[r][0]); _mm256_storeu_si256((__m256i *)(t + 8), acc[r][1]);
-            for (int32_t j = 0; j < 16 && n0 + j < g->h->n; j++) o[j] = sky_requant_one(t[j], n0 + j, g->rq);
-        }
-    }
+    store_rows(g, 1, acc, R, 2, n0, c, ldc);
 }
 
 /* Direct convolution for layers of more than 8 channels whose kernel rows are an even

@@ -32,10 +32,17 @@ public enum Benchmark {
     public struct ConvResult: Sendable, Codable {
         public var name: String
         public var macs: Int
+        /// The faster of the two weight paths below.
         public var int8GMACs1t: Double
         public var sgemmGMACs1t: Double
         public var int8GMACsAll: Double
         public var sgemmGMACsAll: Double
+        /// 8-bit weights: the exact int16 kernel (vpmaddwd).
+        public var exactGMACs1t: Double
+        public var exactGMACsAll: Double
+        /// 7-bit weights: the u8 x s8 kernel (vpmaddubsw); equal to exact where the CPU has no AVX2.
+        public var u8GMACs1t: Double
+        public var u8GMACsAll: Double
     }
 
     public struct ModelResult: Sendable, Codable {
@@ -109,15 +116,24 @@ public enum Benchmark {
         return Double(iters) * 12 * 16 / t / 1e9
     }
 
-    static func convModel(_ s: ConvShape) throws -> Model {
+    /// The ceiling of the 7-bit path's sequence (vpmaddubsw, vpmaddwd by ones, vpaddd):
+    /// 12 chains, 32 MACs each. nil without AVX2.
+    public static func measuredU8SequencePeakGMACs() -> Double? {
+        guard sky_peak_maddubs_add_avx2(1) != 0 else { return nil }
+        let iters: UInt64 = 20_000_000
+        let t = (0..<7).map { _ in seconds { _ = sky_peak_maddubs_add_avx2(iters) } }.min()!
+        return Double(iters) * 12 * 32 / t / 1e9
+    }
+
+    static func convModel(_ s: ConvShape, weightBits: Int = 8) throws -> Model {
         var b = ModelBuilder(name: s.name, input: s.input, seed: 5)
         b.conv(s.outChannels, kernel: s.kernel, stride: s.stride, .relu)
         let float = b.model
-        return try Quantizer.quantize(float, calibration: [pattern(s.input.elements, salt: 1)])
+        return try Quantizer.quantize(float, calibration: [pattern(s.input.elements, salt: 1)], weightBits: weightBits)
     }
 
     public static func conv(_ s: ConvShape, threadsAll: Int, repeats: Int) throws -> ConvResult {
-        let model = try convModel(s)
+        let model = try convModel(s), model7 = try convModel(s, weightBits: 7)
         let oshape = try model.shapes()[1]
         _ = oshape.elements
         let batch = max(1, 40_000_000 / s.macsPerItem)
@@ -126,25 +142,30 @@ public enum Benchmark {
         let input = pattern(batch * s.input.elements, salt: 3).map { q0.quantize($0) }
         let a = [Float](repeating: 0.5, count: m * k), w = [Float](repeating: 0.25, count: k * n)
         var c = [Float](repeating: 0, count: m * n)
-        /// int8 and sgemm timed alternately, so both see the same machine load; medians of each.
-        func pair(_ threads: Int) throws -> (Double, Double) {
+        /// Both int8 paths and sgemm timed in turn, so all see the same machine load; medians of each.
+        func trio(_ threads: Int) throws -> (exact: Double, u8: Double, sgemm: Double) {
             let ex = try Executor(model: model, maxBatch: batch, threads: threads)
+            let ex7 = try Executor(model: model7, maxBatch: batch, threads: threads)
             openblas_set_num_threads(Int32(threads))
-            var ti: [Double] = [], ts: [Double] = []
+            var ti: [Double] = [], tu: [Double] = [], ts: [Double] = []
             try input.withUnsafeBufferPointer { i in
                 for r in 0...repeats {
                     let a1 = seconds(threads: threads) { ex.runQuantized(input: i.baseAddress!, batch: batch) }
+                    let a3 = seconds(threads: threads) { ex7.runQuantized(input: i.baseAddress!, batch: batch) }
                     let a2 = seconds(threads: threads) {
                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(k), w, Int32(n), 0, &c, Int32(n))
                     }
-                    if r > 0 { ti.append(a1); ts.append(a2) }   // first round warms up
+                    if r > 0 { ti.append(a1); tu.append(a3); ts.append(a2) }   // first round warms up
                 }
                 if ti.isEmpty { throw ModelError.badInput("repeats must be at least 1") }
             }
-            return (Double(s.macsPerItem * batch) / median(ti) / 1e9, Double(m * n * k) / median(ts) / 1e9)
+            let macs = Double(s.macsPerItem * batch)
+            return (macs / median(ti) / 1e9, macs / median(tu) / 1e9, Double(m * n * k) / median(ts) / 1e9)
         }
-        let (i1, s1) = try pair(1), (iA, sA) = try pair(threadsAll)
-        return ConvResult(name: s.name, macs: s.macsPerItem, int8GMACs1t: i1, sgemmGMACs1t: s1, int8GMACsAll: iA, sgemmGMACsAll: sA)
+        let one = try trio(1), all = try trio(threadsAll)
+        return ConvResult(name: s.name, macs: s.macsPerItem, int8GMACs1t: max(one.exact, one.u8), sgemmGMACs1t: one.sgemm,
+                          int8GMACsAll: max(all.exact, all.u8), sgemmGMACsAll: all.sgemm,
+                          exactGMACs1t: one.exact, exactGMACsAll: all.exact, u8GMACs1t: one.u8, u8GMACsAll: all.u8)
     }
 
     public static func quantizeForTiming(_ float: Model) throws -> Model {
@@ -160,9 +181,9 @@ public enum Benchmark {
             time(repeats: max(1, repeats), threads: threads) { ex.run(input: i.baseAddress!, batch: batch, output: o.baseAddress!) } } } * 1e3
     }
 
-    public static func model(_ float: Model, threadsAll: Int, repeats: Int) throws -> ModelResult {
+    public static func model(_ float: Model, threadsAll: Int, repeats: Int, weightBits: Int = 8) throws -> ModelResult {
         let calib = (0..<2).map { j in pattern(float.inputShape.elements, salt: j) }
-        let q = try Quantizer.quantize(float, calibration: calib)
+        let q = try Quantizer.quantize(float, calibration: calib, weightBits: weightBits)
         let s = try q.shapes()
         let macs = q.nodes.indices.reduce(0) { $0 + q.macs($1, s) }
         let input = pattern(64 * q.inputShape.elements, salt: 7)

@@ -19,20 +19,24 @@ public enum Quantizer {
         /// Subtract E[(W_q - W) x] over the calibration inputs from each channel's bias, so
         /// that weight rounding does not shift a channel's mean output.
         public var biasCorrection = true
-        public init(method: RangeMethod = .minMax, biasCorrection: Bool = true) {
-            self.method = method; self.biasCorrection = biasCorrection
+        /// 8, or 7: weights in [-63, 63], which the AVX2 u8 kernel runs exactly (WeightBits.swift).
+        public var weightBits = 8
+        public init(method: RangeMethod = .minMax, biasCorrection: Bool = true, weightBits: Int = 8) {
+            self.method = method; self.biasCorrection = biasCorrection; self.weightBits = weightBits
         }
     }
 
-    public static func quantize(_ model: Model, calibration: [[Float]], method: RangeMethod = .minMax) throws -> Model {
-        try quantize(model, calibration: calibration, options: Options(method: method))
+    public static func quantize(_ model: Model, calibration: [[Float]], method: RangeMethod = .minMax, weightBits: Int = 8) throws -> Model {
+        try quantize(model, calibration: calibration, options: Options(method: method, weightBits: weightBits))
     }
 
     /// Folds batch norm first (`BatchNormFolding`): the int8 model never contains it.
     /// The last int8 tensor (the logits, or an autoencoder's reconstruction) always keeps
     /// its min/max range: clipping it would merge the largest logits or hide the largest
     /// reconstruction errors, the values the output is read for.
+    /// weightBits 7 narrows weights to [-63, 63] (WeightBits.swift says why).
     public static func quantize(_ unfolded: Model, calibration: [[Float]], options: Options) throws -> Model {
+        let wmax = try WeightBits.largestWeight(bits: options.weightBits)
         guard !calibration.isEmpty else { throw ModelError.badInput("no calibration inputs") }
         let model = try BatchNormFolding.fold(unfolded)
         let s = try model.shapes()
@@ -96,9 +100,9 @@ public enum Quantizer {
             for o in 0..<oc {
                 var m: Float = 0
                 for j in 0..<per { m = max(m, abs(fwa[o * per + j])) }
-                let sw = m > 0 ? m / 127 : 1
+                let sw = m > 0 ? m / wmax : 1
                 scales[o] = sw
-                for j in 0..<per { q[o * per + j] = Int8(max(-127, min(127, (fwa[o * per + j] / sw).rounded()))) }
+                for j in 0..<per { q[o * per + j] = Int8(max(-wmax, min(wmax, (fwa[o * per + j] / sw).rounded()))) }
             }
             if options.biasCorrection {
                 let mean = means[node.inputs[0]].map { Float($0 / Double(calibration.count)) }

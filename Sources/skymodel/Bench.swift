@@ -13,11 +13,17 @@ struct Bench: ParsableCommand {
         let threads = try self.threads ?? boardCores(board)
         let kernel = Benchmark.bestKernelName
         let peak = Benchmark.measuredPeakGMACs(), sequence = Benchmark.measuredSequencePeakGMACs()
+        let u8Sequence = Benchmark.measuredU8SequencePeakGMACs()
         var convs: [Benchmark.ConvResult] = []
         for s in Benchmark.convShapes { convs.append(try Benchmark.conv(s, threadsAll: threads, repeats: repeats)) }
-        var models: [Benchmark.ModelResult] = []
+        // Whole models with 7-bit weights (the faster path here; exact either way), and the
+        // 8-bit models' single-thread latency beside them.
+        var models: [Benchmark.ModelResult] = [], eightBit: [(b1: Double, b64: Double)] = []
         for m in [ModelZoo.realBogus(), ModelZoo.quality(), ModelZoo.autoencoder()] {
-            models.append(try Benchmark.model(m, threadsAll: threads, repeats: repeats))
+            models.append(try Benchmark.model(m, threadsAll: threads, repeats: repeats, weightBits: 7))
+            let q8 = try Benchmark.quantizeForTiming(m)
+            eightBit.append((try Benchmark.latencyMs(q8, batch: 1, threads: 1, repeats: repeats * 10),
+                             try Benchmark.latencyMs(q8, batch: 64, threads: 1, repeats: repeats)))
         }
         let top = convs.max { $0.int8GMACs1t < $1.int8GMACs1t }!
         if json {
@@ -28,13 +34,20 @@ struct Bench: ParsableCommand {
                 "int8_peak_method": "measured: 12 independent 256-bit vpmaddwd chains x 16 MACs (AVX2)",
                 "int8_sequence_peak_gmacs_1t": sequence ?? NSNull(),
                 "int8_sequence_peak_method": "measured: 12 chains of acc += vpmaddwd(acc, x) (the GEMM inner loop's vpmaddwd + vpaddd pair)",
+                "int8_u8_sequence_peak_gmacs_1t": u8Sequence ?? NSNull(),
+                "int8_u8_sequence_peak_method": "measured: 12 chains of acc += vpmaddwd(vpmaddubsw(acc, w), ones) x 32 MACs (the 7-bit kernel's loop)",
+                "int8_gmacs_1t_by_path": ["exact_8bit": top.exactGMACs1t, "u8_7bit": top.u8GMACs1t],
+                "int8_figures_use": "the faster of the 8-bit exact and 7-bit u8 weight paths per shape; models: 7-bit weights",
             ]
             o["convs"] = convs.map { ["name": $0.name, "macs": $0.macs, "int8_gmacs_1t": $0.int8GMACs1t, "sgemm_gmacs_1t": $0.sgemmGMACs1t,
-                                      "int8_gmacs_all": $0.int8GMACsAll, "sgemm_gmacs_all": $0.sgemmGMACsAll] as [String: Any] }
-            for m in models {
+                                      "int8_gmacs_all": $0.int8GMACsAll, "sgemm_gmacs_all": $0.sgemmGMACsAll,
+                                      "exact_8bit_gmacs_1t": $0.exactGMACs1t, "exact_8bit_gmacs_all": $0.exactGMACsAll,
+                                      "u8_7bit_gmacs_1t": $0.u8GMACs1t, "u8_7bit_gmacs_all": $0.u8GMACsAll] as [String: Any] }
+            for (m, e) in zip(models, eightBit) {
                 o[m.name] = ["latency_ms": ["batch1": m.latencyMsBatch1, "batch64": m.latencyMsBatch64,
                                             "batch1_all_threads": m.latencyMsBatch1AllThreads, "batch64_all_threads": m.latencyMsBatch64AllThreads],
                              "latency_ms_per_item_batch64": m.latencyMsBatch64 / 64,
+                             "latency_ms_8bit_weights": ["batch1": e.b1, "batch64": e.b64],
                              "macs_per_item": m.macsPerItem, "arena_bytes": ["batch1": m.arenaBytesBatch1, "batch64": m.arenaBytesBatch64]] as [String: Any]
             }
             let data = try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys, .prettyPrinted])
@@ -46,25 +59,31 @@ struct Bench: ParsableCommand {
         if let peak {
             print(String(format: "int8 peak (measured, 1 core): %.1f GMAC/s  [12 independent vpmaddwd ymm chains, 16 MACs each; %%peak is against this]", peak))
             if let sequence {
-                print(String(format: "vpmaddwd + vpaddd sequence ceiling (measured, 1 core): %.1f GMAC/s  [what the exact AVX2 GEMM loop can reach]", sequence))
+                print(String(format: "vpmaddwd + vpaddd sequence ceiling (measured, 1 core): %.1f GMAC/s  [what the exact AVX2 GEMM loop can reach: 8-bit weights]", sequence))
+            }
+            if let u8Sequence {
+                print(String(format: "vpmaddubsw + vpmaddwd(ones) + vpaddd ceiling (measured, 1 core): %.1f GMAC/s  [the u8 kernel's loop: 7-bit weights]", u8Sequence))
             }
         } else {
             print("int8 peak: not measured (no AVX2)")
         }
         func pad(_ t: String, _ n: Int) -> String { t.count >= n ? t : t + String(repeating: " ", count: n - t.count) }
-        print(pad("conv shape", 32) + "   MMAC  int8 1t  sgemm 1t  ratio  %peak   int8 all  sgemm all  ratio")
+        print("int8 columns: 8b = 8-bit weights, exact int16 kernel; 7b = 7-bit weights, u8 kernel; %peak against the vpmaddwd peak above")
+        print(pad("conv shape", 32) + "   MMAC  8b 1t  7b 1t  sgemm 1t  8b/sg  7b/sg  %pk 8b  %pk 7b   8b all  7b all  sgemm all  best/sg")
         for c in convs {
-            let pk = peak.map { String(format: "%5.0f%%", 100 * c.int8GMACs1t / $0) } ?? "    -"
-            print(pad(c.name, 32) + String(format: " %6.1f  %7.1f  %8.1f  %5.2f  %@  %8.1f  %9.1f  %5.2f", Double(c.macs) / 1e6,
-                                           c.int8GMACs1t, c.sgemmGMACs1t, c.int8GMACs1t / c.sgemmGMACs1t, pk,
-                                           c.int8GMACsAll, c.sgemmGMACsAll, c.int8GMACsAll / c.sgemmGMACsAll))
+            func pk(_ v: Double) -> String { peak.map { String(format: "%5.0f%%", 100 * v / $0) } ?? "    -" }
+            print(pad(c.name, 32) + String(format: " %6.1f  %5.1f  %5.1f  %8.1f  %5.2f  %5.2f  %@  %@  %7.1f  %6.1f  %9.1f  %7.2f", Double(c.macs) / 1e6,
+                                           c.exactGMACs1t, c.u8GMACs1t, c.sgemmGMACs1t, c.exactGMACs1t / c.sgemmGMACs1t, c.u8GMACs1t / c.sgemmGMACs1t,
+                                           pk(c.exactGMACs1t), pk(c.u8GMACs1t), c.exactGMACsAll, c.u8GMACsAll, c.sgemmGMACsAll,
+                                           c.int8GMACsAll / c.sgemmGMACsAll))
         }
         print("(GMAC/s; int8 = im2col + GEMM + requantize through the executor; sgemm = cblas_sgemm on the same M x N x K, im2col not timed)")
-        print(pad("model", 14) + "  MMAC/item  arena b1   arena b64   b1 ms (1t)  b64 ms (1t)  ms/item b64   b1 ms (all)  b64 ms (all)")
-        for m in models {
-            print(pad(m.name, 14) + String(format: "  %9.2f  %8d  %10d  %10.3f  %11.2f  %11.3f  %11.3f  %12.2f", Double(m.macsPerItem) / 1e6,
+        print("models: 7-bit weights; 8b columns: the same models with 8-bit weights")
+        print(pad("model", 14) + "  MMAC/item  arena b1   arena b64   b1 ms (1t)  b64 ms (1t)  ms/item b64   b1 ms (all)  b64 ms (all)  8b b1 ms  8b b64 ms")
+        for (m, e) in zip(models, eightBit) {
+            print(pad(m.name, 14) + String(format: "  %9.2f  %8d  %10d  %10.3f  %11.2f  %11.3f  %11.3f  %12.2f  %8.3f  %9.2f", Double(m.macsPerItem) / 1e6,
                                            m.arenaBytesBatch1, m.arenaBytesBatch64, m.latencyMsBatch1, m.latencyMsBatch64,
-                                           m.latencyMsBatch64 / 64, m.latencyMsBatch1AllThreads, m.latencyMsBatch64AllThreads))
+                                           m.latencyMsBatch64 / 64, m.latencyMsBatch1AllThreads, m.latencyMsBatch64AllThreads, e.b1, e.b64))
         }
     }
 }

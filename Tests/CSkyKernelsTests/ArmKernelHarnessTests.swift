@@ -28,7 +28,7 @@ import Testing
 
     static func build(compiler: String, output: String) throws -> (Int32, String) {
         let k = root.appendingPathComponent("Sources/CSkyKernels").path
-        let sources = ["cpu_features.c", "gemm_s8.c", "gemm_s8_x86.c", "gemm_s8_avx2.c", "gemm_s8_arm.c"].map { "\(k)/\($0)" }
+        let sources = ["cpu_features.c", "gemm_s8.c", "gemm_s8_x86.c", "gemm_s8_avx2.c", "gemm_s8_avx2_u8.c", "gemm_s8_arm.c"].map { "\(k)/\($0)" }
         return try run(compiler, ["-O2", "-Wall", "-I", "\(k)/include", "-I", k,
                                   root.appendingPathComponent("Tools/kernel-harness/gemm_s8_harness.c").path] + sources + ["-o", output])
     }

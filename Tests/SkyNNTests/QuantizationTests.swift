@@ -64,6 +64,11 @@ import Testing
         let agreement = try Agreement.measure(float: cls, int8: try Executor(model: q), data: heldOut)
         print("classifier: \(agreement)")
         #expect(agreement.top1! >= 0.99)
+        // 7-bit weights (the AVX2 u8 kernel's condition) on the same trained model.
+        let q7 = try Quantizer.quantize(cls, calibration: calibration, weightBits: 7)
+        let agreement7 = try Agreement.measure(float: cls, int8: try Executor(model: q7), data: heldOut)
+        print("classifier, 7-bit weights: \(agreement7)")
+        #expect(agreement7.top1! >= 0.99)
     }
 
     @Test func trainedAutoencoderKeepsItsErrorRankingInInt8OnHeldOutData() throws {

@@ -59,6 +59,13 @@ enum {
     SKY_GEMM_AVX512VNNI = 2,
     SKY_GEMM_NEON       = 3,
     SKY_GEMM_NEON_DOT   = 4,
+    /* AVX2 with unsigned activations x signed weights (vpmaddubsw), for layers whose
+       weights all lie in [-64, 63] (7-bit quantization), where it is exact. Not a bit
+       of sky_gemm_s8_available: sky_gemm_s8_pack_for(SKY_GEMM_AVX2_U8, ...) packs for
+       it where AVX2 runs, more than 4 channels and every weight fit, and returns
+       SKY_GEMM_AVX2 (the exact int16 kernel) otherwise; sky_gemm_s8_pack tries it
+       wherever AVX2 is the best kernel. */
+    SKY_GEMM_AVX2_U8    = 5,
 };
 
 /* Output stage: per-channel Q31 multiplier and shift (as QuantizedMultiplier),
@@ -131,6 +138,8 @@ uint64_t sky_peak_madd_avx2(uint64_t iterations);
 /* The same with each product added into its accumulator (vpmaddwd + vpaddd, the GEMM's
    inner-loop pair): the ceiling of that instruction sequence. */
 uint64_t sky_peak_madd_add_avx2(uint64_t iterations);
+/* The 7-bit path's sequence: vpmaddubsw (32 u8 x s8 MACs), vpmaddwd by ones, vpaddd. */
+uint64_t sky_peak_maddubs_add_avx2(uint64_t iterations);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,155 @@
+/* AVX2 int8 GEMM for layers whose weights all lie in [-64, 63] (7-bit quantization),
+   chosen at pack time. Activations go in as unsigned bytes (x ^ 0x80 = x + 128; the
+   128 x column sum is folded into the packed bias, as for VNNI), and vpmaddubsw
+   multiplies 32 u8 x s8 pairs and adds neighbours into int16: |255 * 64 * 2| = 32640
+   < 32767, so it never saturates and the result is exact. vpmaddwd by ones widens the
+   pairs into int32 sums of 4, added into the accumulators: 3 ALU ops per 32 MACs per
+   vector, against 4 for the int16 kernel's vpmaddwd + vpaddd (ONNX Runtime's
+   "reduce_range" on AVX2 without VNNI rests on the same bound).
+   Packed weights: [n/16][k/4][n%16][k%4] int8, so one 32-bit broadcast of four
+   activations meets 8 channels' four weights per vector. Tiles are MRU rows x 16
+   channels; the output stage is the int16 kernel's (gemm_s8_avx2_stage.h). */
+#include "gemm_s8_internal.h"
+
+#if defined(__x86_64__)
+#include "gemm_s8_avx2_stage.h"
+#include <string.h>
+
+/* Rows per tile: 4 x 2 accumulators + 2 weight vectors + ones + broadcast + product stay
+   within the 16 ymm registers (6 rows would spill). */
+#define MRU 4
+
+/* ctx_init's context; where it declines (an INT32_MIN multiplier) every output goes
+   through the scalar stage instead (the u8 layout has no other kernel to fall back to). */
+static int u8_ctx(gemm_ctx *g, const void *packed, const sky_requant_s8 *rq) {
+    if (ctx_init(g, packed, rq)) return 1;
+    g->h = (const sky_packed_header *)packed; g->wt = (const int16_t *)packed_weights(packed);
+    g->bias = packed_bias(packed); g->rq = rq;
+    return 0;
+}
+
+static inline __attribute__((always_inline)) AVX2 void block_u8(const gemm_ctx *g, int vector_stage, const uint8_t *ab, int32_t stride,
+                                                                 const int R, const int V, int32_t n0, int8_t *c, size_t ldc) {
+    const sky_packed_header *h = g->h;
+    const int32_t kp4 = h->kp / 4, k4 = (h->k + 3) / 4;
+    const int8_t *b = (const int8_t *)g->wt + (size_t)(n0 / 16) * kp4 * 64;
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i acc[MRU][2];
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++) acc[r][v] = _mm256_loadu_si256((const __m256i *)(g->bias + n0 + 8 * v));
+    for (int32_t q = 0; q < k4; q++, b += 64) {
+        __m256i w[2];
+        for (int v = 0; v < V; v++) w[v] = _mm256_load_si256((const __m256i *)(b + 32 * v));
+        for (int r = 0; r < R; r++) {
+            int32_t four;
+            memcpy(&four, ab + (size_t)r * stride + 4 * q, 4);
+            __m256i x = _mm256_set1_epi32(four);
+            for (int v = 0; v < V; v++)
+                acc[r][v] = _mm256_add_epi32(acc[r][v], _mm256_madd_epi16(_mm256_maddubs_epi16(x, w[v]), ones));
+        }
+    }
+    store_rows(g, vector_stage, acc, R, V, n0, c, ldc);
+}
+
+#define BLOCK_U8(R, V) static AVX2 void u8_##R##_##V(const gemm_ctx *g, int vs, const uint8_t *ab, int32_t s, int32_t n0, int8_t *c, size_t ldc) { block_u8(g, vs, ab, s, R, V, n0, c, ldc); }
+BLOCK_U8(1, 1) BLOCK_U8(2, 1) BLOCK_U8(3, 1) BLOCK_U8(4, 1)
+BLOCK_U8(1, 2) BLOCK_U8(2, 2) BLOCK_U8(3, 2) BLOCK_U8(4, 2)
+typedef void (*block_u8_fn)(const gemm_ctx *, int, const uint8_t *, int32_t, int32_t, int8_t *, size_t);
+static const block_u8_fn blocks_u8[2][MRU] = {{u8_1_1, u8_2_1, u8_3_1, u8_4_1}, {u8_1_2, u8_2_2, u8_3_2, u8_4_2}};
+
+/* All rows of a super-block (unsigned, `stride` bytes apart) times all weights: channel
+   blocks outermost, so one block's weights stay in L1 while the rows pass by. */
+static void tile_u8(const gemm_ctx *g, int vs, const uint8_t *ab, int32_t stride, int32_t rows, int8_t *c, size_t ldc) {
+    const block_u8_fn *f = blocks_u8[g->h->n > 8];
+    for (int32_t n0 = 0; n0 < g->h->np; n0 += 16)
+        for (int32_t i = 0; i < rows; i += MRU)
+            f[(rows - i < MRU ? rows - i : MRU) - 1](g, vs, ab + (size_t)i * stride, stride, n0, c + (size_t)i * ldc, ldc);
+}
+
+/* Rows per super-block: a multiple of MRU, at most 48, about 32 KiB of rows. */
+static int32_t superblock_rows_u8(int32_t stride) {
+    int32_t r = 32768 / stride / MRU * MRU;
+    return r < MRU ? MRU : r > 48 ? 48 : r;
+}
+
+/* n (a multiple of 32) int8 at src as u8 (+128) at dst. */
+static inline AVX2 void flip(uint8_t *dst, const int8_t *src, int32_t n) {
+    const __m256i bias = _mm256_set1_epi8((char)0x80);
+    for (int32_t q = 0; q < n; q += 32)
+        _mm256_storeu_si256((__m256i *)(dst + q), _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(src + q)), bias));
+}
+/* 16 int8 at src as u8 at dst. */
+static inline AVX2 void flip16(uint8_t *dst, const int8_t *src) {
+    _mm_storeu_si128((__m128i *)dst, _mm_xor_si128(_mm_loadu_si128((const __m128i *)src), _mm_set1_epi8((char)0x80)));
+}
+
+AVX2 void sky_gemm_s8_avx2_u8(const int8_t *a, size_t lda, int32_t m, const void *packed, const sky_requant_s8 *rq, int8_t *c, size_t ldc) {
+    gemm_ctx g;
+    const int vs = u8_ctx(&g, packed, rq);
+    const int32_t kp = g.h->kp, sb = superblock_rows_u8(kp);   /* kp: a multiple of 32, tail zero */
+    uint8_t ab[sb * kp] __attribute__((aligned(32)));
+    for (int32_t i = 0; i < m; i += sb) {
+        int32_t rows = m - i < sb ? m - i : sb;
+        for (int r = 0; r < rows; r++) flip(ab + (size_t)r * kp, a + (size_t)(i + r) * lda, kp);
+        tile_u8(&g, vs, ab, kp, rows, c + (size_t)i * ldc, ldc);
+    }
+}
+
+/* Implicit GEMM as sky_conv_s8_avx2's: rows gathered from the NHWC image and made
+   unsigned on the way (kernel rows of interior pixels are kw*c contiguous bytes); border
+   pixels and groups through sky_im2col_s8 one row at a time. Bytes past k in a row
+   meet zero weights, so what the 16-byte steps leave there does not matter. */
+AVX2 void sky_conv_s8_avx2_u8(const int8_t *x, int32_t h, int32_t w, int32_t c, int32_t kh, int32_t kw, int32_t sh, int32_t sw,
+                              int32_t pt, int32_t pl, int32_t ow, int32_t row0, int32_t rows, int32_t c0, int32_t cg, int8_t zp,
+                              const void *packed, const sky_requant_s8 *rq, int8_t *y, size_t ldy) {
+    gemm_ctx g;
+    const int vs = u8_ctx(&g, packed, rq);
+    const int32_t kp = g.h->kp, stride = ((g.h->k + 15) / 16 * 16 + 16 + 31) / 32 * 32;   /* >= kp, + the last 16-byte overshoot */
+    const int32_t span = kw * cg, span16 = (span + 15) / 16 * 16;
+    const int8_t *end = x + (size_t)h * w * c;
+    const int32_t sb = superblock_rows_u8(stride);
+    uint8_t ab[sb * stride] __attribute__((aligned(32)));
+    int8_t row[kp] __attribute__((aligned(32)));
+    int32_t oy = row0 / ow, ox = row0 % ow;
+    const size_t wc = (size_t)w * c;
+    const int32_t last_iy = h - kh, last_ix = w - kw;
+    const int8_t *last_src = end - (size_t)(kh - 1) * wc - span16;
+    for (int32_t i = 0; i < rows; i += sb) {
+        int32_t n = rows - i < sb ? rows - i : sb;
+        for (int r = 0; r < n; r++) {
+            uint8_t *d = ab + (size_t)r * stride;
+            int32_t iy0 = oy * sh - pt, ix0 = ox * sw - pl;
+            const int8_t *src = x + ((size_t)iy0 * w + ix0) * c + c0;
+            if (cg == c && (uint32_t)iy0 <= (uint32_t)last_iy && (uint32_t)ix0 <= (uint32_t)last_ix && src <= last_src) {
+                for (int32_t ky = 0; ky < kh; ky++, src += wc)
+                    for (int32_t q = 0; q < span; q += 16) flip16(d + ky * span + q, src + q);
+            } else {
+                sky_im2col_s8(x, h, w, c, kh, kw, sh, sw, pt, pl, ow, (oy * ow + ox), 1, c0, cg, zp, row, (size_t)kp);
+                flip(d, row, kp);
+            }
+            if (++ox == ow) { ox = 0; oy++; }
+        }
+        tile_u8(&g, vs, ab, stride, n, y + (size_t)i * ldy, ldy);
+    }
+}
+
+/* The u8 sequence's ceiling: 12 chains acc += madd(maddubs(acc, w), ones), 32 MACs each. */
+AVX2 static uint64_t peak_loop_u8(uint64_t iterations) {
+    const __m256i w = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
+    __m256i acc[12];
+    for (int r = 0; r < 12; r++) acc[r] = _mm256_set1_epi8((char)(r + 1));
+    for (uint64_t i = 0; i < iterations; i++) {
+        for (int r = 0; r < 12; r++) acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(_mm256_maddubs_epi16(acc[r], w), ones));
+        __asm__ volatile("" : "+x"(acc[0]), "+x"(acc[1]), "+x"(acc[2]), "+x"(acc[3]), "+x"(acc[4]), "+x"(acc[5]),
+                              "+x"(acc[6]), "+x"(acc[7]), "+x"(acc[8]), "+x"(acc[9]), "+x"(acc[10]), "+x"(acc[11]));
+    }
+    __m256i s = acc[0];
+    for (int r = 1; r < 12; r++) s = _mm256_xor_si256(s, acc[r]);
+    return (uint64_t)_mm256_extract_epi64(s, 0) | 1;
+}
+uint64_t sky_peak_maddubs_add_avx2(uint64_t iterations) {
+    return (sky_cpu_features() & SKY_CPU_AVX2) ? peak_loop_u8(iterations) : 0;
+}
+#else
+uint64_t sky_peak_maddubs_add_avx2(uint64_t iterations) { (void)iterations; return 0; }
+#endif

@@ -1,0 +1,175 @@
+import CAllocationCounter
+import CSkyKernels
+import SkyCore
+import Testing
+@testable import SkyNN
+
+private let hasAVX2 = sky_gemm_s8_available() & (1 << SKY_GEMM_AVX2) != 0
+private let u8Kernel = Int32(SKY_GEMM_AVX2_U8), exactKernel = Int32(SKY_GEMM_AVX2)
+
+/// The AVX2 u8 x s8 kernel (vpmaddubsw) for 7-bit weights, against the Swift int8
+/// reference (the specification), and the pack-time choice between it and the exact
+/// int16 kernel: 7-bit weights of more than 4 channels take it, any weight outside
+/// [-64, 63] keeps the exact kernel.
+@Suite(.enabled(if: hasAVX2, "no AVX2: the u8 kernel does not exist here")) struct SevenBitKernelTests {
+    /// Weights in [-64, 63] (the bound itself often, where saturation would show first),
+    /// or, with `outlier`, one weight outside it.
+    static func weights(_ count: Int, _ r: inout SeededRandom, outlier: Bool) -> [Int8] {
+        var w = (0..<count).map { _ in r.index(4) == 0 ? (r.index(2) == 0 ? Int8(-64) : 63) : Int8(r.index(128) - 64) }
+        if outlier { w[r.index(count)] = r.index(2) == 0 ? -65 - Int8(r.index(63)) : 64 + Int8(r.index(64)) }
+        return w
+    }
+
+    static func requant(_ stage: OutputStage, _ body: (inout sky_requant_s8) -> Void) {
+        let mult = stage.multipliers.map(\.mantissa), shift = stage.multipliers.map(\.shift)
+        mult.withUnsafeBufferPointer { mp in shift.withUnsafeBufferPointer { sp in
+            var rq = sky_requant_s8(multiplier: mp.baseAddress, shift: sp.baseAddress, output_zero_point: stage.outputZeroPoint,
+                                    act_min: stage.activationMin, act_max: stage.activationMax, leaky: stage.leaky == nil ? 0 : 1,
+                                    leaky_multiplier: stage.leaky?.mantissa ?? 0, leaky_shift: stage.leaky?.shift ?? 0)
+            body(&rq)
+        } }
+    }
+
+    static func randomStage(_ n: Int, _ zp: Int32, _ r: inout SeededRandom) -> OutputStage {
+        let acts: [Activation] = [.none, .relu, .relu6, .leaky(alpha: 0.1)]
+        return OutputStage(activation: acts[r.index(4)], input: QuantParams(scale: Float(r.uniform(0.001, 0.1)), zeroPoint: zp),
+                           weightScales: (0..<n).map { _ in Float(r.uniform(0.001, 0.05)) },
+                           output: QuantParams(scale: Float(r.uniform(0.01, 2)), zeroPoint: Int32(r.index(256)) - 128))
+    }
+
+    @Test(arguments: [false, true])
+    func gemmIsBitExactAndTheKernelFollowsTheWeights(outlier: Bool) {
+        var r = SeededRandom(seed: outlier ? 811 : 810)
+        for _ in 0..<150 {
+            // Edge sizes often: 1 row, 5 and 8 channels (one vector), 16, 17, k 1..4 and around 32.
+            let m = r.index(4) == 0 ? 1 : 1 + r.index(19)
+            let n = [5, 8, 9, 16, 17, 1 + r.index(67)][r.index(6)], k = [1, 3, 4, 31, 33, 1 + r.index(300)][r.index(6)]
+            let zp = Int32(r.index(256)) - 128
+            let stage = Self.randomStage(n, zp, &r)
+            let kp = Int(sky_gemm_s8_k_padded(Int32(k))), lda = kp + 32 * r.index(2)
+            var a = [Int8](repeating: 0, count: m * lda)
+            for i in 0..<m { for q in 0..<k { a[i * lda + q] = r.index(4) == 0 ? (r.index(2) == 0 ? -128 : 127) : Int8(truncatingIfNeeded: r.index(256)) } }
+            let w = Self.weights(n * k, &r, outlier: outlier)
+            let bias = (0..<n).map { _ in Int32(r.index(100_001)) - 50_000 }
+            var expected = [Int8](repeating: 0, count: m * n)
+            expected.withUnsafeMutableBufferPointer { e in
+                for i in 0..<m {
+                    Int8Kernels.dense(Array(a[(i * lda)..<(i * lda + k)]), count: k, inputZeroPoint: zp, outFeatures: n,
+                                      weights: w, bias: bias, stage: stage, e.baseAddress! + i * n)
+                }
+            }
+            let packed = UnsafeMutableRawPointer.allocate(byteCount: sky_gemm_s8_packed_size(Int32(n), Int32(k)), alignment: 64)
+            defer { packed.deallocate() }
+            let chosen = sky_gemm_s8_pack_for(u8Kernel, w, bias, zp, Int32(n), Int32(k), packed)
+            #expect(chosen == (outlier || n <= 4 ? exactKernel : u8Kernel), "n=\(n) outlier \(outlier)")
+            #expect(sky_gemm_s8_kernel(packed) == chosen)
+            var got = [Int8](repeating: 0, count: m * n)
+            Self.requant(stage) { sky_gemm_s8(a, lda, Int32(m), packed, &$0, &got, n) }
+            #expect(got == expected, "m=\(m) n=\(n) k=\(k) outlier \(outlier)")
+            if got != expected { return }
+        }
+    }
+
+    @Test func layersOfFourChannelsOrFewerKeepTheExactKernel() {
+        var r = SeededRandom(seed: 812)
+        for n in 1...4 {
+            let w = Self.weights(n * 27, &r, outlier: false), bias = [Int32](repeating: 0, count: n)
+            let packed = UnsafeMutableRawPointer.allocate(byteCount: sky_gemm_s8_packed_size(Int32(n), 27), alignment: 64)
+            defer { packed.deallocate() }
+            #expect(sky_gemm_s8_pack_for(u8Kernel, w, bias, 0, Int32(n), 27, packed) == exactKernel)
+        }
+    }
+
+    /// sky_conv_s8 on random convolutions, as ConvKernelTests, with 7-bit weights: small-k
+    /// first layers (1-4 input channels), wide rows, rectangular kernels, strides, padding,
+    /// groups (gathered through im2col), row ranges that cut the image anywhere, and images
+    /// that end right after the last interior pixel (the 16-byte gathers must stay inside).
+    @Test func convolutionIsBitExactOnRandomShapes() {
+        var r = SeededRandom(seed: 813)
+        var u8Layers = 0
+        for _ in 0..<70 {
+            let groups = r.index(5) == 0 ? 2 + r.index(2) : 1
+            let cg = r.index(2) == 0 ? 1 + r.index(4) : 1 + r.index(40), cin = cg * groups
+            var c = Conv2D(outChannels: (1 + r.index(40)) * groups, kernel: 1, groups: groups)
+            c.kernelH = 1 + r.index(5); c.kernelW = 1 + r.index(5)
+            c.strideH = 1 + r.index(3); c.strideW = 1 + r.index(3)
+            c.padTop = r.index(c.kernelH); c.padLeft = r.index(c.kernelW)
+            let wide = r.index(3) == 0
+            let xs = wide ? TensorShape(h: c.kernelH + r.index(4), w: 24 * c.strideW + c.kernelW + r.index(30), c: cin)
+                          : TensorShape(h: c.kernelH + r.index(18), w: c.kernelW + r.index(18), c: cin)
+            let ys = TensorShape(h: (xs.h + c.padTop - c.kernelH) / c.strideH + 1, w: (xs.w + c.padLeft - c.kernelW) / c.strideW + 1,
+                                 c: c.outChannels)
+            let zp = Int32(r.index(256)) - 128
+            let stage = Self.randomStage(c.outChannels, zp, &r)
+            let k = c.kernelH * c.kernelW * cg, ocg = c.outChannels / groups
+            let x = (0..<xs.elements).map { _ in Int8(truncatingIfNeeded: r.index(256)) }
+            let w = Self.weights(c.outChannels * k, &r, outlier: false)
+            let bias = (0..<c.outChannels).map { _ in Int32(r.index(100_001)) - 50_000 }
+            var expected = [Int8](repeating: 0, count: ys.elements)
+            Int8Kernels.conv2d(x, xs, inputZeroPoint: zp, c, weights: w, bias: bias, stage: stage, &expected, ys)
+
+            let m = ys.h * ys.w, kp = Int(sky_gemm_s8_k_padded(Int32(k))), tile = 1 + r.index(m)
+            let packedStride = (sky_gemm_s8_packed_size(Int32(ocg), Int32(k)) + 63) / 64 * 64
+            let packed = UnsafeMutableRawPointer.allocate(byteCount: packedStride * groups, alignment: 64)
+            defer { packed.deallocate() }
+            var scratch = [Int8](repeating: 0, count: tile * kp)
+            let mult = stage.multipliers.map(\.mantissa), shift = stage.multipliers.map(\.shift)
+            var got = [Int8](repeating: 0, count: ys.elements)
+            for g in 0..<groups {
+                let chosen = sky_gemm_s8_pack_for(u8Kernel, Array(w[(g * ocg * k)...]), Array(bias[(g * ocg)...]), zp,
+                                                  Int32(ocg), Int32(k), packed + g * packedStride)
+                #expect(chosen == (ocg > 4 ? u8Kernel : exactKernel))
+                if chosen == u8Kernel { u8Layers += 1 }
+                mult.withUnsafeBufferPointer { mp in shift.withUnsafeBufferPointer { sp in
+                    var rq = sky_requant_s8(multiplier: mp.baseAddress! + g * ocg, shift: sp.baseAddress! + g * ocg,
+                                            output_zero_point: stage.outputZeroPoint, act_min: stage.activationMin,
+                                            act_max: stage.activationMax, leaky: stage.leaky == nil ? 0 : 1,
+                                            leaky_multiplier: stage.leaky?.mantissa ?? 0, leaky_shift: stage.leaky?.shift ?? 0)
+                    got.withUnsafeMutableBufferPointer { y in
+                        for row0 in stride(from: 0, to: m, by: tile) {
+                            sky_conv_s8(x, Int32(xs.h), Int32(xs.w), Int32(xs.c), Int32(c.kernelH), Int32(c.kernelW),
+                                        Int32(c.strideH), Int32(c.strideW), Int32(c.padTop), Int32(c.padLeft), Int32(ys.w),
+                                        Int32(row0), Int32(min(tile, m - row0)), Int32(g * cg), Int32(cg), Int8(truncatingIfNeeded: zp),
+                                        packed + g * packedStride, &rq, y.baseAddress! + row0 * ys.c + g * ocg, ys.c, &scratch, kp)
+                        }
+                    }
+                } }
+            }
+            #expect(got == expected, "\(xs) -> \(ys) k\(c.kernelH)x\(c.kernelW) s\(c.strideH)x\(c.strideW) groups \(groups)")
+            if got != expected { return }
+        }
+        #expect(u8Layers > 40, "most layers must take the u8 kernel")
+    }
+
+    @Test func sevenBitModelsRunBitExactAndAllocateNothing() throws {
+        for float in [TestModels.allOps(), TestModels.smallRealBogus()] {
+            let q = try Quantizer.quantize(float, calibration: TestModels.inputs(float, count: 4, seed: 9), weightBits: 7)
+            #expect(WeightBits.fitsSevenBits(q))
+            let eight = try TestModels.quantized(float)
+            #expect(!WeightBits.fitsSevenBits(eight), "8-bit quantization uses the whole range")
+            let batch = 3
+            let ex = try Executor(model: q, maxBatch: 4, threads: 1)
+            let items = TestModels.inputs(float, count: batch, seed: 21)
+            let out = ex.run(items.flatMap { $0 }, batch: batch)
+            for (b, x) in items.enumerated() {
+                let ref = try Int8Reference.run(q, input: x)
+                #expect(Array(out[(b * ex.outputCount)..<((b + 1) * ex.outputCount)]) == ref.output, "\(q.name) item \(b)")
+            }
+            let input = items.flatMap { $0 }
+            let output = UnsafeMutablePointer<Float>.allocate(capacity: batch * ex.outputCount)
+            defer { output.deallocate() }
+            input.withUnsafeBufferPointer { inp in
+                ex.run(input: inp.baseAddress!, batch: batch, output: output)
+                sky_allocations_begin()
+                for i in 0..<20 { ex.run(input: inp.baseAddress!, batch: 1 + i % batch, output: output) }
+                let count = UInt64(sky_allocations_end())
+                #expect(count == 0, "\(q.name): \(count) allocations in 20 runs")
+            }
+        }
+    }
+
+    @Test func weightBitsOutsideSevenAndEightAreRefused() {
+        let float = TestModels.smallRealBogus()
+        #expect(throws: ModelError.self) { try Quantizer.quantize(float, calibration: TestModels.inputs(float, count: 1, seed: 1), weightBits: 4) }
+    }
+}
