@@ -1,0 +1,80 @@
+import CSkyKernels
+import SkyCore
+@testable import SkyNN
+
+/// One random int8 convolution for the kernel tests: 1-4 input channels often (first
+/// layers), a third wide and short (rows of 24+ output pixels take the AVX2 direct
+/// path), rectangular kernels, strides, asymmetric padding, groups, and the output
+/// Int8Kernels.conv2d (the specification) gives for it.
+struct RandomConvolutionCase {
+    let c: Conv2D, xs: TensorShape, ys: TensorShape, zp: Int32, stage: OutputStage
+    let x: [Int8], w: [Int8], bias: [Int32], expected: [Int8]
+    /// Rows per sky_conv_s8 call: the call sequence cuts the image anywhere.
+    let tile: Int
+
+    /// `groupsOneIn`: one case in that many is grouped. `weights(count, &r)` draws the weights.
+    init(_ r: inout SeededRandom, groupsOneIn: Int, weights: (Int, inout SeededRandom) -> [Int8]) {
+        let groups = r.index(groupsOneIn) == 0 ? 2 + r.index(2) : 1
+        let cg = r.index(2) == 0 ? 1 + r.index(4) : 1 + r.index(40), cin = cg * groups
+        var c = Conv2D(outChannels: (1 + r.index(40)) * groups, kernel: 1, groups: groups)
+        c.kernelH = 1 + r.index(5); c.kernelW = 1 + r.index(5)
+        c.strideH = 1 + r.index(3); c.strideW = 1 + r.index(3)
+        c.padTop = r.index(c.kernelH); c.padLeft = r.index(c.kernelW)
+        let wide = r.index(3) == 0
+        xs = wide ? TensorShape(h: c.kernelH + r.index(4), w: 24 * c.strideW + c.kernelW + r.index(30), c: cin)
+                  : TensorShape(h: c.kernelH + r.index(18), w: c.kernelW + r.index(18), c: cin)
+        ys = TensorShape(h: (xs.h + c.padTop - c.kernelH) / c.strideH + 1, w: (xs.w + c.padLeft - c.kernelW) / c.strideW + 1,
+                         c: c.outChannels)
+        zp = Int32(r.index(256)) - 128
+        let acts: [Activation] = [.none, .relu, .relu6, .leaky(alpha: 0.1)]
+        stage = OutputStage(activation: acts[r.index(4)], input: QuantParams(scale: Float(r.uniform(0.001, 0.1)), zeroPoint: zp),
+                            weightScales: (0..<c.outChannels).map { _ in Float(r.uniform(0.001, 0.05)) },
+                            output: QuantParams(scale: Float(r.uniform(0.01, 2)), zeroPoint: Int32(r.index(256)) - 128))
+        let k = c.kernelH * c.kernelW * cg
+        x = (0..<xs.elements).map { _ in Int8(truncatingIfNeeded: r.index(256)) }
+        w = weights(c.outChannels * k, &r)
+        bias = (0..<c.outChannels).map { _ in Int32(r.index(100_001)) - 50_000 }
+        var expected = [Int8](repeating: 0, count: ys.elements)
+        Int8Kernels.conv2d(x, xs, inputZeroPoint: zp, c, weights: w, bias: bias, stage: stage, &expected, ys)
+        self.expected = expected
+        self.c = c
+        tile = 1 + r.index(ys.h * ys.w)
+    }
+
+    var description: String {
+        "\(xs) -> \(ys) k\(c.kernelH)x\(c.kernelW) s\(c.strideH)x\(c.strideW) groups \(c.groups)"
+    }
+
+    /// Packs each group's weights for `kernel` and runs sky_conv_s8 over the image in
+    /// tiles; returns the output and the kernel the packing chose for each group.
+    func run(kernel: Int32) -> (output: [Int8], chosen: [Int32]) {
+        let groups = c.groups, cg = xs.c / groups, ocg = c.outChannels / groups
+        let k = c.kernelH * c.kernelW * cg, m = ys.h * ys.w, kp = Int(sky_gemm_s8_k_padded(Int32(k)))
+        let packedStride = (sky_gemm_s8_packed_size(Int32(ocg), Int32(k)) + 63) / 64 * 64
+        let packed = UnsafeMutableRawPointer.allocate(byteCount: packedStride * groups, alignment: 64)
+        defer { packed.deallocate() }
+        var scratch = [Int8](repeating: 0, count: tile * kp)
+        let mult = stage.multipliers.map(\.mantissa), shift = stage.multipliers.map(\.shift)
+        var got = [Int8](repeating: 0, count: ys.elements)
+        var chosen: [Int32] = []
+        for g in 0..<groups {
+            chosen.append(sky_gemm_s8_pack_for(kernel, Array(w[(g * ocg * k)...]), Array(bias[(g * ocg)...]), zp,
+                                               Int32(ocg), Int32(k), packed + g * packedStride))
+            mult.withUnsafeBufferPointer { mp in shift.withUnsafeBufferPointer { sp in
+                var rq = sky_requant_s8(multiplier: mp.baseAddress! + g * ocg, shift: sp.baseAddress! + g * ocg,
+                                        output_zero_point: stage.outputZeroPoint, act_min: stage.activationMin,
+                                        act_max: stage.activationMax, leaky: stage.leaky == nil ? 0 : 1,
+                                        leaky_multiplier: stage.leaky?.mantissa ?? 0, leaky_shift: stage.leaky?.shift ?? 0)
+                got.withUnsafeMutableBufferPointer { y in
+                    for row0 in stride(from: 0, to: m, by: tile) {
+                        sky_conv_s8(x, Int32(xs.h), Int32(xs.w), Int32(xs.c), Int32(c.kernelH), Int32(c.kernelW),
+                                    Int32(c.strideH), Int32(c.strideW), Int32(c.padTop), Int32(c.padLeft), Int32(ys.w),
+                                    Int32(row0), Int32(min(tile, m - row0)), Int32(g * cg), Int32(cg), Int8(truncatingIfNeeded: zp),
+                                    packed + g * packedStride, &rq, y.baseAddress! + row0 * ys.c + g * ocg, ys.c, &scratch, kp)
+                    }
+                }
+            } }
+        }
+        return (got, chosen)
+    }
+}
