@@ -203,7 +203,7 @@ final class Orchestrator {
     }
 
     /// Alert samples (`site A<seq> made stored`), in file order.
-    private func readAlertSamples() -> [(key: String, made: Double, stored: Double)] {
+    func readAlertSamples() -> [(key: String, made: Double, stored: Double)] {
         guard let text = try? String(contentsOfFile: samples, encoding: .utf8) else { return [] }
         return text.split(separator: "\n").compactMap { line in
             let f = line.split(separator: " ")
@@ -213,7 +213,7 @@ final class Orchestrator {
     }
 
     /// Median and p99 of stored - made over the first storage of each alert after the first `skip` samples, ms.
-    private func alertLatency(skipping skip: Int) -> (median: Double, p99: Double, count: Int) {
+    func alertLatency(skipping skip: Int) -> (median: Double, p99: Double, count: Int) {
         var first: [String: Double] = [:]
         for s in readAlertSamples().dropFirst(skip) { first[s.key] = min(first[s.key] ?? .infinity, (s.stored - s.made) * 1000) }
         let v = first.values.sorted()
@@ -222,7 +222,7 @@ final class Orchestrator {
     }
 
     /// First storage of each record of the range: median and p99 of stored - made, in ms.
-    private func latency(in range: Range<UInt64>) -> (Double, Double, Int) {
+    func latency(in range: Range<UInt64>) -> (Double, Double, Int) {
         var first: [String: Double] = [:]
         for s in readSamples() where range.contains(s.index) {
             let key = "\(s.site)/\(s.index)"

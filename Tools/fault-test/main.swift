@@ -15,7 +15,10 @@ do {
     case "--throughput":
         let o = try Options(Array(args.dropFirst()))
         try Orchestrator(o).runThroughput(repeats: max(1, try o.int("repeats", default: 5)))
-    case "-h", "--help": print("usage: fault-test [--throughput [--repeats N]] [run] [--no-batch] [--sites N] [--records N] [--fault-records N] [--cut-seconds S] [--broker-queue N] [--window N] [--keep]")
+    case "--latency":
+        let o = try Options(Array(args.dropFirst()))
+        try Orchestrator(o).runLatency(repeats: max(1, try o.int("repeats", default: 5)))
+    case "-h", "--help": print("usage: fault-test [--throughput [--repeats N] | --latency [--repeats N]] [run] [--no-batch] [--sites N] [--records N] [--fault-records N] [--cut-seconds S] [--broker-queue N] [--window N] [--keep]")
     default: try Orchestrator(Options(args)).run()
     }
 } catch {
