@@ -1,18 +1,14 @@
 import Foundation
-import SkyTelemetry
 
 extension Orchestrator {
     /// `fault-test --latency [--repeats N]`: only the paced phase (200 records/s per site,
     /// an alert with stamps after every 20th), repeated, so the tail of the latency can be
     /// seen over more samples than one full run gives.
     func runLatency(repeats: Int) throws {
-        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        defer {
-            hub.map { stopProcess($0) }
-            if !keep { try? FileManager.default.removeItem(at: work) } else { print("work directory kept: \(work.path)") }
-        }
-        broker = try LocalMosquitto(extraConfig: ["max_queued_messages \(brokerQueue)"])
-        try startHub()
+        try withBrokerAndHub { try measureLatency(repeats: repeats) }
+    }
+
+    private func measureLatency(repeats: Int) throws {
         print("fault-test --latency: \(sites) sites x 500 paced records (200/s each, an alert after every 20th), \(repeats) repeats, load average \(loadAverage())")
         print("run  records p50 ms  p99 ms   alerts p50 ms  p99 ms  lost dup  load")
         var rows: [Row] = []

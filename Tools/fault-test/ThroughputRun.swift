@@ -13,7 +13,8 @@ extension Orchestrator {
         }
     }
 
-    func runThroughput(repeats: Int) throws {
+    /// The repeated-phase modes: a work directory, a broker and a hub for `body`, cleaned up after.
+    func withBrokerAndHub(_ body: () throws -> Void) throws {
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer {
             hub.map { stopProcess($0) }
@@ -21,6 +22,14 @@ extension Orchestrator {
         }
         broker = try LocalMosquitto(extraConfig: ["max_queued_messages \(brokerQueue)"])
         try startHub()
+        try body()
+    }
+
+    func runThroughput(repeats: Int) throws {
+        try withBrokerAndHub { try measureThroughput(repeats: repeats) }
+    }
+
+    private func measureThroughput(repeats: Int) throws {
         print("fault-test --throughput: \(sites) sites x \(throughputRecords) records, \(repeats) repeats, window \(window), batching \(batching ? "on" : "off"), load average \(loadAverage())")
         var rows: [Row] = []
         var rates: [Double] = []
