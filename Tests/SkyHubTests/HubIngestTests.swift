@@ -9,10 +9,7 @@ struct HubIngestTests {
     @Test func storesExactlyWhatTwoPublishersSentAndAcksEmptyTheirOutboxes() throws {
         let broker = try LocalMosquitto()
         let dir = try TempDir()
-        let store = try HubStore(path: dir.path("hub.sqlite"))
-        let ingest = try HubIngest(store: store, configuration: config(broker, "hub"))
-        ingest.start()
-        #expect(ingest.waitUntilReady(timeout: 5))
+        let (store, ingest) = try startHub(broker, dir)
 
         let fixedTime: Double = 1_795_600_000.25
         let addresses = [NodeAddress(site: "alpha", node: "cam1"), NodeAddress(site: "beta", node: "cam2")]
@@ -67,10 +64,7 @@ struct HubIngestTests {
     @Test func duplicatesReplaysAndGapsChangeNothingAndAcksStayCumulative() throws {
         let broker = try LocalMosquitto()
         let dir = try TempDir()
-        let store = try HubStore(path: dir.path("hub.sqlite"))
-        let ingest = try HubIngest(store: store, configuration: config(broker, "hub"))
-        ingest.start()
-        #expect(ingest.waitUntilReady(timeout: 5))
+        let (store, ingest) = try startHub(broker, dir)
 
         let a = NodeAddress(site: "gamma", node: "cam1")
         let boot: UInt64 = 1_795_000_100

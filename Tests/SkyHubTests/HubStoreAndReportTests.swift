@@ -156,10 +156,7 @@ import Testing
     @Test func recordsPublishedAcrossABrokerCrashAllArriveOnce() throws {
         let broker = try LocalMosquitto()
         let dir = try TempDir()
-        let store = try HubStore(path: dir.path("hub.sqlite"))
-        let ingest = try HubIngest(store: store, configuration: config(broker, "hub"))
-        ingest.start()
-        #expect(ingest.waitUntilReady(timeout: 5))
+        let (store, ingest) = try startHub(broker, dir)
         let a = NodeAddress(site: "theta", node: "cam1")
         let p = try TelemetryPublisher(configuration: config(broker, "theta"), address: a, boot: 500, birth: testBirth)
         p.start()

@@ -2,6 +2,7 @@ import Foundation
 import SkyCore
 import SkyHub
 import SkyTelemetry
+import Testing
 @_exported import SkyTestSupport
 
 /// Lines the hub logs.
@@ -14,6 +15,15 @@ final class LogLines: @unchecked Sendable {
 
 /// The hub tests' client configuration: unique id, fast retries.
 func config(_ broker: LocalMosquitto, _ id: String) -> MQTTClientConfiguration { clientConfig(broker, id) }
+
+/// A hub store in `dir` and its ingest, subscribed to `broker` and ready.
+func startHub(_ broker: LocalMosquitto, _ dir: TempDir) throws -> (HubStore, HubIngest) {
+    let store = try HubStore(path: dir.path("hub.sqlite"))
+    let ingest = try HubIngest(store: store, configuration: config(broker, "hub"))
+    ingest.start()
+    #expect(ingest.waitUntilReady(timeout: 5))
+    return (store, ingest)
+}
 
 /// A frame whose measurements vary with `i` so every stored row differs.
 func frame(_ i: Int, background: Double? = nil, stars: Int? = nil, met: Bool? = nil) -> FrameReport {
