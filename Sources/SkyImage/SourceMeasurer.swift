@@ -237,32 +237,41 @@ struct SourceMeasurer {
     /// iterated; nil when the weights vanish or the centre runs away.
     func windowedCentroid(x startX: Double, y startY: Double, sigma: Double) -> (Double, Double)? {
         var x = startX, y = startY
-        let r = 4 * sigma, inv = 1 / (2 * sigma * sigma)
         for _ in 0..<16 {
-            let x0 = max(0, Int((x - r).rounded(.down))), x1 = min(width - 1, Int((x + r).rounded(.up)))
-            let y0 = max(0, Int((y - r).rounded(.down))), y1 = min(height - 1, Int((y + r).rounded(.up)))
-            guard x0 <= x1, y0 <= y1 else { return nil }
-            var norm = 0.0, mx = 0.0, my = 0.0
-            let separable = fillColumnWeights(x0, x1, centre: x, inv: inv)
-            for py in y0...y1 {
-                let dy = Double(py) - y
-                let wy = separable ? exp(-dy * dy * inv) : 0
-                for px in x0...x1 {
-                    let dx = Double(px) - x
-                    let d2 = dx * dx + dy * dy
-                    if d2 > r * r { continue }
-                    let weight = separable ? wy * columnWeights[px - x0] : exp(-d2 * inv)
-                    let wv = weight * Double(subtracted[py * width + px])
-                    norm += wv; mx += wv * dx; my += wv * dy
-                }
-            }
-            guard norm > 0 else { return nil }
-            let stepX = 2 * mx / norm, stepY = 2 * my / norm
+            guard let m = gaussianWindowSums(x: x, y: y, sigma: sigma), m.norm > 0 else { return nil }
+            let stepX = 2 * m.mx / m.norm, stepY = 2 * m.my / m.norm
             x += stepX; y += stepY
             if (x - startX) * (x - startX) + (y - startY) * (y - startY) > max(4, 4 * sigma * sigma) { return nil }
             if stepX * stepX + stepY * stepY < 4e-8 { break }
         }
         return (x, y)
+    }
+
+    /// Sums over the disc of radius 4 sigma around (x, y) of w·v, w·v·dx, w·v·dy and w·v·r²,
+    /// where v is the background-subtracted pixel and w the Gaussian weight of that sigma
+    /// (separable through `columnWeights` when the window fits it); nil when the window
+    /// lies outside the image.
+    @inline(__always)
+    func gaussianWindowSums(x: Double, y: Double, sigma: Double) -> (norm: Double, mx: Double, my: Double, mr2: Double)? {
+        let r = 4 * sigma, inv = 1 / (2 * sigma * sigma)
+        let x0 = max(0, Int((x - r).rounded(.down))), x1 = min(width - 1, Int((x + r).rounded(.up)))
+        let y0 = max(0, Int((y - r).rounded(.down))), y1 = min(height - 1, Int((y + r).rounded(.up)))
+        guard x0 <= x1, y0 <= y1 else { return nil }
+        var norm = 0.0, mx = 0.0, my = 0.0, mr2 = 0.0
+        let separable = fillColumnWeights(x0, x1, centre: x, inv: inv)
+        for py in y0...y1 {
+            let dy = Double(py) - y
+            let wy = separable ? exp(-dy * dy * inv) : 0
+            for px in x0...x1 {
+                let dx = Double(px) - x
+                let d2 = dx * dx + dy * dy
+                if d2 > r * r { continue }
+                let weight = separable ? wy * columnWeights[px - x0] : exp(-d2 * inv)
+                let wv = weight * Double(subtracted[py * width + px])
+                norm += wv; mx += wv * dx; my += wv * dy; mr2 += wv * d2
+            }
+        }
+        return (norm, mx, my, mr2)
     }
 
     /// exp(-(x - centre)^2 inv) for x in x0...x1 into `columnWeights`; false when the window is wider than it.
@@ -285,27 +294,8 @@ struct SourceMeasurer {
         var s2 = start * start
         var settled = false
         for _ in 0..<20 {
-            let sigma = s2.squareRoot()
-            let r = 4 * sigma, inv = 1 / (2 * s2)
-            let x0 = max(0, Int((cx - r).rounded(.down))), x1 = min(width - 1, Int((cx + r).rounded(.up)))
-            let y0 = max(0, Int((cy - r).rounded(.down))), y1 = min(height - 1, Int((cy + r).rounded(.up)))
-            guard x0 <= x1, y0 <= y1 else { return .nan }
-            var norm = 0.0, m2 = 0.0
-            let separable = fillColumnWeights(x0, x1, centre: cx, inv: inv)
-            for py in y0...y1 {
-                let dy = Double(py) - cy
-                let wy = separable ? exp(-dy * dy * inv) : 0
-                for px in x0...x1 {
-                    let dx = Double(px) - cx
-                    let d2 = dx * dx + dy * dy
-                    if d2 > r * r { continue }
-                    let weight = separable ? wy * columnWeights[px - x0] : exp(-d2 * inv)
-                    let wv = weight * Double(subtracted[py * width + px])
-                    norm += wv; m2 += wv * d2
-                }
-            }
-            guard norm > 0 else { return .nan }
-            let m = m2 / norm
+            guard let sums = gaussianWindowSums(x: cx, y: cy, sigma: s2.squareRoot()), sums.norm > 0 else { return .nan }
+            let m = sums.mr2 / sums.norm
             guard m > 0 else { return .nan }
             // v = m s2 / (2 s2 - m); steps limited to a factor 2 for profiles far from Gaussian.
             var next = 2 * s2 > m ? m * s2 / (2 * s2 - m) : 2 * s2
