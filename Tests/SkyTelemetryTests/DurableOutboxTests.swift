@@ -52,6 +52,19 @@ func record(_ boot: UInt64, _ seq: UInt64, kind: String = "frame", bytes: Int = 
     }
 
     /// Cut the file at every byte: whatever was whole is read back exactly, the rest is discarded.
+    /// A hub that keeps up acknowledges each record right after it is written: the cache of
+    /// recent records must not keep a key per record ever written.
+    @Test func promptAcknowledgementsKeepTheRecentCacheBounded() throws {
+        let dir = try TempDirectory("outbox-acks")
+        defer { dir.cleanup() }
+        let box = try DurableOutbox(directory: dir.url, options: .init(segmentBytes: 1 << 20, sync: .onRotate))
+        for seq in 1...20_000 as ClosedRange<UInt64> {
+            #expect(try box.append(record(7, seq)))
+            #expect(try box.removeThrough(boot: 7, upTo: seq) == 1)
+        }
+        #expect(box.recentOrderStorage <= 8_200, "order list holds \(box.recentOrderStorage) keys after 20,000 acknowledged records")
+    }
+
     @Test func aTornLastRecordIsDiscardedAtEveryCutPoint() throws {
         let dir = try TempDirectory("outbox-torn")
         defer { dir.cleanup() }

@@ -102,6 +102,9 @@ public final class DurableOutbox: RecordOutbox {
     /// (open + pread + CRC per record). Bounded: at most `recentLimit` records and
     /// `recentByteLimit` payload bytes; older ones are read from their segment as before.
     private var recent: [OutboxKey: PendingRecord] = [:]
+    /// Slots the recent-record cache's order list holds, stepped-over ones included (tests
+    /// check it stays bounded).
+    var recentOrderStorage: Int { recentOrder.count }
     private var recentOrder: [OutboxKey] = []
     private var recentHead = 0
     private var recentBytes = 0
@@ -266,6 +269,9 @@ public final class DurableOutbox: RecordOutbox {
             forget(recentOrder[recentHead])
             recentHead += 1
         }
+        // Acknowledged records were already forgotten (in order, acks are cumulative): step
+        // over them too, or the order list would grow by a key per record while the hub keeps up.
+        while recentHead < recentOrder.count, recent[recentOrder[recentHead]] == nil { recentHead += 1 }
         if recentHead > 4096 && recentHead * 2 > recentOrder.count {
             recentOrder.removeFirst(recentHead)
             recentHead = 0
