@@ -7,7 +7,8 @@ with `skymodel bench`: same architecture, same float weights, same thread count.
     python3 Tools/ort_compare.py rb.skynn --threads 1 [--json]
 
 Prints median latency per call (ms) at batch 1 and 64, and checks the ONNX fp32
-graph against SkyNN's float reference outputs when --check FILE.npy is given.
+graph against SkyNN's float reference outputs when --check SKYMODEL (the skymodel
+binary) is given.
 The model file is read directly (header, section table, JSON graph, blobs)."""
 import argparse, json, struct, sys, tempfile, time, os
 import numpy as np

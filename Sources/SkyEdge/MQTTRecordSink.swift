@@ -39,7 +39,7 @@ public final class MQTTRecordSink: RecordSink, @unchecked Sendable {
         if box.recovery.records > 0 || box.recovery.tornBytesDiscarded > 0 {
             Log.info("outbox \(directory): \(box.recovery.records) unacknowledged records from earlier runs, \(box.recovery.tornBytesDiscarded) torn bytes discarded")
         }
-        // A restart within the same second must not reuse the previous run's boot epoch.
+        // A restart within the same millisecond must not reuse the previous run's boot epoch.
         let bootEpoch = try box.claimBoot(proposed: boot)
         let birth = BirthReport(board: board.name, software: SkyEdgeVersion.software,
                                 capabilities: ["frame-summary", "source:\(config.source.kind.rawValue)"],

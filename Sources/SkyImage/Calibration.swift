@@ -151,6 +151,9 @@ public enum Calibration {
         for m in [bias, dark, flat].compactMap({ $0 }) where m.width != raw.width || m.height != raw.height {
             throw .sizeMismatch("master \(m.width) x \(m.height) vs frame \(raw.width) x \(raw.height)")
         }
+        if let m = mask, m.width != raw.width || m.height != raw.height {
+            throw .sizeMismatch("bad-pixel mask \(m.width) x \(m.height) vs frame \(raw.width) x \(raw.height)")
+        }
         let scale = dark != nil && darkExposure > 0 ? Float(exposure / darkExposure) : 0
         let g = Float(gain ?? 1)
         let out = OwnedImage<Float>(width: raw.width, height: raw.height, fill: 0)

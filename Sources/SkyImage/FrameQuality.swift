@@ -128,7 +128,7 @@ public enum FrameQualityJudge {
         // Seeing from the bright stars: the width of faint ones is biased up by noise.
         let bright = stars.filter { $0.flux > 50 * $0.fluxError }
         let seeingStars = bright.count >= 5 ? bright : stars.filter { $0.flux > 20 * $0.fluxError }
-        let fwhms = (seeingStars.isEmpty ? stars : seeingStars).map(\.fwhm).sorted()
+        let fwhms = (seeingStars.isEmpty ? stars : seeingStars).map(\.fwhm)
         if !fwhms.isEmpty {
             q.fwhmPx = median(fwhms)
             if let scale = options.pixelScale { q.fwhmArcsec = q.fwhmPx * scale }

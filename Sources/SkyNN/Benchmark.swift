@@ -135,7 +135,6 @@ public enum Benchmark {
     public static func conv(_ s: ConvShape, threadsAll: Int, repeats: Int) throws -> ConvResult {
         let model = try convModel(s), model7 = try convModel(s, weightBits: 7)
         let oshape = try model.shapes()[1]
-        _ = oshape.elements
         let batch = max(1, 40_000_000 / s.macsPerItem)
         let m = oshape.h * oshape.w * batch, n = s.outChannels, k = s.kernel * s.kernel * s.input.c
         let q0 = model.nodes[0].quant!

@@ -77,7 +77,7 @@ struct Bench: ParsableCommand {
                                            pk(c.exactGMACs1t), pk(c.u8GMACs1t), c.exactGMACsAll, c.u8GMACsAll, c.sgemmGMACsAll,
                                            c.int8GMACsAll / c.sgemmGMACsAll))
         }
-        print("(GMAC/s; int8 = im2col + GEMM + requantize through the executor; sgemm = cblas_sgemm on the same M x N x K, im2col not timed)")
+        print("(GMAC/s; int8 = sky_conv_s8 (implicit GEMM, requantized) through the executor; sgemm = cblas_sgemm on the same M x N x K, im2col not timed)")
         print("models: 7-bit weights; 8b columns: the same models with 8-bit weights")
         print(pad("model", 14) + "  MMAC/item  arena b1   arena b64   b1 ms (1t)  b64 ms (1t)  ms/item b64   b1 ms (all)  b64 ms (all)  8b b1 ms  8b b64 ms")
         for (m, e) in zip(models, eightBit) {

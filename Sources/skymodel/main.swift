@@ -169,7 +169,7 @@ struct Eval: ParsableCommand {
         let ms = Date().timeIntervalSince(t0) * 1000
         var line = String(format: "%d items in %.1f ms (%.3f ms/item, batch %d, %d threads)", d.count, ms, ms / Double(d.count), batch, threads)
         if classifies { line += String(format: "; int8 accuracy %.2f%%", 100 * Double(correct) / Double(d.count)) }
-        if model.hasFloatWeights { line += "; float vs int8 on this data: \(try Agreement.measure(float: model, int8: try Executor(model: model), data: d))" }
+        if model.hasFloatWeights { line += "; float vs int8 on this data: \(try Agreement.measure(float: model, int8: ex, data: d))" }
         print(line)
     }
 }
