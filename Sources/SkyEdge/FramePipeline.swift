@@ -12,7 +12,7 @@ public struct FramePipeline {
     let floatFrame: UnsafeMutableBufferPointer<Float>
     var catalog: SourceCatalog
     var quality: QualityOptions
-    let defaultSaturation: UInt16
+    var defaultSaturation: UInt16
     /// Simulated seconds per real second: deadlines shrink by this factor.
     let timeScale: Double
     var frameIndex: UInt64 = 0
@@ -30,6 +30,14 @@ public struct FramePipeline {
         quality = QualityOptions()
         defaultSaturation = UInt16(clamping: config.pipeline.saturation)
         timeScale = config.source.kind == .simulator ? config.source.accelerate : 1
+    }
+
+    /// Takes the thresholds of a reloaded config (detection sigma, minimum area, saturation)
+    /// in place: ConfigReload refused anything that changes the plan, so the extractor's
+    /// memory stays as it is, and nothing is allocated beside it.
+    mutating func applyThresholds(of config: SiteConfig) {
+        extractor.options = config.extractionOptions
+        defaultSaturation = UInt16(clamping: config.pipeline.saturation)
     }
 
     /// Seconds until the next exposure ends, which is when this frame must be done.

@@ -85,10 +85,7 @@ public final class SiteRuntime: @unchecked Sendable {
         var nextStatus = MonotonicClock.seconds() + live.statusInterval
         while !isStopping {
             if let changed = controls.takePipelineChange() {
-                // Same plan (ConfigReload checked it), so the same arena regions; only thresholds differ.
-                let index = pipeline.frameIndex
-                pipeline = FramePipeline(config: changed, arena: arena)
-                pipeline.frameIndex = index
+                pipeline.applyThresholds(of: changed)
             }
             live = controls.config
             if let (index, frame) = ring.takeReady(timeout: 0.2) {
