@@ -18,11 +18,6 @@ public struct V4L2DeviceInfo: Sendable, Equatable, Codable {
         self.capabilities = capabilities; self.isCaptureDevice = isCaptureDevice
         self.formats = formats; self.problem = problem
     }
-
-    /// The formats among them that this source can convert, best first.
-    public var supportedFormats: [V4L2PixelFormat] {
-        V4L2PixelFormat.preferenceOrder.filter { f in formats.contains { $0.fourcc == f.fourccName && !$0.isEmulated } }
-    }
 }
 
 /// One pixel format a device offers.

@@ -160,22 +160,6 @@ public final class FITSFile {
         return FITSFile.keywordText(f, name)
     }
 
-    /// Every header card of the HDU, 80 characters each, without END.
-    public func headerCards(hdu: FITSHDUSelector = .firstImage) throws(FITSError) -> [String] {
-        let f = try move(to: hduNumber(hdu))
-        var status: Int32 = 0
-        var count: Int32 = 0, more: Int32 = 0
-        ffghsp(f, &count, &more, &status)
-        var cards: [String] = []
-        var card = [CChar](repeating: 0, count: Int(FLEN_CARD) + 1)
-        for i in 0..<max(0, Int(count)) {
-            guard ffgrec(f, Int32(i + 1), &card, &status) == 0 else { break }
-            cards.append(cString(card))
-        }
-        ffcmsg()
-        return cards
-    }
-
     /// Geometry, scaling and the pipeline's header keywords of an image HDU.
     public func metadata(hdu: FITSHDUSelector = .firstImage) throws(FITSError) -> FrameMetadata {
         let image = try image(hdu)

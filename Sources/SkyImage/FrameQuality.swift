@@ -16,11 +16,8 @@ public struct QualityOptions: Sendable, Equatable {
     /// Grid for transparency per region.
     public var gridColumns = 4
     public var gridRows = 4
-    /// Stars per region of a clear frame of this field; nil: the frame's own best regions stand in.
-    public var clearStarsPerRegion: Double?
-    /// Stars in each region (same layout) of a clear frame of this field at this frame's depth; overrides `clearStarsPerRegion`.
-    public var clearRegionStars: [Int]?
-    /// A clear frame of this field, its stars held to this frame's depth (see `CloudRule`); overrides the two above.
+    /// A clear frame of this field, its stars held to this frame's depth (see `CloudRule`);
+    /// nil: the frame's own best quarter of regions stands in for a clear sky.
     public var clearReference: ClearSkyReference?
     public var cloudRule = CloudRule()
     /// Exposure in seconds (for the sky brightness and the depth against `clearReference`).

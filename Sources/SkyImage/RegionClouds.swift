@@ -90,14 +90,10 @@ struct RegionCloudAssessment {
            reference.regionNoise.count == map.count {
             let exposure = options.exposure ?? reference.exposure
             assess(reference: reference, exposure: exposure, rule: options.cloudRule)
-        } else if let clear = options.clearRegionStars, clear.count == map.count {
-            // A reference at this frame's depth.
-            assess(reference: ClearSkyReference(regionStars: clear.map(Double.init), regionNoise: noise, exposure: 1),
-                   exposure: 1, rule: options.cloudRule)
         } else {
             // No reference: the frame's own best quarter of regions stands in for a clear sky.
             let best = Double(counts.sorted()[counts.count * 3 / 4])
-            let reference = options.clearStarsPerRegion ?? best
+            let reference = best
             expected = [Double](repeating: reference, count: counts.count)
             judged = [Bool](repeating: true, count: counts.count)
             cloudy = counts.map { reference > 0 ? Double($0) < options.cloudRule.cloudyFraction * reference : true }
