@@ -29,7 +29,7 @@ public struct FramePipeline {
         catalog = SourceCatalog(capacity: config.pipeline.maxStars)
         quality = QualityOptions()
         defaultSaturation = UInt16(clamping: config.pipeline.saturation)
-        timeScale = config.source.kind == .simulator ? config.source.accelerate : 1
+        timeScale = config.timeScale
     }
 
     /// Takes the thresholds of a reloaded config (detection sigma, minimum area, saturation)

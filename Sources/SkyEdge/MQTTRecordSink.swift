@@ -44,7 +44,7 @@ public final class MQTTRecordSink: RecordSink, @unchecked Sendable {
         let birth = BirthReport(board: board.name, software: SkyEdgeVersion.software,
                                 capabilities: ["frame-summary", "source:\(config.source.kind.rawValue)"],
                                 models: [], frameWidth: config.maxFrameWidth, frameHeight: config.maxFrameHeight,
-                                exposure: config.source.exposure ?? (config.source.kind == .simulator ? 30 : nil),
+                                exposure: config.effectiveExposure,
                                 cadence: config.source.cadence)
         self.birth = Mutex(birth)
         publisher = try TelemetryPublisher(configuration: mqtt, address: config.address, boot: bootEpoch, birth: birth,

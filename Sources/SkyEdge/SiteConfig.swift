@@ -284,8 +284,7 @@ extension SiteConfig {
         guard (1...64).contains(pipeline.threads) else { throw fail("pipeline.threads must be 1...64") }
         guard statusInterval > 0 else { throw fail("statusInterval must be positive") }
         if let e = source.exposure, !(e > 0 && e <= 86_400) { throw fail("source.exposure must be 0...86400 seconds") }
-        let exposure = source.exposure ?? (source.kind == .simulator ? 30 : nil)
-        if let reason = CaptureSettings(exposure: exposure, cadence: source.cadence).problem() {
+        if let reason = CaptureSettings(exposure: effectiveExposure, cadence: source.cadence).problem() {
             throw fail("source.\(reason)")
         }
         guard LogLevel(rawValue: logLevel) != nil else { throw fail("logLevel must be info, warn or error") }
@@ -294,7 +293,7 @@ extension SiteConfig {
             guard source.width <= maxFrameWidth, source.height <= maxFrameHeight, source.width >= 16, source.height >= 16 else {
                 throw fail("simulated frame \(source.width)x\(source.height) must be 16 px or more and fit maxFrameWidth x maxFrameHeight")
             }
-            guard (source.exposure ?? 30) > 0, source.accelerate > 0 else { throw fail("source.exposure and source.accelerate must be positive") }
+            guard source.accelerate > 0 else { throw fail("source.accelerate must be positive") }
             guard (10...25).contains(source.skyBrightness), (0.5...50).contains(source.fwhm), (0...1).contains(source.clouds) else {
                 throw fail("source.skyBrightness must be 10...25 mag/arcsec^2, source.fwhm 0.5...50 px, source.clouds 0...1")
             }
@@ -307,4 +306,12 @@ extension SiteConfig {
             }
         }
     }
+}
+
+extension SiteConfig {
+    /// The exposure the site starts with: the configured one, the simulator's 30 s default,
+    /// or nil for a camera left at its driver's setting.
+    public var effectiveExposure: Double? { source.exposure ?? (source.kind == .simulator ? 30 : nil) }
+    /// Real seconds per second of the site's clock: the simulator runs `accelerate` times faster.
+    public var timeScale: Double { source.kind == .simulator ? source.accelerate : 1 }
 }

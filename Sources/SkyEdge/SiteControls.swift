@@ -24,7 +24,7 @@ final class SiteControls: @unchecked Sendable {
 
     init(config: SiteConfig) {
         running = config
-        exposureNow = config.source.exposure ?? (config.source.kind == .simulator ? 30 : nil)
+        exposureNow = config.effectiveExposure
     }
 
     var config: SiteConfig { cond.withLock { running } }

@@ -31,8 +31,7 @@ extension SiteRuntime {
         }
     }
 
-    /// Wall-clock seconds per unit of the site's seconds (the simulator's acceleration).
-    var timeScale: Double { config.source.kind == .simulator ? config.source.accelerate : 1 }
+    var timeScale: Double { config.timeScale }
 
     func setExposure(_ seconds: Double) -> CommandOutcome {
         guard source is ExposureControllable else {
