@@ -81,43 +81,12 @@ public struct PixelStatistics: Sendable, Equatable {
     /// Median of a[0..<n] by selection (reorders a).
     private static func middle(_ a: UnsafeMutablePointer<Float>, _ n: Int) -> Double {
         let k = (n - 1) / 2
-        let lower = Double(select(a, n, k))
+        let lower = Double(selectKth(UnsafeMutableBufferPointer(start: a, count: n), k))
         if n % 2 == 1 { return lower }
         // After selection everything right of k is >= a[k]; the upper middle is their minimum.
         var upper = a[k + 1]
         for i in (k + 2)..<Swift.max(k + 2, n) { upper = Swift.min(upper, a[i]) }
         return (lower + Double(upper)) / 2
-    }
-
-    /// Puts the k-th smallest of a[0..<n] at a[k], smaller-or-equal ones left of it and
-    /// greater-or-equal right (Hoare partitioning with a median-of-three pivot, which
-    /// stays fast on the long runs of equal values flat images have).
-    static func select(_ a: UnsafeMutablePointer<Float>, _ n: Int, _ k: Int) -> Float {
-        var l = 0, r = n - 1
-        @inline(__always) func swapAt(_ i: Int, _ j: Int) { let t = a[i]; a[i] = a[j]; a[j] = t }
-        while true {
-            if r <= l &+ 1 {
-                if r == l &+ 1 && a[r] < a[l] { swapAt(l, r) }
-                return a[k]
-            }
-            let mid = (l &+ r) >> 1
-            swapAt(mid, l &+ 1)
-            if a[l] > a[r] { swapAt(l, r) }
-            if a[l &+ 1] > a[r] { swapAt(l &+ 1, r) }
-            if a[l] > a[l &+ 1] { swapAt(l, l &+ 1) }
-            var i = l &+ 1, j = r
-            let pivot = a[l &+ 1]
-            while true {
-                repeat { i &+= 1 } while a[i] < pivot
-                repeat { j &-= 1 } while a[j] > pivot
-                if j < i { break }
-                swapAt(i, j)
-            }
-            a[l &+ 1] = a[j]
-            a[j] = pivot
-            if j >= k { r = j &- 1 }
-            if j <= k { l = i }
-        }
     }
 
     // MARK: UInt16
