@@ -73,7 +73,7 @@ public struct ExecutionPlan: Sendable {
             case .dense:
                 let k = x.elements, kp = Int(sky_gemm_s8_k_padded(Int32(k)))
                 tiles[i] = min(ExecutionPlan.tileRows(kp), maxBatch)
-                perThread[i] = k % 32 == 0 ? 0 : tiles[i] * kp
+                perThread[i] = ExecutionPlan.isPaddedRow(k) ? 0 : tiles[i] * kp
             default: break
             }
         }
@@ -123,8 +123,11 @@ public struct ExecutionPlan: Sendable {
     /// 1x1 stride-1 unpadded convolution whose input rows already are GEMM rows.
     static func isDirect(_ c: Conv2D, _ x: TensorShape) -> Bool {
         c.groups == 1 && c.kernelH == 1 && c.kernelW == 1 && c.strideH == 1 && c.strideW == 1 &&
-            c.padTop + c.padLeft + c.padBottom + c.padRight == 0 && x.c % 32 == 0
+            c.padTop + c.padLeft + c.padBottom + c.padRight == 0 && isPaddedRow(x.c)
     }
+    /// A row of k int8 values the GEMM can read in place: k is already a multiple of the
+    /// kernels' K alignment (SKY_GEMM_KALIGN), so no padded copy is needed.
+    static func isPaddedRow(_ k: Int) -> Bool { Int(sky_gemm_s8_k_padded(Int32(k))) == k }
     /// About 16 KiB of im2col rows per tile: stays in L1 while the weights stream by.
     static func tileRows(_ kp: Int) -> Int { max(8, min(256, 16384 / kp)) / 2 * 2 }
 }

@@ -152,7 +152,7 @@ public final class Executor: @unchecked Sendable {
             let (m, sh) = requant(stage, n)
             let k = st.xs.elements
             st.kp = Int(sky_gemm_s8_k_padded(Int32(k)))
-            st.direct = k % 32 == 0
+            st.direct = ExecutionPlan.isPaddedRow(k)
             let packed = alloc(sky_gemm_s8_packed_size(Int32(n), Int32(k)), UInt8.self)
             try node.weights!.int8!.withUnsafeBufferPointer { wp in try node.weights!.bias!.withUnsafeBufferPointer { bp in
                 try pack(wp.baseAddress!, bp.baseAddress!, n: n, k: k, into: UnsafeMutableRawPointer(packed))
