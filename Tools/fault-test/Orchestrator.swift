@@ -50,7 +50,8 @@ final class Orchestrator {
     var broker: LocalMosquitto!
     var hub: Process?
     var siteProcs: [Process?] = []
-    var nextIndex: [UInt64]
+    /// First record index of the next phase (the same for every site).
+    var nextIndex: UInt64 = 0
     /// Seconds to decode one small record (set by `storeCapacity`).
     var decodeSeconds = 0.0
 
@@ -65,7 +66,6 @@ final class Orchestrator {
         batching = !o.flag("no-batch")
         work = FileManager.default.temporaryDirectory.appendingPathComponent("fault-test-\(getpid())")
         exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        nextIndex = Array(repeating: 0, count: sites)
         siteProcs = Array(repeating: nil, count: sites)
     }
 
@@ -120,7 +120,7 @@ final class Orchestrator {
 
     /// Streams `count` records per site; injects `fault` one second in; waits; verifies.
     func phase(_ fault: Fault, count: Int, rate: Double, rows: inout [Row], quiet: Bool = false, alertEvery: Int = 0) throws -> Range<UInt64> {
-        let start = nextIndex[0]
+        let start = nextIndex
         let storedBefore = try HubStore(path: db).recordCount()
         var storedAtFault: Int?
         for i in 0..<sites { siteProcs[i] = try launchSite(i, start: start, count: count, rate: rate, alertEvery: alertEvery) }
@@ -138,7 +138,7 @@ final class Orchestrator {
             case .siteKill:
                 if let p = siteProcs[0] { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
                 usleep(300_000)
-                siteProcs[0] = try launchSite(0, start: start, count: count, rate: rate)
+                siteProcs[0] = try launchSite(0, start: start, count: count, rate: rate, alertEvery: alertEvery)
             case .hubKill:
                 if let h = hub { kill(h.processIdentifier, SIGKILL); h.waitUntilExit() }
                 usleep(1_000_000)
@@ -156,7 +156,7 @@ final class Orchestrator {
         }
         let elapsed = MonotonicClock.seconds() - faultEnd
         let end = start + UInt64(count)
-        for i in 0..<sites { nextIndex[i] = end }
+        nextIndex = end
         let (lost, dup) = try verify(start..<end)
         rows.append(Row(fault: fault.name, records: count * sites, storedAtFault: storedAtFault, lost: lost, duplicated: dup, seconds: elapsed))
         if !quiet { print("phase '\(fault.name)': \(count * sites) records, \(storedAtFault.map { "\($0) stored when the fault struck, " } ?? "")lost \(lost), duplicated \(dup), all stored \(String(format: "%.1f", elapsed)) s after the fault ended") }
