@@ -43,6 +43,8 @@ public final class HubIngest: @unchecked Sendable {
     // Guarded by `cond`.
     private var queue: [(topic: String, payload: [UInt8], receivedAt: Double)] = []
     private var processing = false
+    /// An alert is waiting: the writer stores what it has at once instead of letting a burst gather.
+    private var alertQueued = false
     private var stats = Statistics()
     private var started = false
     private var stopping = false
@@ -176,9 +178,12 @@ public final class HubIngest: @unchecked Sendable {
         cond.withLock {
             queue.append((topic, payload, now))
             stats.received += 1
-            // Wake the writer when there is work and when a batch is full, not for every message
+            // Wake the writer when there is work, when a batch is full and when an alert
+            // arrives (it must not wait for the burst window), not for every message
             // (a wakeup per message costs more than storing it).
-            if queue.count == 1 || queue.count == maxBatch { cond.broadcast() }
+            let isAlert = levels.count == 5 && levels[4] == Substring(RecordKind.alert.rawValue)
+            if isAlert { alertQueued = true }
+            if queue.count == 1 || queue.count == maxBatch || isAlert { cond.broadcast() }
         }
     }
 
@@ -197,13 +202,14 @@ public final class HubIngest: @unchecked Sendable {
             // and not at all once a full batch is waiting.
             if batchInterval > 0 {
                 let gather = Date(timeIntervalSinceNow: batchInterval)
-                while queue.count < maxBatch && !stopping {
+                while queue.count < maxBatch && !stopping && !alertQueued {
                     if !cond.wait(until: gather) { break }
                 }
             }
             let n = min(queue.count, maxBatch)
             let batch = Array(queue.prefix(n))
             queue.removeFirst(n)
+            alertQueued = false
             cond.unlock()
             process(batch)
             cond.withLock {

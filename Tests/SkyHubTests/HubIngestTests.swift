@@ -193,6 +193,33 @@ struct HubIngestTests {
         ingest.stop()
     }
 
+    /// Status records wait up to the hub's burst window to share a transaction; an alert
+    /// does not, and takes what waits with it. The window here (60 s) is far longer than
+    /// the test waits, so only the alert can have flushed the store.
+    @Test func anAlertIsStoredAtOnceWithoutWaitingForTheBurstWindow() throws {
+        let broker = try LocalMosquitto()
+        let dir = try TempDir()
+        let store = try HubStore(path: dir.path("hub.sqlite"))
+        let ingest = try HubIngest(store: store, configuration: config(broker, "hub"), batchInterval: 60, log: { _ in })
+        ingest.start()
+        #expect(ingest.waitUntilReady(timeout: 5))
+        let a = NodeAddress(site: "urgent", node: "cam1")
+        let publisher = try TelemetryPublisher(configuration: config(broker, "site"), address: a, boot: 7, birth: testBirth,
+                                               clock: { 1_795_600_000 })
+        publisher.start()
+        #expect(publisher.waitForConnection(timeout: 5))
+        try publisher.publish(status: StatusReport(framesCaptured: 1))
+        #expect(waitFor(timeout: 10) { ingest.statistics.received >= 2 }, "birth and status arrived")
+        #expect(try store.recordCount() == 0, "the status record waits for the burst window")
+        let seq = try publisher.publish(alertBody: Array(#"{"candidates":[]}"#.utf8))
+        #expect(seq == 2)
+        #expect(waitFor(timeout: 10) { (try? store.acknowledgedUpTo(site: a.site, node: a.node, boot: 7)) == 2 },
+                "the alert and the status record before it are stored without waiting 60 s")
+        #expect(publisher.waitUntilAcknowledged(timeout: 10))
+        publisher.shutdown()
+        ingest.stop()
+    }
+
     @Test func hubStateIsRetainedAndAStartedHubGetsWhatWasSentBeforeIt() throws {
         let broker = try LocalMosquitto()
         let dir = try TempDir()
