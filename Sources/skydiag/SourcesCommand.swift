@@ -22,7 +22,7 @@ struct SourcesCommand: ParsableCommand {
     @Option(help: "HDU number, 1-based (primary = 1). Default: the first image HDU.")
     var hdu: Int?
 
-    @Flag(help: "Write the catalogue as CSV (the default output).")
+    @Flag(help: "Write the catalogue as CSV (one source per row, the columns above) instead of a table for people.")
     var csv = false
 
     @Option(help: "Detection threshold in units of the local background rms.")
@@ -83,11 +83,7 @@ struct SourcesCommand: ParsableCommand {
                 if let path = backgroundMap { try writeMap(path, model, rms: false) }
                 if let path = rmsMap { try writeMap(path, model, rms: true) }
             }
-            var out = "x,y,flux,flux_err,fwhm,a,b,theta,flags\n"
-            for s in catalog.sources {
-                out += String(format: "%.4f,%.4f,%.6g,%.6g,%.4f,%.4f,%.4f,%.5f,%d\n",
-                              s.x, s.y, s.flux, s.fluxError, s.fwhm.isFinite ? s.fwhm : -1, s.a, s.b, s.theta, Int(s.flags.rawValue))
-            }
+            let out = csv ? Self.csvText(catalog.sources) : Self.table(catalog.sources, file: file, model: extractor.background)
             FileHandle.standardOutput.write(Data(out.utf8))
             if catalog.overflowed {
                 FileHandle.standardError.write(Data("warning: source table full, \(catalog.detected - catalog.count) sources dropped\n".utf8))
@@ -97,6 +93,42 @@ struct SourcesCommand: ParsableCommand {
         } catch let error as SourceExtractor.Failure {
             throw DiagFailure(error.description)
         }
+    }
+
+    static func csvText(_ sources: [Source]) -> String {
+        var out = "x,y,flux,flux_err,fwhm,a,b,theta,flags\n"
+        for s in sources {
+            out += String(format: "%.4f,%.4f,%.6g,%.6g,%.4f,%.4f,%.4f,%.5f,%d\n",
+                          s.x, s.y, s.flux, s.fluxError, s.fwhm.isFinite ? s.fwhm : -1, s.a, s.b, s.theta, Int(s.flags.rawValue))
+        }
+        return out
+    }
+
+    /// For a person at a terminal: what was found, then the brightest sources first, with their
+    /// flags spelled out.
+    static func table(_ sources: [Source], file: String, model: BackgroundModel?) -> String {
+        var out = "\(file): \(sources.count) sources"
+        if let m = model { out += String(format: ", background %.6g, rms %.4g", m.global, m.globalRMS) }
+        out += "\n"
+        guard !sources.isEmpty else { return out }
+        let widths = [9, 9, 12, 10, 6, 6, 6, 7]
+        let heads = ["x", "y", "flux", "flux_err", "fwhm", "a", "b", "theta"]
+        out += zip(heads, widths).map { String(repeating: " ", count: max(0, $1 - $0.count)) + $0 }.joined(separator: " ") + "  flags\n"
+        for s in sources.sorted(by: { $0.flux > $1.flux }) {
+            let fwhm = s.fwhm.isFinite ? String(format: "%.2f", s.fwhm) : "-"
+            out += String(format: "%9.2f %9.2f %12.5g %10.4g ", s.x, s.y, s.flux, s.fluxError)
+                + String(repeating: " ", count: max(0, 6 - fwhm.count)) + fwhm
+                + String(format: " %6.2f %6.2f %7.3f  ", s.a, s.b, s.theta) + flagNames(s.flags) + "\n"
+        }
+        return out
+    }
+
+    static func flagNames(_ f: SourceFlags) -> String {
+        let names: [(SourceFlags, String)] = [(.blended, "blended"), (.truncated, "truncated"), (.saturated, "saturated"),
+                                              (.nearEdge, "near-edge"), (.singular, "singular"),
+                                              (.windowFailed, "window-failed")]
+        let on = names.filter { f.contains($0.0) }.map(\.1)
+        return on.isEmpty ? "-" : on.joined(separator: ",")
     }
 
     private func writeMap(_ path: String, _ model: BackgroundModel, rms: Bool) throws {

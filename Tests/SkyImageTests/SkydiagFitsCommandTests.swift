@@ -73,6 +73,28 @@ struct SkydiagFitsCommandTests {
         #expect(object["exptime"] as? Double == 120.4)
     }
 
+    /// `skydiag sources`: the CSV the issue names with `--csv`, a table for people without it,
+    /// both the same catalogue (the table brightest first).
+    @Test(.enabled(if: TestPaths.dataAvailable, "../shared/data absent"))
+    func sourcesAsCSVAndAsATable() throws {
+        let file = TestPaths.dataFile("sep/image.fits")
+        let csv = try Self.skydiag(["sources", file, "--csv"])
+        #expect(csv.status == 0, "\(csv.stderr)")
+        let lines = csv.stdout.split(separator: "\n")
+        #expect(lines.first == "x,y,flux,flux_err,fwhm,a,b,theta,flags")
+        let rows = lines.dropFirst().map { $0.split(separator: ",") }
+        #expect(rows.count > 10 && rows.allSatisfy { $0.count == 9 })
+        let table = try Self.skydiag(["sources", file])
+        #expect(table.status == 0)
+        let tableLines = table.stdout.split(separator: "\n")
+        #expect(tableLines.first?.contains(": \(rows.count) sources, background ") == true, "\(tableLines.first ?? "")")
+        let fluxes = tableLines.dropFirst(2).map { Double($0.split(separator: " ")[2]) ?? .nan }
+        #expect(fluxes.count == rows.count)
+        #expect(fluxes == fluxes.sorted(by: >), "brightest first")
+        let csvFluxes = rows.map { Double($0[2]) ?? .nan }.sorted(by: >)
+        #expect(zip(fluxes, csvFluxes).allSatisfy { abs($0 - $1) <= 1e-4 * abs($1) })
+    }
+
     @Test func textOutputForAFrame() throws {
         let dir = try TemporaryDirectory(); defer { dir.remove() }
         let path = dir.path("flat.fits")
