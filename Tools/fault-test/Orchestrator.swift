@@ -59,7 +59,7 @@ final class Orchestrator {
         sites = max(1, try o.int("sites", default: 4))
         throughputRecords = max(1, try o.int("records", default: 2500))
         faultRecords = max(10, try o.int("fault-records", default: 1000))
-        cutSeconds = try o.double("cut-seconds", default: 20)
+        cutSeconds = try o.double("cut-seconds", default: 120)
         keep = o.flag("keep")
         brokerQueue = try o.int("broker-queue", default: 1000)
         window = max(1, try o.int("window", default: 200))
@@ -90,7 +90,11 @@ final class Orchestrator {
         let alertLatency = alertLatency(skipping: alertsBefore)
         let throughputRange = try phase(.none("none (throughput, unpaced)"), count: throughputRecords, rate: 0, rows: &rows)
         for fault in [Fault.brokerKill, .siteKill, .hubKill, .linkCut(seconds: cutSeconds)] {
-            _ = try phase(fault, count: faultRecords, rate: 400, rows: &rows)
+            // A link cut lasts minutes: the sites go on producing through it (paced to end about a
+            // second after the link is back), so their outboxes fill while nothing can be sent.
+            var rate = 400.0
+            if case let .linkCut(seconds) = fault { rate = min(rate, Double(faultRecords) / (seconds + 2)) }
+            _ = try phase(fault, count: faultRecords, rate: rate, rows: &rows)
         }
         let orderOK = try checkSequences()
 
