@@ -58,7 +58,7 @@ final class Orchestrator {
     init(_ o: Options) throws {
         sites = max(1, try o.int("sites", default: 4))
         throughputRecords = max(1, try o.int("records", default: 2500))
-        faultRecords = max(10, try o.int("fault-records", default: 1000))
+        faultRecords = max(10, try o.int("fault-records", default: 2500))
         cutSeconds = try o.double("cut-seconds", default: 120)
         keep = o.flag("keep")
         brokerQueue = try o.int("broker-queue", default: 1000)
@@ -73,7 +73,8 @@ final class Orchestrator {
     var samples: String { work.appendingPathComponent("samples.txt").path }
     func siteName(_ i: Int) -> String { "site\(i)" }
 
-    func run() throws {
+    /// The whole test; false when a record was lost or duplicated or a sequence is out of order.
+    func run() throws -> Bool {
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer {
             hub.map { stopProcess($0) }
@@ -117,7 +118,10 @@ final class Orchestrator {
         print("per-boot sequences contiguous and in order: \(orderOK ? "yes" : "NO")")
         let faults = rows.filter { !$0.fault.hasPrefix("none") }.count
         let total = rows.reduce(0) { $0 + $1.records }
-        print("faults=\(faults) records=\(total) lost=\(rows.reduce(0) { $0 + $1.lost }) duplicated=\(rows.reduce(0) { $0 + $1.duplicated })")
+        let lost = rows.reduce(0) { $0 + $1.lost }, duplicated = rows.reduce(0) { $0 + $1.duplicated }
+        if lost > 0 || duplicated > 0 || !orderOK { print("FAILED: records lost, duplicated or out of order (exit status 1)") }
+        print("faults=\(faults) records=\(total) lost=\(lost) duplicated=\(duplicated)")
+        return lost == 0 && duplicated == 0 && orderOK
     }
 
     // MARK: phases

@@ -25,11 +25,13 @@ extension Orchestrator {
         try body()
     }
 
-    func runThroughput(repeats: Int) throws {
-        try withBrokerAndHub { try measureThroughput(repeats: repeats) }
+    func runThroughput(repeats: Int) throws -> Bool {
+        var passed = false
+        try withBrokerAndHub { passed = try measureThroughput(repeats: repeats) }
+        return passed
     }
 
-    private func measureThroughput(repeats: Int) throws {
+    private func measureThroughput(repeats: Int) throws -> Bool {
         print("fault-test --throughput: \(sites) sites x \(throughputRecords) records, \(repeats) repeats, window \(window), batching \(batching ? "on" : "off"), load average \(loadAverage())")
         var rows: [Row] = []
         var rates: [Double] = []
@@ -51,6 +53,7 @@ extension Orchestrator {
                      rates.count, sorted[sorted.count / 2], sorted.first!, sorted.last!, lost, dup))
         let (capacity, _) = try storeCapacity()
         print(String(format: "hub store capacity (decode + SQLite, in-process): %.0f records/s; decoding alone %.1f us/record", capacity, decodeSeconds * 1e6))
+        return lost == 0 && dup == 0
     }
 
     func cpuTimes() -> CPUTimes {
