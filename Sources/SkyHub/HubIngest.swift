@@ -258,9 +258,12 @@ public final class HubIngest: @unchecked Sendable {
         var acksSent = 0
         var gapRequests = 0
         for ack in outcome.acknowledgements {
-            guard let payload = try? RecordCodec.encodeAck(ack) else { continue }
-            let address = NodeAddress(site: ack.site, node: ack.node)
-            if (try? client.publish(topic: Topics.ack(address), payload: payload, qos: 1)) != nil { acksSent += 1 }
+            // upTo 0: records of this boot arrived but not its seq 1, so there is nothing to
+            // acknowledge, only a hole to ask for.
+            if ack.upTo > 0, let payload = try? RecordCodec.encodeAck(ack) {
+                let address = NodeAddress(site: ack.site, node: ack.node)
+                if (try? client.publish(topic: Topics.ack(address), payload: payload, qos: 1)) != nil { acksSent += 1 }
+            }
             if requestResendIfGap(ack) { gapRequests += 1 }
         }
         cond.withLock {

@@ -118,11 +118,11 @@ public final class HubStore: Sendable {
                         last_seen = max(nodes.last_seen, excluded.last_seen)
                     """).execute(arguments: [a.site, a.node, p.boot, p.seen])
             }
+            // Every touched boot, even at 0 (its first records missing): the ingest publishes only
+            // positive acknowledgements but looks for holes in all of them.
             for key in touched {
                 let upTo = try Self.advanceAck(db, key)
-                if upTo > 0 {
-                    outcome.acknowledgements.append(Acknowledgement(site: key.site, node: key.node, boot: key.boot, upTo: upTo))
-                }
+                outcome.acknowledgements.append(Acknowledgement(site: key.site, node: key.node, boot: key.boot, upTo: upTo))
             }
             try Self.countRejections(db, rejections + conflicts)
             outcome.rejected = rejections.count

@@ -56,6 +56,44 @@ import Testing
         fake.disconnect()
         hub.stop()
     }
+
+    /// The first records of a boot are the ones missing (3 and 4 arrive, 1 and 2 do not):
+    /// nothing can be acknowledged, so no ack goes out, but the hub asks from 1 at once
+    /// instead of leaving it to the node's stall timer.
+    @Test func aHoleAtTheStartOfABootIsAskedForToo() throws {
+        let broker = try LocalMosquitto()
+        let dir = try TempDir()
+        let store = try HubStore(path: dir.path("hub.sqlite"))
+        let hub = try HubIngest(store: store, configuration: config(broker, "hub"), log: { _ in })
+        hub.start()
+        #expect(hub.waitUntilReady(timeout: 5))
+        let node = NodeAddress(site: "late", node: "n1")
+        let inbox = Inbox()
+        let fake = try MQTTClient(configuration: config(broker, "fake-node"))
+        fake.setMessageHandler(inbox.handler)
+        try fake.subscribe(Topics.command(node))
+        try fake.subscribe(Topics.ack(node))
+        fake.connect()
+        #expect(fake.waitForSubscriptions(timeout: 5))
+        func send(_ seq: UInt64) throws {
+            try fake.publish(topic: Topics.record(node, .frame), payload: encoded(frameRecord(node, boot: 11, seq: seq, frame(Int(seq)))))
+        }
+        for s: UInt64 in [3, 4] { try send(s) }
+        let commands = { (m: [(topic: String, payload: [UInt8])]) in
+            m.filter { $0.topic == Topics.command(node) }.compactMap { try? NodeCommand.decode($0.payload) }
+        }
+        #expect(inbox.wait { commands($0).count >= 1 })
+        let request = try #require(commands(inbox.messages).first)
+        #expect(request.kind == NodeCommand.Kind.resendFrom.rawValue && request.boot == 11 && request.from == 1)
+        #expect(try store.acknowledgedUpTo(site: "late", node: "n1", boot: 11) == 0)
+        #expect(inbox.messages.allSatisfy { $0.topic != Topics.ack(node) }, "no acknowledgement of nothing")
+        for s: UInt64 in [1, 2] { try send(s) }
+        #expect(eventually { (try? store.acknowledgedUpTo(site: "late", node: "n1", boot: 11)) == 4 })
+        #expect(inbox.wait { $0.contains { $0.topic == Topics.ack(node) } })
+        #expect(try store.records(site: "late", node: "n1").map(\.seq) == [1, 2, 3, 4])
+        fake.disconnect()
+        hub.stop()
+    }
 }
 
 /// Polls `condition` until true or the timeout passes.
