@@ -70,6 +70,10 @@ public final class TelemetryPublisher: @unchecked Sendable {
     private var counts = Counters()
     /// `time` of the last `online` hub state seen: a different one means a new hub run.
     private var hubOnlineSince: Double?
+    /// The retained hub state says `offline`: records out are not resent on a stall then (they
+    /// could only pile up as duplicates in the broker's queue for the hub); a new hub run
+    /// announcing itself online makes the node send everything unacknowledged again.
+    private var hubOffline = false
     private var isShutDown = false
     private var lastSendError: String?
     private var commandHandler: CommandHandler?
@@ -345,7 +349,7 @@ public final class TelemetryPublisher: @unchecked Sendable {
         if isShutDown { cond.unlock(); return false }
         let now = MonotonicClock.seconds()
         let out = cursor.map { outbox.count(through: $0) } ?? 0
-        if sessionUp, out > 0, now - lastProgress > resendAfter {
+        if sessionUp, out > 0, !hubOffline, now - lastProgress > resendAfter {
             // Acks stopped while records are out: one of them (or its ack) was lost on the way.
             rewind(to: nil)
         }
@@ -385,7 +389,12 @@ public final class TelemetryPublisher: @unchecked Sendable {
 
     private func received(topic: String, payload: [UInt8]) {
         if topic == Topics.hubState {
-            guard let state = HubStateMessage.decode(payload), state.isOnline else { return }
+            guard let state = HubStateMessage.decode(payload) else { return }
+            cond.withLock {
+                hubOffline = !state.isOnline
+                if state.isOnline { lastProgress = MonotonicClock.seconds() }
+            }
+            guard state.isOnline else { return }
             // A hub that (re)started may have missed what was sent while it was away. The
             // retained state repeats after each reconnect with the same time: no resend then.
             let newHubRun: Bool = cond.withLock {

@@ -102,6 +102,33 @@ private struct FakeHub {
         p.shutdown(timeout: 0.5)
     }
 
+    /// While the retained hub state says offline, stalled acknowledgements send nothing again
+    /// (it would only queue duplicates at the broker); the hub coming back online does.
+    @Test func noStallResendsWhileTheHubIsOfflineThenAllOnItsReturn() throws {
+        let broker = try LocalMosquitto()
+        let hub = try FakeHub(broker, node: node)
+        func hubState(_ state: String, _ time: Double) throws {
+            try hub.client.publish(topic: Topics.hubState, payload: HubStateMessage(state: state, time: time).encoded(), qos: 1, retain: true)
+            #expect(hub.client.waitForPublishes(timeout: 5))
+        }
+        try hubState(HubStateMessage.offline, 100)
+        let p = try TelemetryPublisher(configuration: clientConfig(broker, "n1"), address: node, boot: 5, birth: birth,
+                                       resendAfter: 0.3)
+        p.start()
+        #expect(p.client.waitForSubscriptions(timeout: 5))
+        for _ in 1...5 { try p.publish(status: StatusReport()) }
+        #expect(hub.waitForRecords(5))
+        usleep(1_500_000)   // five stall periods
+        #expect(hub.seqs() == Array(1...5), "nothing sent again while the hub is offline: \(hub.seqs())")
+        #expect(p.counters.resent == 0)
+        try hubState(HubStateMessage.online, 200)
+        #expect(hub.waitForRecords(10))
+        #expect(Set(hub.seqs().dropFirst(5)) == Set(1...5))
+        try hub.ack(boot: 5, upTo: 5)
+        #expect(p.waitUntilAcknowledged(timeout: 5))
+        p.shutdown(timeout: 0.5)
+    }
+
     @Test func resendFromExpiryUnknownKindsAndRepeatedIDs() throws {
         let broker = try LocalMosquitto()
         let hub = try FakeHub(broker, node: node)
