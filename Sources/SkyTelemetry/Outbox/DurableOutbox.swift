@@ -146,7 +146,7 @@ public final class DurableOutbox: RecordOutbox {
         let tmp = directory.appendingPathComponent("boot.tmp")
         try writeDurably(Array("\(boot)\n".utf8), to: tmp)
         guard rename(tmp.path, file.path) == 0 else { throw Failure.io("cannot rename \(tmp.path): \(errnoText())") }
-        syncDirectory()
+        try syncDirectory()
         return boot
     }
 
@@ -170,7 +170,12 @@ public final class DurableOutbox: RecordOutbox {
             _ = ftruncate(fd, off_t(offset))
             throw Failure.io("cannot append to segment \(id): \(error)")
         }
-        if options.sync == .everyRecord { _ = fdatasync(fd) }
+        if options.sync == .everyRecord && fdatasync(fd) != 0 {
+            // Not on disk, so not stored: refuse the record rather than report it kept.
+            let reason = errnoText()
+            _ = ftruncate(fd, off_t(offset))
+            throw Failure.io("cannot sync segment \(id): \(reason)")
+        }
         segments[id]!.bytes += frame.count
         segments[id]!.live += 1
         diskBytes += frame.count
@@ -246,17 +251,25 @@ public final class DurableOutbox: RecordOutbox {
 
     private func rotate() throws {
         if let a = active {
-            _ = fdatasync(a.fd)
+            // With `onRotate` this is where the segment's records reach the disk; a failure is
+            // reported (the append that rotates fails) rather than passed over.
+            let synced = fdatasync(a.fd) == 0
+            let reason = synced ? "" : errnoText()
             close(a.fd)
             active = nil
             if segments[a.id]?.live == 0 { dropSegment(a.id) }
+            guard synced else { throw Failure.io("cannot sync segment \(a.id): \(reason)") }
         }
         let id = nextSegmentID
         nextSegmentID += 1
         let fd = open(segmentURL(id).path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw Failure.io("cannot create segment \(segmentURL(id).path): \(errnoText())") }
         // The new file's name must survive a power cut before records in it count as stored.
-        syncDirectory()
+        do { try syncDirectory() } catch {
+            close(fd)
+            unlink(segmentURL(id).path)
+            throw error
+        }
         active = (id, fd)
         segments[id] = Segment()
     }
@@ -422,9 +435,11 @@ public final class DurableOutbox: RecordOutbox {
         guard fsync(fd) == 0 else { throw Failure.io("cannot sync \(url.path): \(errnoText())") }
     }
 
-    private func syncDirectory() {
+    private func syncDirectory() throws {
         let fd = open(directory.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd >= 0 { _ = fsync(fd); close(fd) }
+        guard fd >= 0 else { throw Failure.io("cannot open \(directory.path) to sync it: \(errnoText())") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw Failure.io("cannot sync \(directory.path): \(errnoText())") }
     }
 
     /// nil when every byte was written, else the reason.
