@@ -120,10 +120,12 @@ public struct Provisioner {
         topic readwrite skyhub/v1/state
 
         """
+        // Each kind a node sends, named: `skyedge/v1/<site>/#` would also let a site write its
+        // own nodes' `cmd` topic and so start their site-local handler.
+        let kinds = RecordKind.allCases.map(\.rawValue) + ["batch", "reply"]
         for s in sites {
+            text += "user \(s)\n" + kinds.map { "topic write skyedge/v1/\(s)/+/\($0)\n" }.joined()
             text += """
-            user \(s)
-            topic write skyedge/v1/\(s)/#
             topic read skyedge/v1/\(s)/+/cmd
             topic read skyhub/v1/ack/\(s)/#
             topic read skyhub/v1/state
@@ -149,6 +151,9 @@ public struct Provisioner {
         # Room for every site's send window (outbox.window, default 1000) queued for the hub:
         # above this mosquitto drops silently (the nodes then resend, but only after a stall).
         max_queued_messages \((sites.count + 1) * 1000)
+        # No message above a record's limit (RecordCodec.maxPayloadBytes) plus room for the
+        # topic and headers: a client sending more is disconnected by the broker.
+        max_packet_size \(RecordCodec.maxPayloadBytes + 4096)
 
         """
     }

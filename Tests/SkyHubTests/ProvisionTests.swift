@@ -118,4 +118,106 @@ struct ProvisionTests {
         alpha.disconnect()
         hub.disconnect()
     }
+
+    /// The real site publisher and hub ingest through the provisioned broker (TLS, passwords,
+    /// ACL): records stored and acknowledged, the retained hub state read by the site; what the
+    /// ACL must stop stays stopped: a site writing a command to its own other node, another
+    /// site reading its acknowledgements, and a message above the packet limit.
+    @Test func theRealSiteAndHubWorkThroughTheProvisionedBroker() throws {
+        let dir = try TempDir()
+        let port = try LocalMosquitto.freeLoopbackPort()
+        var p = Provisioner(sites: ["alpha", "beta"], out: dir.url)
+        p.brokerHost = "127.0.0.1"
+        p.port = port
+        _ = try p.run()
+        let conf = dir.path("test-mosquitto.conf")
+        var text = try String(contentsOfFile: dir.path("broker/mosquitto.conf"), encoding: .utf8)
+        if geteuid() == 0 { text += "user root\n" }
+        try text.write(toFile: conf, atomically: true, encoding: .utf8)
+        let broker = Process()
+        broker.executableURL = URL(fileURLWithPath: try #require(LocalMosquitto.findExecutable()))
+        broker.arguments = ["-c", conf]
+        broker.standardOutput = FileHandle.nullDevice
+        broker.standardError = FileHandle.nullDevice
+        try broker.run()
+        defer {
+            kill(broker.processIdentifier, SIGKILL)
+            _ = eventually { !broker.isRunning }
+        }
+        func home(_ name: String) -> URL { name == "skyhub" ? dir.url.appendingPathComponent("hub") : dir.url.appendingPathComponent("sites/\(name)") }
+        func client(_ user: String) throws -> MQTTClientConfiguration {
+            let h = home(user)
+            let pass = try String(contentsOf: h.appendingPathComponent("password"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            var c = MQTTClientConfiguration(host: "127.0.0.1", port: port, clientID: "\(user)-\(UInt32.random(in: 0...UInt32.max))",
+                                            username: user, password: pass)
+            c.tls = MQTTTLSOptions(caFile: h.appendingPathComponent("ca.crt").path, certFile: h.appendingPathComponent("client.crt").path,
+                                   keyFile: h.appendingPathComponent("client.key").path)
+            c.reconnect = ReconnectPolicy(initialDelay: 0.05, maxDelay: 0.2)
+            return c
+        }
+        // The broker takes a moment to open its listener.
+        let probe = try MQTTClient(configuration: try client("beta"))
+        probe.connect()
+        #expect(probe.waitForConnection(timeout: 10))
+        probe.disconnect(timeout: 0.5)
+
+        let store = try HubStore(path: dir.path("hub.sqlite"))
+        let ingest = try HubIngest(store: store, configuration: try client("skyhub"), log: { _ in })
+        ingest.start()
+        #expect(ingest.waitUntilReady(timeout: 10))
+
+        // beta listens for alpha's acks (not granted) and for its own (granted: the control).
+        let betaInbox = Inbox()
+        let beta = try MQTTClient(configuration: try client("beta"))
+        beta.setMessageHandler(betaInbox.handler)
+        try beta.subscribe("skyhub/v1/ack/alpha/#")
+        try beta.subscribe("skyhub/v1/ack/beta/#")
+        beta.connect()
+        #expect(beta.waitForSubscriptions(timeout: 10))
+
+        let cam1 = NodeAddress(site: "alpha", node: "cam1")
+        let publisher = try TelemetryPublisher(configuration: try client("alpha"), address: cam1, boot: 3, birth: testBirth)
+        publisher.start()
+        #expect(publisher.waitForConnection(timeout: 10))
+        for i in 1...20 { try publisher.publish(status: StatusReport(framesCaptured: UInt64(i))) }
+        #expect(publisher.waitUntilAcknowledged(timeout: 20), "acks reach the site through the ACL")
+        #expect(try store.acknowledgedUpTo(site: "alpha", node: "cam1", boot: 3) == 20)
+        #expect(try store.records(site: "alpha", node: "cam1").map(\.seq) == Array(1...20))
+        #expect(try store.nodes().contains { $0.site == "alpha" && $0.node == "cam1" && $0.state == "alive" && $0.lastBirth != nil }, "birth stored")
+
+        // A second alpha node listens to its commands: the hub's arrive, alpha's own do not.
+        let cam2Inbox = Inbox()
+        let cam2 = try MQTTClient(configuration: try client("alpha"))
+        cam2.setMessageHandler(cam2Inbox.handler)
+        try cam2.subscribe(Topics.command(NodeAddress(site: "alpha", node: "cam2")))
+        cam2.connect()
+        #expect(cam2.waitForSubscriptions(timeout: 10))
+        let forged = try MQTTClient(configuration: try client("alpha"))
+        forged.connect()
+        #expect(forged.waitForConnection(timeout: 10))
+        try forged.publish(topic: Topics.command(NodeAddress(site: "alpha", node: "cam2")), payload: Array("from alpha".utf8))
+        #expect(forged.waitForPublishes(timeout: 5))
+        #expect(ingest.send(NodeCommand(id: "c1", kind: .reloadConfig, expires: UTCInstant.now().unixSeconds + 60),
+                            to: NodeAddress(site: "alpha", node: "cam2")))
+        #expect(cam2Inbox.wait { $0.count >= 1 })
+        usleep(300_000)
+        #expect(cam2Inbox.messages.count == 1 && cam2Inbox.messages.allSatisfy { $0.payload != Array("from alpha".utf8) },
+                "a site cannot command its own nodes")
+
+        // Over the packet limit: the broker drops the client, the hub never sees the message.
+        let big = try MQTTClient(configuration: try client("alpha"))
+        big.connect()
+        #expect(big.waitForConnection(timeout: 10))
+        let received = ingest.statistics.received
+        try big.publish(topic: Topics.record(NodeAddress(site: "alpha", node: "cam3"), .status),
+                        payload: [UInt8](repeating: 0x20, count: RecordCodec.maxPayloadBytes + 8192), qos: 0)
+        usleep(500_000)
+        #expect(ingest.statistics.received == received, "oversized message not delivered")
+
+        // alpha's 20 records were acknowledged; beta saw none of those acks.
+        #expect(!betaInbox.messages.contains { $0.topic.hasPrefix("skyhub/v1/ack/alpha") }, "another site's acks are not readable")
+        for c in [beta, cam2, forged, big] { c.disconnect(timeout: 0.5) }
+        publisher.shutdown()
+        ingest.stop()
+    }
 }
