@@ -165,7 +165,11 @@ public final class HubIngest: @unchecked Sendable {
         if levels.count == 5, levels[4] == "cmd" { return }
         if levels.count == 5, levels[4] == "reply" {
             // Answers to commands are not records: kept for whoever sent the command.
-            guard let reply = CommandReply.decode(payload) else { return }
+            // A reply speaks for the node of its topic, as a record does.
+            guard let reply = CommandReply.decode(payload), reply.site == levels[2], reply.node == levels[3] else {
+                log("skyhub: ignored a command reply on '\(Self.printable(topic))' that is malformed or names another node")
+                return
+            }
             cond.withLock {
                 replies.append(reply)
                 if replies.count > 1000 { replies.removeFirst() }

@@ -49,6 +49,9 @@ import Testing
         #expect(try store.records(site: "gappy", node: "n1").map(\.seq) == [1, 2, 3, 4, 5])
 
         // Replies from nodes are collected, not refused as records.
+        // One that names another node than its topic's is not believed.
+        let forged = CommandReply(id: request.id, site: "other", node: "n1", status: CommandReply.accepted, reason: nil, time: 1)
+        try fake.publish(topic: Topics.commandReply(node), payload: forged.encoded())
         let reply = CommandReply(id: request.id, site: "gappy", node: "n1", status: CommandReply.accepted, reason: nil, time: 1)
         try fake.publish(topic: Topics.commandReply(node), payload: reply.encoded())
         #expect(eventually { hub.commandReplies == [reply] })
