@@ -72,9 +72,9 @@ public final class MQTTRecordSink: RecordSink, @unchecked Sendable {
     }
 
     public var delivery: DeliveryCounters {
-        let c = publisher.counters
+        let (c, pending) = publisher.countersAndPending
         return DeliveryCounters(published: c.published, acknowledged: c.acknowledged, dropped: c.dropped,
-                                pending: UInt64(publisher.pendingCount))
+                                pending: UInt64(pending))
     }
 
     /// Gives the hub a moment to acknowledge what is pending, then says goodbye.

@@ -188,6 +188,10 @@ public final class TelemetryPublisher: @unchecked Sendable {
 
     public var counters: Counters { cond.withLock { counts } }
 
+    /// Counters and outbox depth read together, so that acknowledged + pending adds up to
+    /// published in a heartbeat even while acknowledgements arrive.
+    public var countersAndPending: (counters: Counters, pending: Int) { cond.withLock { (counts, outbox.count) } }
+
     /// Last failure to hand a record to MQTT other than "not connected"; nil if none.
     public var lastError: String? { cond.withLock { lastSendError } }
 

@@ -47,6 +47,15 @@ import Testing
         #expect(storedFrames.allSatisfy { $0.verdict != nil && $0.score != nil }, "the quality judgement travels with every frame")
         #expect(stored.filter { $0.kind == .status }.map(\.status) == sink.statuses.map(Optional.init))
         #expect(stored.map(\.seq) == Array(1...UInt64(stored.count)), "no gaps, no duplicates")
+        // The heartbeat's delivery counters: each status counts the records numbered before it,
+        // and what is out equals what is published and not yet acknowledged.
+        for r in stored where r.kind == .status {
+            let s = try #require(r.status)
+            #expect(s.recordsPublished == r.seq - 1, "status \(r.seq): \(s)")
+            #expect(s.recordsAcknowledged + s.outboxDepth == s.recordsPublished && s.recordsDropped == 0, "status \(r.seq): \(s)")
+        }
+        let d = mqtt.delivery
+        #expect(d.published == UInt64(stored.count) && d.acknowledged == UInt64(stored.count) && d.dropped == 0 && d.pending == 0, "\(d)")
         mqtt.shutdown()
     }
     #expect(hub.waitUntilIdle(timeout: 5))
