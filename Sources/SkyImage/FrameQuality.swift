@@ -157,11 +157,16 @@ public enum FrameQualityJudge {
         var saturated = 0
         for y in 0..<h { let row = image.row(y); for x in 0..<w where row[x] >= options.saturation { saturated += 1 } }
         q.saturatedFraction = Double(saturated) / Double(max(1, w * h))
-        q.trails = (findTrails ? extractor.trails(width: w, height: h) : []).filter { t in
+        // The seeing a trail's width is held to, when enough stars give it.
+        let seeing = q.stars >= 10 ? q.fwhmPx : .nan
+        let candidates = (findTrails ? extractor.trails(width: w, height: h) : []).filter { t in
             // A trail must cross the sky, not run along its edge.
             guard let c = options.skyCircle else { return true }
             let inner = SkyCircle(x: c.x, y: c.y, radius: 0.95 * c.radius)
             return inner.contains(0.5 * (t.x0 + t.x1), 0.5 * (t.y0 + t.y1))
+        }
+        q.trails = extractor.withMaps { sub, _ in
+            candidates.filter { TrailProfile($0, subtracted: sub, width: w, height: h)?.isTrail(seeing: seeing) ?? false }
         }
         (q.score, q.flags) = score(q, options)
         q.verdict = q.score >= 70 ? "good" : (q.score >= 40 ? "medium" : "bad")
