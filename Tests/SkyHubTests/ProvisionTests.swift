@@ -11,15 +11,14 @@ import Testing
                 && FileManager.default.isExecutableFile(atPath: "/usr/bin/mosquitto_passwd"),
                 "needs mosquitto, openssl and mosquitto_passwd"))
 struct ProvisionTests {
-    @Test func provisionedBrokerRefusesWrongPasswordsForeignPrefixesAndPlainTCP() throws {
-        let dir = try TempDir()
-        let port = try LocalMosquitto.freeLoopbackPort()
+    /// `skyhub provision` for sites alpha and beta into `dir`, and a mosquitto running its
+    /// broker config (plus what running as root in a test needs, and a log file). Returns the
+    /// broker process and the files provisioning wrote.
+    static func provisionAndStartBroker(_ dir: TempDir, port: Int) throws -> (Process, [String]) {
         var p = Provisioner(sites: ["alpha", "beta"], out: dir.url)
         p.brokerHost = "127.0.0.1"
         p.port = port
         let written = try p.run()
-
-        // The real config, plus what running as root in a test needs.
         let conf = dir.path("test-mosquitto.conf")
         var text = try String(contentsOfFile: dir.path("broker/mosquitto.conf"), encoding: .utf8)
         if geteuid() == 0 { text += "user root\n" }
@@ -31,10 +30,19 @@ struct ProvisionTests {
         broker.standardOutput = FileHandle.nullDevice
         broker.standardError = FileHandle.nullDevice
         try broker.run()
-        defer {
-            kill(broker.processIdentifier, SIGKILL)
-            _ = eventually { !broker.isRunning }
-        }
+        return (broker, written)
+    }
+
+    static func stop(_ broker: Process) {
+        kill(broker.processIdentifier, SIGKILL)
+        _ = eventually { !broker.isRunning }
+    }
+
+    @Test func provisionedBrokerRefusesWrongPasswordsForeignPrefixesAndPlainTCP() throws {
+        let dir = try TempDir()
+        let port = try LocalMosquitto.freeLoopbackPort()
+        let (broker, written) = try Self.provisionAndStartBroker(dir, port: port)
+        defer { Self.stop(broker) }
 
         let site = { (name: String) in dir.url.appendingPathComponent("sites/\(name)") }
         func password(_ file: URL) throws -> String {
@@ -126,24 +134,8 @@ struct ProvisionTests {
     @Test func theRealSiteAndHubWorkThroughTheProvisionedBroker() throws {
         let dir = try TempDir()
         let port = try LocalMosquitto.freeLoopbackPort()
-        var p = Provisioner(sites: ["alpha", "beta"], out: dir.url)
-        p.brokerHost = "127.0.0.1"
-        p.port = port
-        _ = try p.run()
-        let conf = dir.path("test-mosquitto.conf")
-        var text = try String(contentsOfFile: dir.path("broker/mosquitto.conf"), encoding: .utf8)
-        if geteuid() == 0 { text += "user root\n" }
-        try text.write(toFile: conf, atomically: true, encoding: .utf8)
-        let broker = Process()
-        broker.executableURL = URL(fileURLWithPath: try #require(LocalMosquitto.findExecutable()))
-        broker.arguments = ["-c", conf]
-        broker.standardOutput = FileHandle.nullDevice
-        broker.standardError = FileHandle.nullDevice
-        try broker.run()
-        defer {
-            kill(broker.processIdentifier, SIGKILL)
-            _ = eventually { !broker.isRunning }
-        }
+        let (broker, _) = try Self.provisionAndStartBroker(dir, port: port)
+        defer { Self.stop(broker) }
         func home(_ name: String) -> URL { name == "skyhub" ? dir.url.appendingPathComponent("hub") : dir.url.appendingPathComponent("sites/\(name)") }
         func client(_ user: String) throws -> MQTTClientConfiguration {
             let h = home(user)
