@@ -47,6 +47,10 @@ public final class Trainer {
     private var rng: SeededRandom
 
     public init(model: Model, config: TrainingConfig) throws {
+        if config.loss == .crossEntropy, let last = model.nodes.last, !last.op.isOutputFunction {
+            throw ModelError.invalid(node: model.nodes.count - 1, name: last.name,
+                                     reason: "cross-entropy needs a softmax or sigmoid output; use --loss mse for a model without one")
+        }
         self.config = config
         network = try FloatNetwork(model)
         m = network.weights.map { [Float](repeating: 0, count: $0.count) }; v = m
@@ -70,6 +74,17 @@ public final class Trainer {
             let n = Float(out.count)
             var g = [Float](repeating: 0, count: out.count), l = 0.0
             for j in 0..<out.count { let d = out[j] - target[j]; l += Double(d * d) / Double(n); g[j] = 2 * d / n }
+            // The network takes the gradient with respect to the output function's input:
+            // through the function's Jacobian when the loss is MSE on its output.
+            switch last {
+            case .sigmoid:
+                for j in g.indices { g[j] *= out[j] * (1 - out[j]) }
+            case .softmax:
+                var dot: Float = 0
+                for j in g.indices { dot += g[j] * out[j] }
+                for j in g.indices { g[j] = out[j] * (g[j] - dot) }
+            default: break
+            }
             return (l, g)
         }
     }

@@ -61,6 +61,43 @@ import Testing
         #expect(checked > 30)
     }
 
+    /// MSE on the output of a sigmoid or softmax: the gradient handed to the network is the
+    /// one with respect to the function's input, through its Jacobian. Checked against
+    /// finite differences of the loss on the logits' producer weights.
+    @Test(arguments: ["sigmoid", "softmax"])
+    func mseThroughAnOutputFunctionMatchesFiniteDifferences(function: String) throws {
+        var b = ModelBuilder(name: "mse-\(function)", input: TensorShape(h: 5, w: 5, c: 1), seed: 7)
+        b.add(.flatten)
+        b.add(.dense(outFeatures: function == "sigmoid" ? 1 : 3, activation: .none))
+        b.add(function == "sigmoid" ? .sigmoid : .softmax)
+        var config = TrainingConfig()
+        config.loss = .mse
+        let trainer = try Trainer(model: b.model, config: config)
+        let net = trainer.network
+        let x = TestModels.inputs(b.model, count: 1, seed: 8)[0]
+        let target: [Float] = function == "sigmoid" ? [0.9] : [0.1, 0.7, 0.2]
+        net.zeroGradients()
+        net.backward(outputGradient: trainer.lossAndGradient(net.forward(x), target: target).1)
+        let i = b.model.nodes.count - 2   // the dense layer
+        var checked = 0
+        for j in stride(from: 0, to: net.weights[i].count, by: 3) {
+            let w0 = net.weights[i][j], eps: Float = 1e-2
+            net.weights[i][j] = w0 + eps; let lp = trainer.lossAndGradient(net.forward(x), target: target).0
+            net.weights[i][j] = w0 - eps; let lm = trainer.lossAndGradient(net.forward(x), target: target).0
+            net.weights[i][j] = w0
+            let numeric = (lp - lm) / Double(2 * eps), analytic = Double(net.gradW[i][j])
+            #expect(abs(numeric - analytic) <= 0.05 * max(1e-3, abs(numeric) + abs(analytic)), "weight \(j): numeric \(numeric) analytic \(analytic)")
+            checked += 1
+        }
+        #expect(checked >= 8)
+    }
+
+    @Test func crossEntropyWithoutAnOutputFunctionIsRefused() throws {
+        var b = ModelBuilder(name: "no-output", input: TensorShape(h: 5, w: 5, c: 1), seed: 7)
+        b.add(.flatten); b.add(.dense(outFeatures: 2, activation: .none))
+        #expect(throws: ModelError.self) { try Trainer(model: b.model, config: TrainingConfig()) }
+    }
+
     @Test func aSmallNetworkLearnsTheSeparableSyntheticTask() throws {
         var b = ModelBuilder(name: "tiny", input: TensorShape(h: 15, w: 15, c: 1), seed: 4)
         b.conv(8); b.add(.maxPool(Pool(size: 2))); b.conv(8); b.add(.globalAvgPool)
