@@ -84,6 +84,9 @@ extension Model {
             if let f = w.float, f.count != wc { throw fail("float weights: \(f.count) values, shape needs \(wc)") }
             if let b = w.floatBias, b.count != oc { throw fail("float bias: \(b.count) values, needs \(oc)") }
             if let q = w.int8, q.count != wc { throw fail("int8 weights: \(q.count) values, shape needs \(wc)") }
+            // Symmetric weights are in [-127, 127] (TFLite's convention): -128 x -128 pairs
+            // would overflow the NEON kernel's int16 pair sums where AVX2 stays exact.
+            if let q = w.int8, let j = (0..<q.count).first(where: { q[$0] == -128 }) { throw fail("int8 weight \(j) is -128; weights must lie in [-127, 127]") }
             if let sc = w.scales {
                 guard sc.count == oc else { throw fail("weight scales: \(sc.count) values, needs \(oc)") }
                 for j in 0..<oc where !(sc[j] > 0 && sc[j].isFinite) { throw fail("weight scale \(j) is \(sc[j])") }
@@ -111,7 +114,15 @@ extension Model {
             if case .add(.leaky) = node.op {
                 throw ModelError.invalid(node: i, name: node.name, reason: "add supports no, relu or relu6 activation")
             }
-            if case .conv2d(let c) = node.op, case .leaky(let a) = c.activation, !(a >= 0 && a < 1) {
+            // Every producer that can fuse a leaky ReLU (the int8 kernels need 0 <= alpha < 1).
+            var activation: Activation?
+            switch node.op {
+            case .conv2d(let c): activation = c.activation
+            case .dense(_, let a): activation = a
+            case .batchNorm(let bn): activation = bn.activation
+            default: break
+            }
+            if case .leaky(let a)? = activation, !(a >= 0 && a < 1) {
                 throw ModelError.invalid(node: i, name: node.name, reason: "leaky alpha must be in [0, 1)")
             }
         }

@@ -99,8 +99,10 @@ struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print layers, shapes, parameters, MACs and arena bytes of a model file.")
     @Argument var file: String
     @Option(help: "Batch size for the second arena figure") var batch: Int = 64
-    @Option var threads: Int = 1
+    @Option(help: "Threads the arena is planned for (default: the board profile's cores, as eval and bench)") var threads: Int?
+    @Option(help: "Board profile name (default: detected)") var board: String?
     func run() throws {
+        let threads = try self.threads ?? boardCores(board)
         do { print(try ModelSummary.text(try ModelFile.load(file), batch: batch, threads: threads)) } catch {
             throw ValidationError("\(error)")
         }

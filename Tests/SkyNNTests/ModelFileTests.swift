@@ -82,4 +82,23 @@ import Testing
         bad.nodes.append(Node(name: "s2", op: .sigmoid, inputs: [bad.nodes.count - 1]))
         #expect(throws: ModelError.self) { try bad.shapes() }
     }
+
+    /// A file that would crash the requantization set-up, or make ARM and x86 disagree, is
+    /// refused when it is read, with the node named.
+    @Test func aLeakyAlphaOutOfRangeAnywhereAndAWeightOfMinus128AreRefused() throws {
+        let q = try TestModels.quantized(TestModels.allOps())
+        let dense = try #require(q.nodes.firstIndex { if case .dense = $0.op { return true }; return false })
+        var leaky = q
+        leaky.nodes[dense].op = .dense(outFeatures: try q.shapes()[dense].c, activation: .leaky(alpha: -0.5))
+        do { try leaky.validate(); Issue.record("accepted a negative leaky alpha on a dense layer") } catch {
+            #expect("\(error)".contains("node \(dense)") && "\(error)".contains("leaky alpha"))
+        }
+        var minus128 = q
+        let original = try #require(minus128.nodes[dense].weights?.int8)
+        var w = (0..<original.count).map { original[$0] }
+        w[3] = -128
+        minus128.nodes[dense].weights!.int8 = ParamArray(w)
+        #expect(throws: ModelError.self) { try minus128.validate() }
+        #expect(throws: ModelError.self) { try ModelFile.encode(minus128) }
+    }
 }
