@@ -33,8 +33,10 @@ public struct QuantParams: Sendable, Equatable, Codable {
     public var zeroPoint: Int32
     public init(scale: Float, zeroPoint: Int32) { self.scale = scale; self.zeroPoint = zeroPoint }
 
+    /// TFLite's AffineQuantize: round(x / scale) half away from zero (TfLiteRound), plus the
+    /// zero point, clamped to int8.
     @inline(__always) public func quantize(_ x: Float) -> Int8 {
-        let q = (x / scale).rounded(.toNearestOrEven) + Float(zeroPoint)
+        let q = (x / scale).rounded(.toNearestOrAwayFromZero) + Float(zeroPoint)
         return Int8(max(-128, min(127, q)))
     }
     @inline(__always) public func dequantize(_ q: Int8) -> Float { scale * Float(Int32(q) - zeroPoint) }

@@ -31,14 +31,23 @@ import Testing
         }
     }
 
+    /// TFLite's convention: ties round away from zero (ONNX's QuantizeLinear rounds them to even).
+    @Test func inputQuantizationRoundsHalfAwayFromZero() {
+        let q = QuantParams(scale: 1, zeroPoint: 0)
+        #expect([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 0.49999997, -0.49999997].map { q.quantize($0) } == [1, 2, 3, -1, -2, -3, 0, 0])
+    }
+
     @Test func inputQuantizationMatchesQuantParamsBitForBit() {
         var r = SeededRandom(seed: 78)
         for _ in 0..<20 {
             let q = QuantParams(scale: Float(r.uniform(0.0005, 0.2)), zeroPoint: Int32(r.index(256)) - 128)
             var x = (0..<(1 + r.index(300))).map { _ in Float(r.uniform(-40, 40)) }
-            // Ties, the clamp edges and values that are not numbers.
-            x += [0, 0.5 * q.scale, -0.5 * q.scale, 1.5 * q.scale, -2.5 * q.scale, .nan, .infinity, -.infinity, 1e30, -1e30,
-                  Float(127 - q.zeroPoint) * q.scale, Float(-128 - q.zeroPoint) * q.scale]
+            // Ties, the clamp edges and values that are not numbers, at both ends (the vector
+            // loop and the scalar tail).
+            let edges: [Float] = [0, 0.5 * q.scale, -0.5 * q.scale, 1.5 * q.scale, -2.5 * q.scale, .nan, .infinity, -.infinity,
+                                  1e30, -1e30, Float(127 - q.zeroPoint) * q.scale, Float(-128 - q.zeroPoint) * q.scale,
+                                  3.5 * q.scale, -3.5 * q.scale, 0.49999997 * q.scale, -0.49999997 * q.scale]
+            x = edges + x + edges
             var got = [Int8](repeating: 0, count: x.count)
             sky_quantize_f32_s8(x, x.count, q.scale, q.zeroPoint, &got)
             #expect(got == x.map { q.quantize($0) }, "scale \(q.scale) zp \(q.zeroPoint)")
