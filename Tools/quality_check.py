@@ -64,14 +64,17 @@ DEFAULT_RULE = (0.3, 3.0)  # CloudRule: cloudy below 0.3 of the expected stars; 
 # happens by chance 5% of the time at 3): five frames are too few to tune two numbers.
 GRID_FRACTION = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
 GRID_MINIMUM = [3.0]
+CLEAR_WITH_STARS = 1  # CloudRule.clearWithStars
 
 
 def flags(run, rule):
     """The CloudRule applied to skydiag's per-region stars and expected stars (what the Swift rule does with other
     thresholds, so that thresholds can be tuned without a run per threshold)."""
     fraction, minimum = rule
-    judged = [e >= minimum for e in run["region_expected_stars"]]
-    cloudy = [j and n < fraction * e for j, n, e in zip(judged, run["region_stars"], run["region_expected_stars"])]
+    stars, expected = run["region_stars"], run["region_expected_stars"]
+    # Judged: expects enough stars, or shows one (CloudRule.clearWithStars); cloudy only where enough are expected.
+    judged = [e >= minimum or n >= CLEAR_WITH_STARS for n, e in zip(stars, expected)]
+    cloudy = [e >= minimum and n < fraction * e for n, e in zip(stars, expected)]
     return judged, cloudy
 
 
@@ -126,8 +129,12 @@ def cloud_regions(skydiag, data):
         clouds = "unknown" if "clouds_unknown" in q["flags"] else ("cloudy" if "clouds" in q["flags"] else "clear")
         print(f"{frame:6s} {reference:9s} {sum(labels[frame]):10d} {sum(q['region_cloudy']):7d} {sum(q['region_judged']):6d} "
               f"{agree:3d}/33  {truth_verdict[frame]:>13s} {clouds:8s} {q['verdict']} ({q['score']})")
+    all_clear = sum(33 - sum(labels[f]) for f in ALLSKY_FRAMES)
     print(f"regions agreeing with the labels: {shipped_total}/{33 * len(ALLSKY_FRAMES)} = "
-          f"{shipped_total / (33 * len(ALLSKY_FRAMES)):.1%} (005 is both a labelled frame and the reference of the others)")
+          f"{shipped_total / (33 * len(ALLSKY_FRAMES)):.1%} (005 is both a labelled frame and the reference of the others); "
+          f"calling every region clear would score {all_clear}/{33 * len(ALLSKY_FRAMES)} = {all_clear / (33 * len(ALLSKY_FRAMES)):.1%}")
+    print("('clouds' and 'quality verdict' above are skydiag's own output; the leave-one-out table below recomputes the "
+          "region flags and the frame's clear/cloudy call from skydiag's per-region stars with the thresholds it tunes)")
     print()
     print("leave one frame out: reference = the other frame with the most stars; cloudy fraction tuned on the other four")
     print(f"{'frame':6s} {'reference':9s} {'thresholds':>11s} {'cloudy lab':>10s} {'flagged':>7s} {'judged':>6s} {'agree':>6s} "
@@ -161,8 +168,8 @@ def cloud_regions(skydiag, data):
           f"(unjudged regions count as clear); judged regions only: {judged_agree}/{judged_total} = "
           f"{judged_agree / max(1, judged_total):.1%}")
     print("per region (agreeing frames of 5): " + " ".join(str(v) for v in per_region))
-    print(f"frame verdict clear/cloudy: {right} of {decided} decided frames right; {len(verdicts) - decided} of "
-          f"{len(verdicts)} unknown (under a quarter of the regions expect 3 stars)")
+    print(f"frame verdict clear/cloudy (leave one out): {right} of {decided} decided frames right; {len(verdicts) - decided} of "
+          f"{len(verdicts)} unknown (under a quarter of the regions judged: too few expect 3 stars or show one)")
 
 
 def simulated_truth(skydiag):

@@ -141,7 +141,7 @@ public enum FrameQualityJudge {
             q.cosmicRays = catalog.sources.filter { $0.fwhm.isFinite && $0.fwhm < 0.5 * q.fwhmPx && $0.area >= 2 && !$0.flags.contains(.saturated) }.count
         }
         extractor.withMaps { sub, rms in
-            q.hotPixelPositions = findHotPixels(sub, rms, width: w, height: h)
+            q.hotPixelPositions = findHotPixels(sub, rms, noiseFloor: Float(0.25 * q.noise), width: w, height: h)
             q.hotPixels = q.hotPixelPositions.count
             q.ringFraction = ringFraction(stars, sub, width: w, height: h)
             q.badColumns = BadColumnFinder.find(sub, image: image, noise: Float(q.noise), saturation: options.saturation, settings: options.badColumns)
@@ -150,7 +150,7 @@ public enum FrameQualityJudge {
                 !$0.flags.contains(.saturated) && $0.flux > 10 * $0.fluxError && $0.fwhm.isFinite && $0.fwhm > 0.7 && inSky($0)
             }
             let clouds = RegionCloudAssessment(stars: cloudStars, hotPixels: q.hotPixelPositions, fwhm: q.fwhmPx, rms: rms,
-                                               width: w, height: h, options: options)
+                                               noiseFloor: 0.25 * q.noise, width: w, height: h, options: options)
             q.regionStars = clouds.stars; q.regionNoise = clouds.noise; q.regionExpectedStars = clouds.expected
             q.regionJudged = clouds.judged; q.regionCloudy = clouds.cloudy; q.cloudFraction = clouds.cloudFraction
         }
@@ -179,20 +179,26 @@ public enum FrameQualityJudge {
     /// - 100 x (ellipticity - goodEllipticity), at most 30 ("elongated"), and 20 more when the
     ///   elongation is coherent across the frame, coherence > 0.6 ("tracking");
     /// - 30 when the median half-flux radius exceeds defocusHFR or over half the bright stars are rings ("defocus");
-    /// - 50 x cloud fraction ("clouds" when above 0.25);
+    /// - 50 x cloud fraction ("clouds" when above 0.25), and a cloudy frame is at best medium
+    ///   (score at most 69 above 0.25) and bad above 0.5 (at most 39);
     /// - 10 per trail, at most 20 ("trail"); 10 when over 1% of pixels are saturated ("saturation").
     /// Hot pixels, cosmic rays and bad columns are flagged (> 100, > 50, any) but cost nothing: calibration removes them.
     /// "clouds_unknown" when too few regions expect enough stars to judge their cloud (twilight, moonlight, a very
     /// short exposure; see `CloudRule`): the cloud fraction is then 0 and costs nothing.
+    /// With fewer than `minimumStars` stars the seeing and shape are not judged (what few
+    /// detections there are may be no stars: a lit cloud edge, the moon, a lamp), so none of
+    /// "poor_seeing", "elongated" or "tracking" is flagged or costs anything. Focus still is:
+    /// a badly defocused frame shows few stars because they are donuts.
     /// Verdict: good >= 70, medium >= 40, bad below.
     public static func score(_ q: FrameQuality, _ o: QualityOptions) -> (Int, [String]) {
         var s = 100.0
         var flags: [String] = []
-        if q.stars < o.minimumStars { s -= 60; flags.append("few_stars") }
-        if q.fwhmPx.isFinite && q.fwhmPx > o.goodFWHM {
+        let starsJudged = q.stars >= o.minimumStars
+        if !starsJudged { s -= 60; flags.append("few_stars") }
+        if starsJudged && q.fwhmPx.isFinite && q.fwhmPx > o.goodFWHM {
             s -= min(40, 40 * (q.fwhmPx / o.goodFWHM - 1)); flags.append("poor_seeing")
         }
-        if q.ellipticity.isFinite && q.ellipticity > o.goodEllipticity {
+        if starsJudged && q.ellipticity.isFinite && q.ellipticity > o.goodEllipticity {
             s -= min(30, 100 * (q.ellipticity - o.goodEllipticity)); flags.append("elongated")
             if q.ellipticityCoherence > 0.6 { s -= 20; flags.append("tracking") }
         }
@@ -200,7 +206,7 @@ public enum FrameQualityJudge {
             s -= 30; flags.append("defocus")
         }
         s -= 50 * q.cloudFraction
-        if q.cloudFraction > 0.25 { flags.append("clouds") }
+        if q.cloudFraction > 0.25 { flags.append("clouds"); s = min(s, q.cloudFraction > 0.5 ? 39 : 69) }
         if !q.trails.isEmpty { s -= min(20, 10 * Double(q.trails.count)); flags.append("trail") }
         if q.saturatedFraction > 0.01 { s -= 10; flags.append("saturation") }
         if q.hotPixels > 100 { flags.append("hot_pixels") }
@@ -215,14 +221,18 @@ public enum FrameQualityJudge {
 
     /// Single pixels far above the sky whose neighbours are all much fainter
     /// (a star, even sharp, spreads over its neighbours).
-    static func findHotPixels(_ sub: UnsafeBufferPointer<Float>, _ rms: UnsafeBufferPointer<Float>, width w: Int, height h: Int) -> [(x: Int, y: Int)] {
+    /// `noiseFloor`: the least rms believed; SExtractor's spline rms map undershoots, even below
+    /// zero, where the sky changes fast (a twilight frame's edge), and every pixel there would
+    /// look hot against it.
+    static func findHotPixels(_ sub: UnsafeBufferPointer<Float>, _ rms: UnsafeBufferPointer<Float>, noiseFloor: Float,
+                              width w: Int, height h: Int) -> [(x: Int, y: Int)] {
         guard w >= 3, h >= 3 else { return [] }
         var found: [(x: Int, y: Int)] = []
         for y in 1..<(h - 1) {
             for x in 1..<(w - 1) {
                 let p = y * w + x
                 let v = sub[p]
-                guard v > 10 * rms[p] else { continue }
+                guard v > 10 * max(rms[p], noiseFloor) else { continue }
                 var brightest: Float = -.infinity
                 for dy in -1...1 { for dx in -1...1 where dx != 0 || dy != 0 { brightest = max(brightest, sub[p + dy * w + dx]) } }
                 if brightest < 0.2 * v && found.count < 10_000 { found.append((x, y)) }

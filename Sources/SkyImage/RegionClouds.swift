@@ -41,10 +41,12 @@ public struct ClearSkyReference: Sendable, Equatable {
 /// (the slope of bright star counts over the whole sky), so
 /// `expected = referenceStars * (k)^(-2.5 * 0.45)` with
 /// `k = (noise / exposure) / (referenceNoise / referenceExposure)`.
-/// A region is judged only when it expects at least `minimumExpectedStars`
-/// (fewer and an empty region says nothing: the sky is too bright or the exposure
-/// too short to see stars there, as in twilight); it is cloudy when it shows fewer
-/// than `cloudyFraction` of the stars it expects. The frame's cloud fraction is over
+/// A region is judged when it expects at least `minimumExpectedStars` (fewer and an
+/// empty region says nothing: the sky is too bright or the exposure too short to see
+/// stars there, as in twilight), or when it shows at least `clearWithStars` stars
+/// whatever it expects (stars seen through a region say it is clear there: under a
+/// bright moon few regions expect 3, but many show some); it is cloudy when it expects
+/// at least `minimumExpectedStars` and shows fewer than `cloudyFraction` of them. The frame's cloud fraction is over
 /// the judged regions, and is left at 0 ("clouds_unknown") when fewer than
 /// `minimumJudgedFraction` of the regions are judged: a moonlit frame with one
 /// judged region says nothing about the sky as a whole.
@@ -53,6 +55,9 @@ public struct CloudRule: Sendable, Equatable {
     public var minimumExpectedStars = 3.0
     public var cloudyFraction = 0.3
     public var minimumJudgedFraction = 0.25
+    /// A star at S/N >= 10 (hot pixels and extended detections are no stars) is seen through
+    /// the region: it is not overcast there.
+    public var clearWithStars = 1
     /// d log10 N / d m of star counts.
     public static let starCountSlope = 0.45
     public init() {}
@@ -72,8 +77,9 @@ struct RegionCloudAssessment {
 
     /// `stars`: the frame's usable stars; `hotPixels`: where single hot pixels are (a detection on
     /// one is no star, and a camera's hot pixels shine through any cloud).
+    /// `noiseFloor`: the least rms believed (the spline rms map can undershoot, even below zero).
     init(stars: [Source], hotPixels: [(x: Int, y: Int)], fwhm: Double, rms: UnsafeBufferPointer<Float>,
-         width w: Int, height h: Int, options: QualityOptions) {
+         noiseFloor: Double = 0, width w: Int, height h: Int, options: QualityOptions) {
         let map = RegionMap(options: options, width: w, height: h)
         var hot = Set<Int>()
         for p in hotPixels { for dy in -1...1 { for dx in -1...1 { hot.insert((p.y + dy) * w + p.x + dx) } } }
@@ -85,7 +91,7 @@ struct RegionCloudAssessment {
             if let i = map.index(s.x, s.y) { counts[i] += 1 }
         }
         self.stars = counts
-        self.noise = map.medians(of: rms, width: w, height: h)
+        self.noise = map.medians(of: rms, width: w, height: h).map { $0.isNaN ? $0 : max($0, noiseFloor) }
         if let reference = options.clearReference, reference.regionStars.count == map.count,
            reference.regionNoise.count == map.count {
             let exposure = options.exposure ?? reference.exposure
@@ -109,8 +115,10 @@ struct RegionCloudAssessment {
             let depth = (n / exposure) / (refNoise / reference.exposure)
             return reference.regionStars[i] * pow(depth, exponent)
         }
-        judged = expected.map { $0 >= rule.minimumExpectedStars }
-        cloudy = (0..<stars.count).map { judged[$0] && Double(stars[$0]) < rule.cloudyFraction * expected[$0] }
+        judged = (0..<stars.count).map { expected[$0] >= rule.minimumExpectedStars || stars[$0] >= rule.clearWithStars }
+        cloudy = (0..<stars.count).map {
+            expected[$0] >= rule.minimumExpectedStars && Double(stars[$0]) < rule.cloudyFraction * expected[$0]
+        }
         let n = judged.filter { $0 }.count
         cloudFraction = Double(n) >= max(1, rule.minimumJudgedFraction * Double(judged.count))
             ? Double(cloudy.filter { $0 }.count) / Double(n) : 0

@@ -48,8 +48,10 @@ import Testing
         let clear = try Self.judge("005", options: Self.options())
         var options = Self.options()
         options.clearReference = try #require(ClearSkyReference(clear: clear, layout: options.regionLayout, exposure: 60))
-        // Overcast (000), clear under a bright moon (004), clear in twilight with no star to see (002).
+        // Overcast (000), broken cloud (001, 26 of 33 regions), clear under a bright moon (004),
+        // clear in twilight with next to no star to see (002).
         let overcast = try Self.judge("000", options: options)
+        let broken = try Self.judge("001", options: options)
         let moonlit = try Self.judge("004", options: options)
         let twilight = try Self.judge("002", options: options)
         func agreement(_ q: FrameQuality, _ name: String) -> Int { zip(q.regionCloudy, labels[name]!).filter { $0 == $1 }.count }
@@ -58,10 +60,17 @@ import Testing
         #expect(overcast.regionCloudy.count == 33)
         #expect(agreement(overcast, "000") >= 28)
         #expect(overcast.flags.contains("clouds"))
+        #expect(overcast.verdict == "bad")
+        // The frame's verdicts: cloudy frames are cloudy and not good, the moonlit one is judged
+        // (the stars it shows say so) and clear.
+        #expect(broken.flags.contains("clouds") && broken.verdict != "good", "\(broken.flags) \(broken.verdict)")
         #expect(agreement(moonlit, "004") >= 30)
-        #expect(!moonlit.flags.contains("clouds"))
-        #expect(!twilight.regionJudged.contains(true), "no stars expected in a 3 s twilight frame")
+        #expect(!moonlit.flags.contains("clouds") && !moonlit.flags.contains("clouds_unknown"), "\(moonlit.flags)")
+        #expect(moonlit.regionJudged.filter { $0 }.count >= 9 && moonlit.verdict != "bad", "\(moonlit.verdict)")
+        #expect(twilight.regionJudged.filter { $0 }.count < 9, "next to no stars in a 3 s twilight frame")
         #expect(twilight.flags.contains("clouds_unknown") && !twilight.flags.contains("clouds"))
+        // Too few stars to judge seeing or shape: none of those flags from lit sky or the odd star.
+        #expect(twilight.flags.allSatisfy { !["poor_seeing", "elongated", "tracking"].contains($0) }, "\(twilight.flags)")
     }
 
     /// The reference's ring averages: every sector of a ring gets the ring's mean stars.
