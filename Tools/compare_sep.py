@@ -115,6 +115,13 @@ def bench(skydiag, n, repeats=5):
         ts, to = float(np.median(sep_times)), float(line.split()[1])
         print(f"bench {n}x{n} uint16: SEP {ts:.3f} s ({len(objs)} sources), skydiag {to:.3f} s ({count} sources), "
               f"ratio skydiag/SEP = {to / ts:.2f} (median of {repeats})")
+        # The whole quality judgement of the same frame (extraction, metrics, trails, clouds),
+        # one thread and all of this machine's cores; the budget is 1 s on two cores.
+        for threads in sorted({1, os.cpu_count() or 1}):
+            out = subprocess.run([skydiag, "quality", path, "--timing", "--repeats", str(repeats), "--threads", str(threads)],
+                                 check=True, capture_output=True, text=True)
+            line = [l for l in (out.stderr + out.stdout).splitlines() if "timing" in l][-1]
+            print(f"quality judgement {n}x{n}, {threads} thread(s): {line}")
 
 
 def emit_swift(data_dir, out_path):
