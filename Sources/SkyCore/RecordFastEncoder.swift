@@ -101,6 +101,9 @@ enum RecordFastEncoder {
         }
 
         mutating func frame(_ r: FrameReport) -> Bool {
+            // A frame with the judgement's details (one per exposure, not the hot path) is left
+            // to JSONEncoder rather than written a second way here.
+            if r.quality != nil { return false }
             var f: [(String, (inout Writer) -> Bool)] = [
                 ("frameIndex", { $0.uint(r.frameIndex) }), ("source", { $0.string(r.source) }),
                 ("exptime", { $0.double(r.exptime) }), ("width", { $0.int(r.width) }), ("height", { $0.int(r.height) }),

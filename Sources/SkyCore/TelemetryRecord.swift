@@ -57,6 +57,45 @@ public struct StageTiming: Sendable, Equatable, Codable {
     public init(stage: String, ms: Double) { self.stage = stage; self.ms = ms }
 }
 
+/// A trail as a segment, 0-based pixels.
+public struct TrailLine: Sendable, Equatable, Codable {
+    public var x0: Double, y0: Double, x1: Double, y1: Double
+    public init(x0: Double, y0: Double, x1: Double, y1: Double) { self.x0 = x0; self.y0 = y0; self.x1 = x1; self.y1 = y1 }
+}
+
+/// The rest of a frame's quality judgement, beside the summary fields of `FrameReport`
+/// (the same measurements `skydiag quality --json` prints). Values that could not be
+/// measured (no stars, no zero point) are absent.
+public struct FrameQualityDetails: Sendable, Equatable, Codable {
+    /// Largest minus smallest level of the background mesh, ADU.
+    public var backgroundGradient: Double
+    /// Sky brightness, mag/arcsec² (with a configured zero point and pixel scale).
+    public var skyMagnitude: Double?
+    /// Seeing in arcsec (with a configured pixel scale).
+    public var fwhmArcsec: Double?
+    public var ellipticity: Double?
+    /// How much the stars' elongations point one way, 0-1 (tracking error near 1).
+    public var ellipticityCoherence: Double?
+    /// Median half-flux radius of the stars, px (defocus).
+    public var halfFluxRadius: Double?
+    public var hotPixels: Int
+    /// Columns found bad (their x).
+    public var badColumns: [Int]
+    public var cosmicRays: Int
+    public var trails: [TrailLine]
+    /// Cloud per region, in the layout of the site's quality options; absent when no region is judged.
+    public var regionCloudy: [Bool]?
+
+    public init(backgroundGradient: Double, skyMagnitude: Double? = nil, fwhmArcsec: Double? = nil, ellipticity: Double? = nil,
+                ellipticityCoherence: Double? = nil, halfFluxRadius: Double? = nil, hotPixels: Int = 0, badColumns: [Int] = [],
+                cosmicRays: Int = 0, trails: [TrailLine] = [], regionCloudy: [Bool]? = nil) {
+        self.backgroundGradient = backgroundGradient; self.skyMagnitude = skyMagnitude; self.fwhmArcsec = fwhmArcsec
+        self.ellipticity = ellipticity; self.ellipticityCoherence = ellipticityCoherence; self.halfFluxRadius = halfFluxRadius
+        self.hotPixels = hotPixels; self.badColumns = badColumns; self.cosmicRays = cosmicRays; self.trails = trails
+        self.regionCloudy = regionCloudy
+    }
+}
+
 /// What a site measured on one frame, and how the frame fared against its deadline.
 public struct FrameReport: Sendable, Equatable, Codable {
     public var frameIndex: UInt64
@@ -90,6 +129,8 @@ public struct FrameReport: Sendable, Equatable, Codable {
     public var fwhm: Double?
     public var cloudFraction: Double?
     public var trails: Int?
+    /// Every other measurement of the judgement (absent where `score` is).
+    public var quality: FrameQualityDetails?
 
     public init(frameIndex: UInt64, source: String, dateObs: String?, exptime: Double,
                 width: Int, height: Int, background: Double, noise: Double,

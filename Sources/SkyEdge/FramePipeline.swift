@@ -110,6 +110,7 @@ public struct FramePipeline {
             report.fwhm = q.fwhmPx.isFinite ? q.fwhmPx : nil
             report.cloudFraction = q.cloudFraction.isFinite ? q.cloudFraction : nil
             report.trails = withTrails ? q.trails.count : nil
+            report.quality = Self.details(q)
             if catalog.truncated { flags.append("stars_truncated") }
             if q.saturatedFraction > 0.01 { flags.append("saturated") }
             if catalog.count == 0 { flags.append("no_stars") }
@@ -126,6 +127,18 @@ public struct FramePipeline {
         report.shed = shed
         report.flags = flags
         return report
+    }
+
+    /// The judgement's other measurements for the record; what could not be measured is absent.
+    static func details(_ q: FrameQuality) -> FrameQualityDetails {
+        func finite(_ v: Double?) -> Double? { v.flatMap { $0.isFinite ? $0 : nil } }
+        return FrameQualityDetails(
+            backgroundGradient: q.backgroundGradient.isFinite ? q.backgroundGradient : 0,
+            skyMagnitude: finite(q.skyMagnitudesPerSquareArcsec), fwhmArcsec: finite(q.fwhmArcsec),
+            ellipticity: finite(q.ellipticity), ellipticityCoherence: finite(q.ellipticityCoherence),
+            halfFluxRadius: finite(q.halfFluxRadius), hotPixels: q.hotPixels, badColumns: q.badColumns.map(\.x),
+            cosmicRays: q.cosmicRays, trails: q.trails.map { TrailLine(x0: $0.x0, y0: $0.y0, x1: $0.x1, y1: $0.y1) },
+            regionCloudy: q.regionJudged.contains(true) ? q.regionCloudy : nil)
     }
 
     /// The record size is bounded in the memory plan: keep the end of long paths (the file name).

@@ -44,7 +44,8 @@ import Testing
         let stored = try store.records(site: config.site, node: config.node)
         let storedFrames = stored.compactMap(\.frame)
         #expect(storedFrames == sink.frames, "frames stored for \(config.address) equal frames sent, in order")
-        #expect(storedFrames.allSatisfy { $0.verdict != nil && $0.score != nil }, "the quality judgement travels with every frame")
+        #expect(storedFrames.allSatisfy { $0.verdict != nil && $0.score != nil && $0.quality != nil },
+                "the quality judgement, details included, travels with every frame")
         #expect(stored.filter { $0.kind == .status }.map(\.status) == sink.statuses.map(Optional.init))
         #expect(stored.map(\.seq) == Array(1...UInt64(stored.count)), "no gaps, no duplicates")
         // The heartbeat's delivery counters: each status counts the records numbered before it,

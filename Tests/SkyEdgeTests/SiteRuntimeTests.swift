@@ -42,6 +42,10 @@ import Testing
         #expect(f.width == 384 && f.height == 384 && f.exptime == 20)
         #expect(f.stages.map(\.stage) == ["queue", "convert", "background", "detection", "measurement", "quality"])
         #expect(f.verdict != nil && f.score != nil && f.trails != nil)
+        // The rest of the judgement travels in the record too.
+        let details = try #require(f.quality)
+        #expect(details.trails.count == f.trails && details.hotPixels >= 0 && details.backgroundGradient >= 0)
+        #expect(details.ellipticity != nil && details.halfFluxRadius != nil, "stars were measured")
         #expect(f.deadlineSeconds == 20)
         #expect(f.deadlineMet == (f.slackSeconds >= 0))
         #expect(f.stars >= detectable, "found \(f.stars), \(detectable) clearly detectable")
