@@ -97,6 +97,14 @@ public struct FrameQuality: Sendable {
     public var flags: [String] = []
 }
 
+/// What a cosmic-ray hit looks like to the extractor: charge in a pixel or two across.
+/// The minor-axis rms of a hit one or two pixels wide is 0.3 to 0.85 px whatever its length;
+/// faint stars, whose isophotal moments shrink with the noise, stay above 0.9 px unless
+/// the seeing is under about 2.2 px (then hits and stars cannot be told apart by shape).
+enum CosmicRayRule {
+    static let maximumMinorAxis = 0.9
+}
+
 /// Judges a frame from an extraction: seeing, shape, focus, defects, trails,
 /// transparency; then a score and a verdict by the rule in `score(_:_:)`.
 public enum FrameQualityJudge {
@@ -136,9 +144,17 @@ public enum FrameQualityJudge {
             cx /= Double(stars.count); cy /= Double(stars.count)
             q.ellipticityCoherence = q.ellipticity > 0 ? min(1, (cx * cx + cy * cy).squareRoot() / q.ellipticity) : 0
         }
-        // Sharp detections far narrower than the stars: cosmic rays (hot pixels are counted separately).
-        if q.fwhmPx.isFinite {
-            q.cosmicRays = catalog.sources.filter { $0.fwhm.isFinite && $0.fwhm < 0.5 * q.fwhmPx && $0.area >= 2 && !$0.flags.contains(.saturated) }.count
+        // Cosmic rays: detections of two or more pixels far narrower than the stars across their
+        // minor axis (a hit deposits its charge in a pixel or two across, whatever its length; a
+        // star is as wide as the seeing every way), at S/N 10 or more. Their FWHM is often not
+        // measurable, so the minor-axis rms is the test. A hit on a single pixel is also a hot
+        // pixel to a single frame (the calibration's bad-pixel mask tells them apart).
+        let starMinor = median(stars.map(\.b).filter(\.isFinite))
+        if starMinor.isFinite && q.stars >= options.minimumStars {
+            q.cosmicRays = catalog.sources.filter {
+                $0.b.isFinite && $0.b < min(0.75 * starMinor, CosmicRayRule.maximumMinorAxis) && $0.area >= 2
+                    && $0.flux > 10 * $0.fluxError && $0.flags.isDisjoint(with: [.saturated, .truncated, .nearEdge])
+            }.count
         }
         extractor.withMaps { sub, rms in
             q.hotPixelPositions = findHotPixels(sub, rms, noiseFloor: Float(0.25 * q.noise), width: w, height: h)

@@ -59,6 +59,7 @@ public enum SimulatedQualityChecks {
         rows.append(try recovery())
         rows.append(try trail())
         rows.append(try hotPixels())
+        rows.append(try cosmicRays())
         for seed in [21, 22, 23] as [UInt64] { rows.append(try badColumns(cameraSeed: seed)) }
         rows.append(try cleanFramesHaveNoBadColumns())
         for sky in [18.0, 20.5] { rows.append(try skyBrightness(magnitude: sky)) }
@@ -171,6 +172,27 @@ public enum SimulatedQualityChecks {
         let hits = bright.filter { found.contains($0.y * camera.width + $0.x) }.count
         return TruthCheck(name: "hot pixels (> 20 sigma)", truth: "\(bright.count)", measured: "\(hits) found, \(found.count) reported",
                           target: ">= 90% found", passed: bright.count >= 5 && Double(hits) >= 0.9 * Double(bright.count))
+    }
+
+    /// Hits of two or more pixels above 30 sigma are counted, single-pixel ones may be (a
+    /// single frame takes them for hot pixels); a frame without hits shows none.
+    public static func cosmicRays() throws -> TruthCheck {
+        var camera = CameraModel(width: 512, height: 512)
+        camera.vignetting = 0; camera.dustDonutCount = 0; camera.badColumnCount = 0; camera.hotPixelFraction = 0
+        func frame(rate: Double) throws -> Judged {
+            var c = FrameConditions(exposure: 60, seed: 9, fwhmPixels: 3, cosmicRayRate: rate)
+            c.transientsEnabled = false; c.flatFieldEnabled = false
+            return try judge(c, camera: camera)
+        }
+        let hit = try frame(rate: 2), clean = try frame(rate: 0)
+        let bright = hit.frame.truth.cosmicRays.filter { $0.totalElectrons / camera.gain > 30 * hit.rms }
+        let multi = bright.filter { $0.kind != .single }.count
+        let counted = hit.quality.cosmicRays
+        return TruthCheck(name: "cosmic rays (> 30 sigma)", truth: "\(bright.count) hits, \(multi) of 2+ pixels; none on a clean frame",
+                          measured: "\(counted) counted; \(clean.quality.cosmicRays) on the clean frame",
+                          target: ">= 90% of 2+ pixel hits, <= all hits, 0 clean",
+                          passed: multi >= 5 && Double(counted) >= 0.9 * Double(multi) && counted <= bright.count
+                              && clean.quality.cosmicRays == 0)
     }
 
     /// Columns the finder can see: at least 3 blocks of 64 rows affected (a column spoiled only

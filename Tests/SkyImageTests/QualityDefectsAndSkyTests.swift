@@ -19,6 +19,12 @@ import SkySim
         #expect(r.falsePositives == 0)
     }
 
+    /// Cosmic rays against the simulator's hits: the multi-pixel ones counted, none on a clean frame.
+    @Test func cosmicRaysAreCountedAndACleanFrameHasNone() throws {
+        let row = try SimulatedQualityChecks.cosmicRays()
+        #expect(row.passed, "\(row.truth): \(row.measured)")
+    }
+
     @Test func cleanSensorsHaveNoBadColumns() throws {
         let row = try SimulatedQualityChecks.cleanFramesHaveNoBadColumns()
         #expect(row.passed, "\(row.measured)")
