@@ -221,6 +221,9 @@ AVX2 int sky_conv_s8_avx2(const int8_t *x, int32_t h, int32_t w, int32_t c, int3
     /* Interior pixels: whole kernel inside the image, and the last 16-byte read inside too. */
     const size_t wc = (size_t)w * c;
     const int32_t last_iy = h - kh, last_ix = w - kw;
+    /* An image smaller than the kernel has no interior pixel (and a negative bound would
+       pass every unsigned compare below). */
+    const int gather = cg == c && last_iy >= 0 && last_ix >= 0;
     const int8_t *last_src = end - (size_t)(kh - 1) * wc - span16;
     for (int32_t i = 0; i < rows; i += sb) {
         int32_t n = rows - i < sb ? rows - i : sb;
@@ -228,7 +231,7 @@ AVX2 int sky_conv_s8_avx2(const int8_t *x, int32_t h, int32_t w, int32_t c, int3
             int16_t *d = ab + r * stride;
             int32_t iy0 = oy * sh - pt, ix0 = ox * sw - pl;
             const int8_t *src = x + ((size_t)iy0 * w + ix0) * c + c0;
-            if (cg == c && (uint32_t)iy0 <= (uint32_t)last_iy && (uint32_t)ix0 <= (uint32_t)last_ix && src <= last_src) {
+            if (gather && (uint32_t)iy0 <= (uint32_t)last_iy && (uint32_t)ix0 <= (uint32_t)last_ix && src <= last_src) {
                 if (span <= 16)   /* small first layers: one 16-byte widening per kernel row */
                     for (int32_t ky = 0; ky < kh; ky++, src += wc)
                         _mm256_storeu_si256((__m256i *)(d + ky * span), _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)src)));
