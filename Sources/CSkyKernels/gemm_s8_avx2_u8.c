@@ -100,15 +100,14 @@ AVX2 void sky_gemm_s8_avx2_u8(const int8_t *a, size_t lda, int32_t m, const void
 #define RD 5
 
 /* R output pixels of one output row, `pixel` bytes apart in the unsigned input rows
-   (rowlen apart), times the 16-channel block at n0. Each pixel's kernel row is kw*c
-   contiguous bytes there, a whole number of k quads (seg), so the packed weights'
-   quads line up with them row by row. Named accumulators: clang keeps an array of them
-   in memory across the nested loops; R is a constant in each instance, so a short block
-   computes only its pixels. */
-static inline __attribute__((always_inline)) AVX2 void block_direct_u8(const gemm_ctx *g, int vs, const uint8_t *base, int32_t pixel,
-                                                                        size_t rowlen, int32_t kh, int32_t seg, const int R,
-                                                                        int32_t n0, int8_t *c, size_t ldc) {
-    const int8_t *b = (const int8_t *)g->wt + (size_t)(n0 / 16) * (g->h->kp / 4) * 64;
+   (rowlen apart), times the 16-channel block at n0 whose weights are at b. Each pixel's
+   kernel row is kw*c contiguous bytes there, read as seg k quads, which the weights'
+   quads (seg per kernel row) meet row by row. Named accumulators: clang keeps an array
+   of them in memory across the nested loops; R is a constant in each instance, so a
+   short block computes only its pixels. */
+static inline __attribute__((always_inline)) AVX2 void block_direct_u8(const gemm_ctx *g, int vs, const int8_t *b, const uint8_t *base,
+                                                                        int32_t pixel, size_t rowlen, int32_t kh, int32_t seg,
+                                                                        const int R, int32_t n0, int8_t *c, size_t ldc) {
     const __m256i ones = _mm256_set1_epi16(1);
     const __m256i b0 = _mm256_loadu_si256((const __m256i *)(g->bias + n0)), b1 = _mm256_loadu_si256((const __m256i *)(g->bias + n0 + 8));
     __m256i c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1, c40 = b0, c41 = b1;
@@ -136,28 +135,49 @@ static inline __attribute__((always_inline)) AVX2 void block_direct_u8(const gem
     store_rows(g, vs, acc, R, 2, n0, c, ldc);
 }
 
-#define DIRECT_U8(R) static AVX2 void direct_u8_##R(const gemm_ctx *g, int vs, const uint8_t *base, int32_t pixel, size_t rowlen, \
-                                                    int32_t kh, int32_t seg, int32_t n0, int8_t *c, size_t ldc) { \
-    block_direct_u8(g, vs, base, pixel, rowlen, kh, seg, R, n0, c, ldc); }
+#define DIRECT_U8(R) static AVX2 void direct_u8_##R(const gemm_ctx *g, int vs, const int8_t *b, const uint8_t *base, int32_t pixel, \
+                                                    size_t rowlen, int32_t kh, int32_t seg, int32_t n0, int8_t *c, size_t ldc) { \
+    block_direct_u8(g, vs, b, base, pixel, rowlen, kh, seg, R, n0, c, ldc); }
 DIRECT_U8(1) DIRECT_U8(2) DIRECT_U8(3) DIRECT_U8(4) DIRECT_U8(5)
-typedef void (*direct_u8_fn)(const gemm_ctx *, int, const uint8_t *, int32_t, size_t, int32_t, int32_t, int32_t, int8_t *, size_t);
+typedef void (*direct_u8_fn)(const gemm_ctx *, int, const int8_t *, const uint8_t *, int32_t, size_t, int32_t, int32_t, int32_t, int8_t *, size_t);
 static const direct_u8_fn directs_u8[RD] = {direct_u8_1, direct_u8_2, direct_u8_3, direct_u8_4, direct_u8_5};
 
 /* Longest unsigned row buffer (kh input rows of one output row's span) the direct path
-   keeps on the stack. */
+   keeps on the stack, and the most weights it re-lays there (kernel rows of kw*c % 4 != 0). */
 #define DIRECT_U8_BUF (96 * 1024)
+#define DIRECT_U8_RELAID (16 * 1024)
 #define DIRECT_U8_MIN_OW 3
 
-/* Whether the direct path runs: no groups, whole k quads per kernel row, more than 8
-   channels (8 or fewer would be half padding), and a buffer that fits. Output rows of
-   1-2 pixels make blocks of 1-2 pixels, one or two broadcasts per weight load, where the
-   row gathering fills blocks of 4 across output rows (measured: it wins there, and
-   loses from 3 pixels on). */
+/* Weights of one 16-channel block with each kernel row padded to whole k quads. */
+static int32_t relaid_block_bytes(int32_t kh, int32_t kw, int32_t c) { return kh * ((kw * c + 3) / 4) * 64; }
+
+/* Whether the direct path runs: no groups, more than 8 channels (8 or fewer would be
+   half padding), a buffer that fits, and, where kernel rows are not whole k quads
+   (kw*c % 4 != 0: a 3-channel first layer), weights small enough to re-lay per call.
+   Output rows of 1-2 pixels make blocks of 1-2 pixels, one or two broadcasts per weight
+   load, where the row gathering fills blocks of 4 across output rows (measured: it wins
+   there, and loses from 3 pixels on). */
 int sky_conv_s8_avx2_u8_direct(const void *packed, int32_t c, int32_t cg, int32_t kh, int32_t kw, int32_t sw, int32_t ow) {
     const sky_packed_header *h = (const sky_packed_header *)packed;
     const int64_t wp = (int64_t)(ow - 1) * sw + kw;
-    return h->kernel == SKY_GEMM_AVX2_U8 && cg == c && (kw * c) % 4 == 0 && h->n > 8 && ow >= DIRECT_U8_MIN_OW &&
-           kh * wp * c <= DIRECT_U8_BUF;
+    return h->kernel == SKY_GEMM_AVX2_U8 && cg == c && h->n > 8 && ow >= DIRECT_U8_MIN_OW && kh * (wp * c + 4) <= DIRECT_U8_BUF &&
+           ((kw * c) % 4 == 0 || (int64_t)h->np / 16 * relaid_block_bytes(kh, kw, c) <= DIRECT_U8_RELAID);
+}
+
+/* The packed weights ([n/16][k/4][16][4]) with each kernel row of kw*c values padded with
+   zero weights to whole quads ([n/16][kh][seg][16][4]): a pixel's quads then start at
+   each of its kernel rows, and the bytes a padded quad reads past the row meet zeros. */
+static void relay_weights(const sky_packed_header *h, const int8_t *wt, int32_t kh, int32_t kw, int32_t c, int8_t *out) {
+    const int32_t span = kw * c, seg = (span + 3) / 4, kp4 = h->kp / 4;
+    for (int32_t nb = 0; nb < h->np / 16; nb++)
+        for (int32_t ky = 0; ky < kh; ky++)
+            for (int32_t q = 0; q < seg; q++)
+                for (int32_t j = 0; j < 16; j++)
+                    for (int32_t t = 0; t < 4; t++) {
+                        int32_t x = 4 * q + t, k = ky * span + x;
+                        out[(((size_t)nb * kh + ky) * seg + q) * 64 + j * 4 + t] =
+                            x < span ? wt[(((size_t)nb * kp4 + k / 4) * 16 + j) * 4 + k % 4] : 0;
+                    }
 }
 
 /* n int8 at src as unsigned bytes (x ^ 0x80) at dst, reading and writing exactly n. */
@@ -178,10 +198,14 @@ static inline AVX2 void flip_exact(uint8_t *dst, const int8_t *src, int32_t n) {
 static AVX2 void conv_direct_u8(const gemm_ctx *g, int vs, const int8_t *x, int32_t h, int32_t w, int32_t c, int32_t kh, int32_t kw,
                                 int32_t sh, int32_t sw, int32_t pt, int32_t pl, int32_t ow, int32_t row0, int32_t rows, int8_t zp,
                                 int8_t *y, size_t ldy) {
-    const int32_t wp = (ow - 1) * sw + kw;
-    const size_t rowlen = (size_t)wp * c;
+    const int32_t wp = (ow - 1) * sw + kw, span = kw * c, seg = (span + 3) / 4;
+    const size_t rowlen = (size_t)wp * c + 4;   /* + what a padded quad reads past the last pixel */
     const uint8_t pad = (uint8_t)zp ^ 0x80;
     uint8_t buf[(size_t)kh * rowlen] __attribute__((aligned(32)));
+    const int8_t *wt = (const int8_t *)g->wt;
+    size_t wblock = (size_t)(g->h->kp / 4) * 64;
+    int8_t relaid[span % 4 ? g->h->np / 16 * relaid_block_bytes(kh, kw, c) : 1] __attribute__((aligned(32)));
+    if (span % 4) { relay_weights(g->h, wt, kh, kw, c, relaid); wt = relaid; wblock = (size_t)relaid_block_bytes(kh, kw, c); }
     for (int32_t p = row0; p < row0 + rows;) {
         int32_t oy = p / ow, ox = p % ow, run = ow - ox < row0 + rows - p ? ow - ox : row0 + rows - p;
         int32_t jx0 = ox * sw, jx1 = (ox + run - 1) * sw + kw;   /* padded columns [jx0, jx1) */
@@ -189,18 +213,18 @@ static AVX2 void conv_direct_u8(const gemm_ctx *g, int vs, const int8_t *x, int3
             uint8_t *d = buf + ky * rowlen;
             int32_t iy = oy * sh - pt + ky, n = (jx1 - jx0) * c;
             int32_t ix0 = jx0 - pl < 0 ? 0 : jx0 - pl, ix1 = jx1 - pl > w ? w : jx1 - pl;
-            if (iy < 0 || iy >= h || ix1 <= ix0) { memset(d, pad, (size_t)n); continue; }
+            if (iy < 0 || iy >= h || ix1 <= ix0) { memset(d, pad, (size_t)n + 4); continue; }
             int32_t lead = (ix0 + pl - jx0) * c, inside = (ix1 - ix0) * c;
             memset(d, pad, (size_t)lead);
             flip_exact(d + lead, x + ((size_t)iy * w + ix0) * c, inside);
-            memset(d + lead + inside, pad, (size_t)(n - lead - inside));
+            memset(d + lead + inside, pad, (size_t)(n - lead - inside) + 4);
         }
         int8_t *o = y + (size_t)(p - row0) * ldy;
-        const int32_t pixel = sw * c, seg = kw * c / 4;
+        const int32_t pixel = sw * c;
         for (int32_t n0 = 0; n0 < g->h->np; n0 += 16)
             for (int32_t i = 0; i < run; i += RD)
-                directs_u8[(run - i < RD ? run - i : RD) - 1](g, vs, buf + (size_t)i * pixel, pixel, rowlen, kh, seg, n0,
-                                                              o + (size_t)i * ldy, ldy);
+                directs_u8[(run - i < RD ? run - i : RD) - 1](g, vs, wt + (size_t)(n0 / 16) * wblock, buf + (size_t)i * pixel, pixel,
+                                                              rowlen, kh, seg, n0, o + (size_t)i * ldy, ldy);
         p += run;
     }
 }
