@@ -180,12 +180,10 @@ static AVX2 int conv_direct(const gemm_ctx *g, const int8_t *x, int32_t h, int32
         int32_t jx0 = ox * sw, jx1 = (ox + run - 1) * sw + kw;   /* padded columns [jx0, jx1) */
         for (int32_t ky = 0; ky < kh; ky++) {
             int16_t *d = buf + ky * rowlen;
-            int32_t iy = oy * sh - pt + ky, n = (jx1 - jx0) * c;
-            int32_t ix0 = jx0 - pl < 0 ? 0 : jx0 - pl, ix1 = jx1 - pl > w ? w : jx1 - pl;
-            if (iy < 0 || iy >= h || ix1 <= ix0) { for (int32_t j = 0; j < n; j++) d[j] = zp; continue; }
-            int32_t lead = (ix0 + pl - jx0) * c, inside = (ix1 - ix0) * c;
+            const padded_row r = padded_row_at(oy * sh - pt + ky, h, w, c, pl, jx0, jx1);
+            const int32_t lead = r.lead, inside = r.inside, n = r.n;
             for (int32_t j = 0; j < lead; j++) d[j] = zp;
-            const int8_t *src = x + ((size_t)iy * w + ix0) * c;
+            const int8_t *src = x + r.at;
             int32_t q = 0;
             for (; q + 16 <= inside; q += 16)
                 _mm256_storeu_si256((__m256i *)(d + lead + q), _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(src + q))));

@@ -227,13 +227,10 @@ static AVX2 void conv_direct_u8(const gemm_ctx *g, int vs, const int8_t *x, int3
         int32_t jx0 = ox * sw, jx1 = (ox + run - 1) * sw + kw;   /* padded columns [jx0, jx1) */
         for (int32_t ky = 0; ky < kh; ky++) {
             uint8_t *d = buf + ky * rowlen;
-            int32_t iy = oy * sh - pt + ky, n = (jx1 - jx0) * c;
-            int32_t ix0 = jx0 - pl < 0 ? 0 : jx0 - pl, ix1 = jx1 - pl > w ? w : jx1 - pl;
-            if (iy < 0 || iy >= h || ix1 <= ix0) { memset(d, pad, (size_t)n + 4); continue; }
-            int32_t lead = (ix0 + pl - jx0) * c, inside = (ix1 - ix0) * c;
-            memset(d, pad, (size_t)lead);
-            flip_exact(d + lead, x + ((size_t)iy * w + ix0) * c, inside);
-            memset(d + lead + inside, pad, (size_t)(n - lead - inside) + 4);
+            const padded_row r = padded_row_at(oy * sh - pt + ky, h, w, c, pl, jx0, jx1);
+            memset(d, pad, (size_t)r.lead);
+            flip_exact(d + r.lead, x + r.at, r.inside);
+            memset(d + r.lead + r.inside, pad, (size_t)(r.n - r.lead - r.inside) + 4);
         }
         int8_t *o = y + (size_t)(p - row0) * ldy;
         const int32_t pixel = sw * c;
