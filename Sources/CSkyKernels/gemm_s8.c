@@ -193,6 +193,15 @@ void sky_conv_s8(const int8_t *x, int32_t h, int32_t w, int32_t c, int32_t kh, i
     sky_gemm_s8(scratch, lda, rows, packed, rq, y, ldy);
 }
 
+int sky_conv_s8_u8_direct(const void *packed, int32_t c, int32_t cg, int32_t kh, int32_t kw, int32_t sw, int32_t out_w) {
+#if defined(__x86_64__)
+    return sky_conv_s8_avx2_u8_direct(packed, c, cg, kh, kw, sw, out_w);
+#else
+    (void)packed; (void)c; (void)cg; (void)kh; (void)kw; (void)sw; (void)out_w;
+    return 0;
+#endif
+}
+
 void sky_depthwise_s8(const int8_t *x, int32_t h, int32_t w, int32_t c, int32_t kh, int32_t kw, int32_t sh, int32_t sw,
                       int32_t pt, int32_t pl, int32_t ow, int32_t row0, int32_t rows, int32_t zp,
                       const int8_t *wt, const int32_t *bias, const sky_requant_s8 *rq, int8_t *y, int32_t *acc) {

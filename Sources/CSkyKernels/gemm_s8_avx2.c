@@ -180,12 +180,10 @@ static AVX2 int conv_direct(const gemm_ctx *g, const int8_t *x, int32_t h, int32
         int32_t jx0 = ox * sw, jx1 = (ox + run - 1) * sw + kw;   /* padded columns [jx0, jx1) */
         for (int32_t ky = 0; ky < kh; ky++) {
             int16_t *d = buf + ky * rowlen;
-            int32_t iy = oy * sh - pt + ky, n = (jx1 - jx0) * c;
-            int32_t ix0 = jx0 - pl < 0 ? 0 : jx0 - pl, ix1 = jx1 - pl > w ? w : jx1 - pl;
-            if (iy < 0 || iy >= h || ix1 <= ix0) { for (int32_t j = 0; j < n; j++) d[j] = zp; continue; }
-            int32_t lead = (ix0 + pl - jx0) * c, inside = (ix1 - ix0) * c;
+            const padded_row r = padded_row_at(oy * sh - pt + ky, h, w, c, pl, jx0, jx1);
+            const int32_t lead = r.lead, inside = r.inside, n = r.n;
             for (int32_t j = 0; j < lead; j++) d[j] = zp;
-            const int8_t *src = x + ((size_t)iy * w + ix0) * c;
+            const int8_t *src = x + r.at;
             int32_t q = 0;
             for (; q + 16 <= inside; q += 16)
                 _mm256_storeu_si256((__m256i *)(d + lead + q), _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(src + q))));
@@ -221,6 +219,9 @@ AVX2 int sky_conv_s8_avx2(const int8_t *x, int32_t h, int32_t w, int32_t c, int3
     /* Interior pixels: whole kernel inside the image, and the last 16-byte read inside too. */
     const size_t wc = (size_t)w * c;
     const int32_t last_iy = h - kh, last_ix = w - kw;
+    /* An image smaller than the kernel has no interior pixel (and a negative bound would
+       pass every unsigned compare below). */
+    const int gather = cg == c && last_iy >= 0 && last_ix >= 0;
     const int8_t *last_src = end - (size_t)(kh - 1) * wc - span16;
     for (int32_t i = 0; i < rows; i += sb) {
         int32_t n = rows - i < sb ? rows - i : sb;
@@ -228,7 +229,7 @@ AVX2 int sky_conv_s8_avx2(const int8_t *x, int32_t h, int32_t w, int32_t c, int3
             int16_t *d = ab + r * stride;
             int32_t iy0 = oy * sh - pt, ix0 = ox * sw - pl;
             const int8_t *src = x + ((size_t)iy0 * w + ix0) * c + c0;
-            if (cg == c && (uint32_t)iy0 <= (uint32_t)last_iy && (uint32_t)ix0 <= (uint32_t)last_ix && src <= last_src) {
+            if (gather && (uint32_t)iy0 <= (uint32_t)last_iy && (uint32_t)ix0 <= (uint32_t)last_ix && src <= last_src) {
                 if (span <= 16)   /* small first layers: one 16-byte widening per kernel row */
                     for (int32_t ky = 0; ky < kh; ky++, src += wc)
                         _mm256_storeu_si256((__m256i *)(d + ky * span), _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)src)));

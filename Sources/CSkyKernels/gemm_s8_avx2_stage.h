@@ -75,6 +75,19 @@ static inline AVX2 void store16(__m256i q0, __m256i q1, int8_t *c) {
 }
 
 
+/* What the direct convolution paths copy of input row iy for padded columns [jx0, jx1)
+   (pl columns of left padding before the image's): `lead` values of padding, `inside`
+   image values from offset `at` of the NHWC image, then padding up to n values; inside
+   is 0 where the row is all padding (above or below the image, or columns past its sides). */
+typedef struct { int32_t lead, inside, n; size_t at; } padded_row;
+static inline padded_row padded_row_at(int32_t iy, int32_t h, int32_t w, int32_t c, int32_t pl, int32_t jx0, int32_t jx1) {
+    padded_row r = {0, 0, (jx1 - jx0) * c, 0};
+    int32_t ix0 = jx0 - pl < 0 ? 0 : jx0 - pl, ix1 = jx1 - pl > w ? w : jx1 - pl;
+    if (iy < 0 || iy >= h || ix1 <= ix0) { r.lead = r.n; return r; }
+    r.lead = (ix0 + pl - jx0) * c; r.inside = (ix1 - ix0) * c; r.at = ((size_t)iy * w + ix0) * c;
+    return r;
+}
+
 /* Everything one call shares: the packed weights and the output stage. */
 typedef struct {
     const sky_packed_header *h;

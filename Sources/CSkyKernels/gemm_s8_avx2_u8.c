@@ -95,6 +95,153 @@ AVX2 void sky_gemm_s8_avx2_u8(const int8_t *a, size_t lda, int32_t m, const void
     }
 }
 
+/* Pixels per direct block: 5 x 2 accumulators + 2 weight vectors + ones + broadcast +
+   product fill the 16 ymm registers exactly. */
+#define RD 5
+
+/* R output pixels of one output row, `pixel` bytes apart in the unsigned input rows
+   (rowlen apart), times the 16-channel block at n0 whose weights are at b. Each pixel's
+   kernel row is kw*c contiguous bytes there, read as seg k quads, which the weights'
+   quads (seg per kernel row) meet row by row. Named accumulators: clang keeps an array
+   of them in memory across the nested loops; R is a constant in each instance, so a
+   short block computes only its pixels. */
+static inline __attribute__((always_inline)) AVX2 void block_direct_u8(const gemm_ctx *g, int vs, const int8_t *b, const uint8_t *base,
+                                                                        int32_t pixel, size_t rowlen, int32_t kh, int32_t seg,
+                                                                        const int R, int32_t n0, int8_t *c, size_t ldc) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    const __m256i b0 = _mm256_loadu_si256((const __m256i *)(g->bias + n0)), b1 = _mm256_loadu_si256((const __m256i *)(g->bias + n0 + 8));
+    __m256i c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1, c40 = b0, c41 = b1;
+#define MAC(acc0, acc1, p)                                                                                   \
+    do {                                                                                                     \
+        int32_t four;                                                                                        \
+        memcpy(&four, p, 4);                                                                                 \
+        const __m256i x = _mm256_set1_epi32(four);                                                           \
+        acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(_mm256_maddubs_epi16(x, w0), ones));                 \
+        acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(_mm256_maddubs_epi16(x, w1), ones));                 \
+    } while (0)
+    for (int32_t ky = 0; ky < kh; ky++) {
+        const uint8_t *p = base + ky * rowlen;
+        for (int32_t q = 0; q < seg; q++, b += 64, p += 4) {
+            const __m256i w0 = _mm256_load_si256((const __m256i *)b), w1 = _mm256_load_si256((const __m256i *)(b + 32));
+            MAC(c00, c01, p);
+            if (R > 1) MAC(c10, c11, p + pixel);
+            if (R > 2) MAC(c20, c21, p + 2 * pixel);
+            if (R > 3) MAC(c30, c31, p + 3 * pixel);
+            if (R > 4) MAC(c40, c41, p + 4 * pixel);
+        }
+    }
+#undef MAC
+    __m256i acc[RD][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}};
+    store_rows(g, vs, acc, R, 2, n0, c, ldc);
+}
+
+#define DIRECT_U8(R) static AVX2 void direct_u8_##R(const gemm_ctx *g, int vs, const int8_t *b, const uint8_t *base, int32_t pixel, \
+                                                    size_t rowlen, int32_t kh, int32_t seg, int32_t n0, int8_t *c, size_t ldc) { \
+    block_direct_u8(g, vs, b, base, pixel, rowlen, kh, seg, R, n0, c, ldc); }
+DIRECT_U8(1) DIRECT_U8(2) DIRECT_U8(3) DIRECT_U8(4) DIRECT_U8(5)
+typedef void (*direct_u8_fn)(const gemm_ctx *, int, const int8_t *, const uint8_t *, int32_t, size_t, int32_t, int32_t, int32_t, int8_t *, size_t);
+static const direct_u8_fn directs_u8[RD] = {direct_u8_1, direct_u8_2, direct_u8_3, direct_u8_4, direct_u8_5};
+
+/* Longest unsigned row buffer (kh input rows of one output row's span) the direct path
+   keeps on the stack, and the most weights it re-lays there (kernel rows of kw*c % 4 != 0). */
+#define DIRECT_U8_BUF (96 * 1024)
+#define DIRECT_U8_RELAID (16 * 1024)
+#define DIRECT_U8_MIN_OW 3
+
+/* Weights of one 16-channel block with each kernel row padded to whole k quads. */
+static int32_t relaid_block_bytes(int32_t kh, int32_t kw, int32_t c) { return kh * ((kw * c + 3) / 4) * 64; }
+
+/* Whether the direct path runs: no groups, more than 8 channels (8 or fewer would be
+   half padding), a buffer that fits, and, where kernel rows are not whole k quads
+   (kw*c % 4 != 0: a 3-channel first layer), weights small enough to re-lay per call.
+   Output rows of 1-2 pixels make blocks of 1-2 pixels, one or two broadcasts per weight
+   load, where the row gathering fills blocks of 4 across output rows (measured: it wins
+   there, and loses from 3 pixels on). */
+int sky_conv_s8_avx2_u8_direct(const void *packed, int32_t c, int32_t cg, int32_t kh, int32_t kw, int32_t sw, int32_t ow) {
+    const sky_packed_header *h = (const sky_packed_header *)packed;
+    const int64_t wp = (int64_t)(ow - 1) * sw + kw;
+    return h->kernel == SKY_GEMM_AVX2_U8 && cg == c && h->n > 8 && ow >= DIRECT_U8_MIN_OW && kh * (wp * c + 4) <= DIRECT_U8_BUF &&
+           ((kw * c) % 4 == 0 || (int64_t)h->np / 16 * relaid_block_bytes(kh, kw, c) <= DIRECT_U8_RELAID);
+}
+
+/* The packed weights ([n/16][k/4][16][4]) with each kernel row of kw*c values padded with
+   zero weights to whole quads ([n/16][kh][seg][16][4]): a pixel's quads then start at
+   each of its kernel rows, and the bytes a padded quad reads past the row meet zeros.
+   Each new quad takes its bytes from at most two packed quads (a and the next one), the
+   same bytes of each channel's 4: two byte shuffles per 16 bytes, masks made once per
+   quad position (a byte loop here cost 15% of a 3-channel layer). */
+static AVX2 void relay_weights(const sky_packed_header *h, const int8_t *wt, int32_t kh, int32_t kw, int32_t c, int8_t *out) {
+    const int32_t span = kw * c, seg = (span + 3) / 4, kp4 = h->kp / 4, blocks = h->np / 16;
+    for (int32_t ky = 0; ky < kh; ky++)
+        for (int32_t q = 0; q < seg; q++) {
+            const int32_t k0 = ky * span + 4 * q, off = k0 % 4, valid = span - 4 * q < 4 ? span - 4 * q : 4;
+            int8_t ia[16], ib[16];
+            for (int32_t j = 0; j < 4; j++)
+                for (int32_t t = 0; t < 4; t++) {
+                    ia[j * 4 + t] = (int8_t)(t < valid && off + t < 4 ? j * 4 + off + t : 0x80);
+                    ib[j * 4 + t] = (int8_t)(t < valid && off + t >= 4 ? j * 4 + off + t - 4 : 0x80);
+                }
+            const __m256i ma = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)ia));
+            const __m256i mb = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)ib));
+            const int two = off + valid > 4;
+            for (int32_t nb = 0; nb < blocks; nb++) {
+                const int8_t *a = wt + ((size_t)nb * kp4 + k0 / 4) * 64;
+                int8_t *o = out + (((size_t)nb * kh + ky) * seg + q) * 64;
+                for (int v = 0; v < 2; v++) {
+                    __m256i r = _mm256_shuffle_epi8(_mm256_load_si256((const __m256i *)(a + 32 * v)), ma);
+                    if (two) r = _mm256_or_si256(r, _mm256_shuffle_epi8(_mm256_load_si256((const __m256i *)(a + 64 + 32 * v)), mb));
+                    _mm256_store_si256((__m256i *)(o + 32 * v), r);
+                }
+            }
+        }
+}
+
+/* n int8 at src as unsigned bytes (x ^ 0x80) at dst, reading and writing exactly n. */
+static inline AVX2 void flip_exact(uint8_t *dst, const int8_t *src, int32_t n) {
+    const __m256i bias = _mm256_set1_epi8((char)0x80);
+    int32_t q = 0;
+    for (; q + 32 <= n; q += 32)
+        _mm256_storeu_si256((__m256i *)(dst + q), _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(src + q)), bias));
+    if (q + 16 <= n) { flip16(dst + q, src + q); q += 16; }
+    for (; q < n; q++) dst[q] = (uint8_t)src[q] ^ 0x80;
+}
+
+/* Direct convolution: for each run of output pixels along an output row, the kh input
+   rows it reads are made unsigned once into a stack buffer, padding included (the zero
+   point ^ 0x80), and blocks of RD pixels broadcast their k quads straight from them, so
+   each input byte is flipped about kh times instead of kh*kw times and no row is
+   gathered. */
+static AVX2 void conv_direct_u8(const gemm_ctx *g, int vs, const int8_t *x, int32_t h, int32_t w, int32_t c, int32_t kh, int32_t kw,
+                                int32_t sh, int32_t sw, int32_t pt, int32_t pl, int32_t ow, int32_t row0, int32_t rows, int8_t zp,
+                                int8_t *y, size_t ldy) {
+    const int32_t wp = (ow - 1) * sw + kw, span = kw * c, seg = (span + 3) / 4;
+    const size_t rowlen = (size_t)wp * c + 4;   /* + what a padded quad reads past the last pixel */
+    const uint8_t pad = (uint8_t)zp ^ 0x80;
+    uint8_t buf[(size_t)kh * rowlen] __attribute__((aligned(32)));
+    const int8_t *wt = (const int8_t *)g->wt;
+    size_t wblock = (size_t)(g->h->kp / 4) * 64;
+    int8_t relaid[span % 4 ? g->h->np / 16 * relaid_block_bytes(kh, kw, c) : 1] __attribute__((aligned(32)));
+    if (span % 4) { relay_weights(g->h, wt, kh, kw, c, relaid); wt = relaid; wblock = (size_t)relaid_block_bytes(kh, kw, c); }
+    for (int32_t p = row0; p < row0 + rows;) {
+        int32_t oy = p / ow, ox = p % ow, run = ow - ox < row0 + rows - p ? ow - ox : row0 + rows - p;
+        int32_t jx0 = ox * sw, jx1 = (ox + run - 1) * sw + kw;   /* padded columns [jx0, jx1) */
+        for (int32_t ky = 0; ky < kh; ky++) {
+            uint8_t *d = buf + ky * rowlen;
+            const padded_row r = padded_row_at(oy * sh - pt + ky, h, w, c, pl, jx0, jx1);
+            memset(d, pad, (size_t)r.lead);
+            flip_exact(d + r.lead, x + r.at, r.inside);
+            memset(d + r.lead + r.inside, pad, (size_t)(r.n - r.lead - r.inside) + 4);
+        }
+        int8_t *o = y + (size_t)(p - row0) * ldy;
+        const int32_t pixel = sw * c;
+        for (int32_t n0 = 0; n0 < g->h->np; n0 += 16)
+            for (int32_t i = 0; i < run; i += RD)
+                directs_u8[(run - i < RD ? run - i : RD) - 1](g, vs, wt + (size_t)(n0 / 16) * wblock, buf + (size_t)i * pixel, pixel,
+                                                              rowlen, kh, seg, n0, o + (size_t)i * ldy, ldy);
+        p += run;
+    }
+}
+
 /* Implicit GEMM as sky_conv_s8_avx2's: rows gathered from the NHWC image and made
    unsigned on the way (kernel rows of interior pixels are kw*c contiguous bytes); border
    pixels and groups through sky_im2col_s8 one row at a time. Bytes past k in a row
@@ -104,6 +251,10 @@ AVX2 void sky_conv_s8_avx2_u8(const int8_t *x, int32_t h, int32_t w, int32_t c, 
                               const void *packed, const sky_requant_s8 *rq, int8_t *y, size_t ldy) {
     gemm_ctx g;
     const int vs = u8_ctx(&g, packed, rq);
+    if (sky_conv_s8_avx2_u8_direct(packed, c, cg, kh, kw, sw, ow)) {
+        conv_direct_u8(&g, vs, x, h, w, c, kh, kw, sh, sw, pt, pl, ow, row0, rows, zp, y, ldy);
+        return;
+    }
     const int32_t kp = g.h->kp, stride = ((g.h->k + 15) / 16 * 16 + 16 + 31) / 32 * 32;   /* >= kp, + the last 16-byte overshoot */
     const int32_t span = kw * cg, span16 = (span + 15) / 16 * 16;
     const int8_t *end = x + (size_t)h * w * c;
@@ -113,6 +264,9 @@ AVX2 void sky_conv_s8_avx2_u8(const int8_t *x, int32_t h, int32_t w, int32_t c, 
     int32_t oy = row0 / ow, ox = row0 % ow;
     const size_t wc = (size_t)w * c;
     const int32_t last_iy = h - kh, last_ix = w - kw;
+    /* An image smaller than the kernel has no interior pixel (and a negative bound would
+       pass every unsigned compare below). */
+    const int gather = cg == c && last_iy >= 0 && last_ix >= 0;
     const int8_t *last_src = end - (size_t)(kh - 1) * wc - span16;
     for (int32_t i = 0; i < rows; i += sb) {
         int32_t n = rows - i < sb ? rows - i : sb;
@@ -120,7 +274,7 @@ AVX2 void sky_conv_s8_avx2_u8(const int8_t *x, int32_t h, int32_t w, int32_t c, 
             uint8_t *d = ab + (size_t)r * stride;
             int32_t iy0 = oy * sh - pt, ix0 = ox * sw - pl;
             const int8_t *src = x + ((size_t)iy0 * w + ix0) * c + c0;
-            if (cg == c && (uint32_t)iy0 <= (uint32_t)last_iy && (uint32_t)ix0 <= (uint32_t)last_ix && src <= last_src) {
+            if (gather && (uint32_t)iy0 <= (uint32_t)last_iy && (uint32_t)ix0 <= (uint32_t)last_ix && src <= last_src) {
                 for (int32_t ky = 0; ky < kh; ky++, src += wc)
                     for (int32_t q = 0; q < span; q += 16) flip16(d + ky * span + q, src + q);
             } else {

@@ -14,7 +14,7 @@ import Testing
         var r = SeededRandom(seed: UInt64(700 + kernel))
         for _ in 0..<60 {
             let t = RandomConvolutionCase(&r, groupsOneIn: 4) { n, r in (0..<n).map { _ in Int8(r.index(255) - 127) } }
-            let (got, chosen) = t.run(kernel: kernel)
+            let (got, chosen, _) = t.run(kernel: kernel)
             #expect(chosen.allSatisfy { $0 == kernel })
             #expect(got == t.expected, "kernel \(kernel) \(t.description)")
             if got != t.expected { return }

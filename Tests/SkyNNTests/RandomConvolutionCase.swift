@@ -21,16 +21,40 @@ struct RandomConvolutionCase {
         c.strideH = 1 + r.index(3); c.strideW = 1 + r.index(3)
         c.padTop = r.index(c.kernelH); c.padLeft = r.index(c.kernelW)
         let wide = r.index(3) == 0
-        xs = wide ? TensorShape(h: c.kernelH + r.index(4), w: 24 * c.strideW + c.kernelW + r.index(30), c: cin)
-                  : TensorShape(h: c.kernelH + r.index(18), w: c.kernelW + r.index(18), c: cin)
-        ys = TensorShape(h: (xs.h + c.padTop - c.kernelH) / c.strideH + 1, w: (xs.w + c.padLeft - c.kernelW) / c.strideW + 1,
-                         c: c.outChannels)
+        let xs = wide ? TensorShape(h: c.kernelH + r.index(4), w: 24 * c.strideW + c.kernelW + r.index(30), c: cin)
+                      : TensorShape(h: c.kernelH + r.index(18), w: c.kernelW + r.index(18), c: cin)
+        self.init(c, xs, bottom: 0, right: 0, &r, weights: weights)
+    }
+
+    /// Shapes for the AVX2 u8 kernel's direct path and its edges: ungrouped, 9-40 output
+    /// channels mostly (some 5-8, which decline it), input channels whose kernel rows are a
+    /// whole number of 4-byte groups or not (kw*c % 4), strides 1-2 (3 now and then),
+    /// padding on all four sides, and output rows of 1-40 pixels, below and above the
+    /// length where it starts.
+    init(directCandidate r: inout SeededRandom, weights: (Int, inout SeededRandom) -> [Int8]) {
+        let cin = [4, 8, 12, 16, 32, 3, 6, 1 + r.index(40)][r.index(8)]
+        var c = Conv2D(outChannels: r.index(6) == 0 ? 5 + r.index(4) : 9 + r.index(32), kernel: 1)
+        c.kernelH = 1 + r.index(5); c.kernelW = 1 + r.index(5)
+        c.strideH = 1 + r.index(2); c.strideW = r.index(6) == 0 ? 3 : 1 + r.index(2)
+        c.padTop = r.index(c.kernelH); c.padLeft = r.index(c.kernelW)
+        let bottom = r.index(c.kernelH), right = r.index(c.kernelW)
+        let ow = 1 + r.index(40)   /* columns that give about ow output pixels per row */
+        let xs = TensorShape(h: max(1, c.kernelH - c.padTop - bottom) + r.index(6),
+                             w: max(1, (ow - 1) * c.strideW + c.kernelW - c.padLeft - right + r.index(c.strideW)), c: cin)
+        self.init(c, xs, bottom: bottom, right: right, &r, weights: weights)
+    }
+
+    private init(_ c: Conv2D, _ xs: TensorShape, bottom: Int, right: Int, _ r: inout SeededRandom,
+                 weights: (Int, inout SeededRandom) -> [Int8]) {
+        self.xs = xs
+        ys = TensorShape(h: (xs.h + c.padTop + bottom - c.kernelH) / c.strideH + 1,
+                         w: (xs.w + c.padLeft + right - c.kernelW) / c.strideW + 1, c: c.outChannels)
         zp = Int32(r.index(256)) - 128
         let acts: [Activation] = [.none, .relu, .relu6, .leaky(alpha: 0.1)]
         stage = OutputStage(activation: acts[r.index(4)], input: QuantParams(scale: Float(r.uniform(0.001, 0.1)), zeroPoint: zp),
                             weightScales: (0..<c.outChannels).map { _ in Float(r.uniform(0.001, 0.05)) },
                             output: QuantParams(scale: Float(r.uniform(0.01, 2)), zeroPoint: Int32(r.index(256)) - 128))
-        let k = c.kernelH * c.kernelW * cg
+        let k = c.kernelH * c.kernelW * (xs.c / c.groups)
         x = (0..<xs.elements).map { _ in Int8(truncatingIfNeeded: r.index(256)) }
         w = weights(c.outChannels * k, &r)
         bias = (0..<c.outChannels).map { _ in Int32(r.index(100_001)) - 50_000 }
@@ -42,12 +66,13 @@ struct RandomConvolutionCase {
     }
 
     var description: String {
-        "\(xs) -> \(ys) k\(c.kernelH)x\(c.kernelW) s\(c.strideH)x\(c.strideW) groups \(c.groups)"
+        "\(xs) -> \(ys) k\(c.kernelH)x\(c.kernelW) s\(c.strideH)x\(c.strideW) pad \(c.padTop),\(c.padLeft) groups \(c.groups)"
     }
 
     /// Packs each group's weights for `kernel` and runs sky_conv_s8 over the image in
-    /// tiles; returns the output and the kernel the packing chose for each group.
-    func run(kernel: Int32) -> (output: [Int8], chosen: [Int32]) {
+    /// tiles; returns the output, the kernel the packing chose for each group, and whether
+    /// each group ran on the AVX2 u8 kernel's direct path.
+    func run(kernel: Int32) -> (output: [Int8], chosen: [Int32], u8Direct: [Bool]) {
         let groups = c.groups, cg = xs.c / groups, ocg = c.outChannels / groups
         let k = c.kernelH * c.kernelW * cg, m = ys.h * ys.w, kp = Int(sky_gemm_s8_k_padded(Int32(k)))
         let packedStride = (sky_gemm_s8_packed_size(Int32(ocg), Int32(k)) + 63) / 64 * 64
@@ -56,10 +81,12 @@ struct RandomConvolutionCase {
         var scratch = [Int8](repeating: 0, count: tile * kp)
         let mult = stage.multipliers.map(\.mantissa), shift = stage.multipliers.map(\.shift)
         var got = [Int8](repeating: 0, count: ys.elements)
-        var chosen: [Int32] = []
+        var chosen: [Int32] = [], u8Direct: [Bool] = []
         for g in 0..<groups {
             chosen.append(sky_gemm_s8_pack_for(kernel, Array(w[(g * ocg * k)...]), Array(bias[(g * ocg)...]), zp,
                                                Int32(ocg), Int32(k), packed + g * packedStride))
+            u8Direct.append(sky_conv_s8_u8_direct(packed + g * packedStride, Int32(xs.c), Int32(cg), Int32(c.kernelH),
+                                                  Int32(c.kernelW), Int32(c.strideW), Int32(ys.w)) != 0)
             mult.withUnsafeBufferPointer { mp in shift.withUnsafeBufferPointer { sp in
                 var rq = sky_requant_s8(multiplier: mp.baseAddress! + g * ocg, shift: sp.baseAddress! + g * ocg,
                                         output_zero_point: stage.outputZeroPoint, act_min: stage.activationMin,
@@ -75,6 +102,6 @@ struct RandomConvolutionCase {
                 }
             } }
         }
-        return (got, chosen)
+        return (got, chosen, u8Direct)
     }
 }

@@ -89,7 +89,7 @@ private let u8Kernel = Int32(SKY_GEMM_AVX2_U8), exactKernel = Int32(SKY_GEMM_AVX
         var u8Layers = 0
         for _ in 0..<70 {
             let t = RandomConvolutionCase(&r, groupsOneIn: 5) { n, r in Self.weights(n, &r, outlier: false) }
-            let (got, chosen) = t.run(kernel: u8Kernel)
+            let (got, chosen, _) = t.run(kernel: u8Kernel)
             let ocg = t.c.outChannels / t.c.groups
             #expect(chosen.allSatisfy { $0 == (ocg > 4 ? u8Kernel : exactKernel) })
             u8Layers += chosen.filter { $0 == u8Kernel }.count
@@ -97,6 +97,31 @@ private let u8Kernel = Int32(SKY_GEMM_AVX2_U8), exactKernel = Int32(SKY_GEMM_AVX
             if got != t.expected { return }
         }
         #expect(u8Layers > 40, "most layers must take the u8 kernel")
+    }
+
+    /// The u8 kernel's direct path (kernel rows read straight from unsigned copies of the
+    /// input rows) on shapes drawn around it: kw*c a multiple of 4 or not, strides 1-3,
+    /// padding on every side, rows of 1-40 output pixels, calls that start and end mid-row.
+    /// Most cases must take it, and some must not (every one is checked either way); the
+    /// exact kernel runs each case too.
+    @Test func directConvolutionIsBitExactOnRandomShapes() {
+        var r = SeededRandom(seed: 814)
+        var direct = 0, gathered = 0
+        for _ in 0..<120 {
+            let t = RandomConvolutionCase(directCandidate: &r) { n, r in Self.weights(n, &r, outlier: false) }
+            let (got, chosen, u8Direct) = t.run(kernel: u8Kernel)
+            #expect(chosen == [u8Kernel], "\(t.description)")
+            if u8Direct[0] { direct += 1 } else { gathered += 1 }
+            // The exact kernel's row gathering on the same shapes (images smaller than the kernel too).
+            let (exact, _, _) = t.run(kernel: exactKernel)
+            for (output, path) in [(got, u8Direct[0] ? "u8 direct" : "u8 gathered"), (exact, "exact")] {
+                let first = zip(output, t.expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+                #expect(first == nil, "\(t.description) tile \(t.tile) \(path): first wrong output \(first ?? -1)")
+                if first != nil { return }
+            }
+        }
+        #expect(direct > 50, "most shapes must take the direct path (\(direct) did)")
+        #expect(gathered > 10, "some shapes must decline it (\(gathered) did)")
     }
 
     @Test func sevenBitModelsRunBitExactAndAllocateNothing() throws {
