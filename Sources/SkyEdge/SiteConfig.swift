@@ -84,6 +84,27 @@ public struct SiteConfig: Sendable, Equatable {
         public init() {}
     }
 
+    /// Master frames from `skydiag calibrate`, applied to every frame before it is judged
+    /// (README.md, "Calibration at the site"). Each is optional; none: frames stay raw ADU.
+    public struct Calibration: Sendable, Equatable, Codable {
+        public var bias: String?
+        /// Bias-subtracted dark; scaled by the frame's exposure over its EXPTIME.
+        public var dark: String?
+        /// Flat normalized to median 1.
+        public var flat: String?
+        /// Bad-pixel mask (nonzero is bad): those pixels become NaN and are left out.
+        public var badPixels: String?
+        /// Electrons per ADU; absent: the frame header's GAIN, else the frames stay in ADU.
+        public var gain: Double?
+        public init() {}
+
+        public var isEmpty: Bool { bias == nil && dark == nil && flat == nil && badPixels == nil && gain == nil }
+        /// The configured masters as (key, path), in the order the arena holds them.
+        public var masters: [(key: String, path: String)] {
+            [("bias", bias), ("dark", dark), ("flat", flat), ("badPixels", badPixels)].compactMap { k, p in p.map { (k, $0) } }
+        }
+    }
+
     public var site: String
     public var node: String
     /// A profile name from Boards/, or `auto` to detect it.
@@ -97,6 +118,7 @@ public struct SiteConfig: Sendable, Equatable {
     public var pipeline = Pipeline()
     public var outbox = Outbox()
     public var commands = Commands()
+    public var calibration = Calibration()
     /// Seconds between heartbeats.
     public var statusInterval: Double = 10
     /// Least severe log lines written: `info`, `warn` or `error`.
@@ -115,7 +137,7 @@ public struct SiteConfig: Sendable, Equatable {
 extension SiteConfig: Codable {
     enum CodingKeys: String, CodingKey {
         case site, node, board, boardsDirectory, broker, source, maxFrameWidth, maxFrameHeight, pipeline,
-             statusInterval, maxFrames, outbox, commands, logLevel
+             statusInterval, maxFrames, outbox, commands, logLevel, calibration
     }
 
     public init(from decoder: Decoder) throws {
@@ -133,6 +155,7 @@ extension SiteConfig: Codable {
         outbox = try c.decodeIfPresent(Outbox.self, forKey: .outbox) ?? outbox
         commands = try c.decodeIfPresent(Commands.self, forKey: .commands) ?? commands
         logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel) ?? logLevel
+        calibration = try c.decodeIfPresent(Calibration.self, forKey: .calibration) ?? calibration
     }
 }
 
@@ -173,6 +196,31 @@ extension SiteConfig.Outbox {
         maxBytes = try c.decodeIfPresent(Int.self, forKey: .maxBytes) ?? maxBytes
         sync = try c.decodeIfPresent(String.self, forKey: .sync) ?? sync
         window = try c.decodeIfPresent(Int.self, forKey: .window) ?? window
+    }
+}
+
+extension SiteConfig.Calibration {
+    enum CodingKeys: String, CodingKey { case bias, dark, flat, badPixels, gain }
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+    public init(from decoder: Decoder) throws {
+        // A misspelt key here would leave frames uncalibrated without a word: refuse it.
+        let all = try decoder.container(keyedBy: AnyKey.self)
+        if let unknown = all.allKeys.first(where: { CodingKeys(stringValue: $0.stringValue) == nil }) {
+            throw DecodingError.dataCorruptedError(forKey: unknown, in: all,
+                                                   debugDescription: "unknown key (calibration takes bias, dark, flat, badPixels, gain)")
+        }
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        bias = try c.decodeIfPresent(String.self, forKey: .bias)
+        dark = try c.decodeIfPresent(String.self, forKey: .dark)
+        flat = try c.decodeIfPresent(String.self, forKey: .flat)
+        badPixels = try c.decodeIfPresent(String.self, forKey: .badPixels)
+        gain = try c.decodeIfPresent(Double.self, forKey: .gain)
     }
 }
 
@@ -251,6 +299,13 @@ extension SiteConfig {
             let dir = URL(fileURLWithPath: path).deletingLastPathComponent()
             config.outbox.directory = dir.appendingPathComponent("outbox-\(config.site)-\(config.node)").path
         }
+        // Masters named relative to the config file, like the outbox, so a site folder moves whole.
+        let base = URL(fileURLWithPath: path).deletingLastPathComponent()
+        func resolve(_ p: String?) -> String? { p.map { $0.hasPrefix("/") ? $0 : base.appendingPathComponent($0).path } }
+        config.calibration.bias = resolve(config.calibration.bias)
+        config.calibration.dark = resolve(config.calibration.dark)
+        config.calibration.flat = resolve(config.calibration.flat)
+        config.calibration.badPixels = resolve(config.calibration.badPixels)
         return config
     }
 
@@ -288,6 +343,8 @@ extension SiteConfig {
             throw fail("source.\(reason)")
         }
         guard LogLevel(rawValue: logLevel) != nil else { throw fail("logLevel must be info, warn or error") }
+        if let g = calibration.gain, !(g > 0 && g < 1000) { throw fail("calibration.gain must be 0...1000 electrons per ADU") }
+        for (key, path) in calibration.masters where path.isEmpty { throw fail("calibration.\(key) is an empty path") }
         switch source.kind {
         case .simulator:
             guard source.width <= maxFrameWidth, source.height <= maxFrameHeight, source.width >= 16, source.height >= 16 else {
