@@ -29,7 +29,7 @@ struct SiteCalibration {
         for (key, path) in cal.masters {
             let target = key == "badPixels" ? floatFrame
                 : arena.region(MemoryPlan.masterRegion(key)).baseAddress!.bindMemory(to: Float.self, capacity: w * h)
-            let header = try read(key, path, into: ImageView(base: target, width: w, height: h))
+            let header = try read(key, path, width: w, height: h, into: ImageView(base: target, width: w, height: h), config: cal)
             var nonFinite = 0
             for i in 0..<(w * h) where !target[i].isFinite { nonFinite += 1 }
             switch key {
@@ -41,15 +41,8 @@ struct SiteCalibration {
                 masters.bias = UnsafePointer(target)
             case "dark":
                 guard nonFinite == 0 else { throw CalibrationSetupError(key, path, "\(nonFinite) pixels are NaN or infinite") }
-                guard let t = header.exptime, t > 0, t.isFinite else {
-                    throw CalibrationSetupError(key, path, "no positive EXPTIME to scale the dark by")
-                }
-                // Its own bias in the dark would be taken off twice, scaled by the exposure.
-                if cal.bias != nil, header.note?.contains("not bias-subtracted") == true {
-                    throw CalibrationSetupError(key, path, "the dark is not bias-subtracted (CALNOTE) but a bias is configured; rebuild it with skydiag calibrate --bias")
-                }
                 masters.dark = UnsafePointer(target)
-                masters.darkExposure = t
+                masters.darkExposure = header.exptime ?? 0
             case "flat":
                 var positive = 0
                 for i in 0..<(w * h) where target[i] > 0 { positive += 1 }
@@ -74,18 +67,29 @@ struct SiteCalibration {
 
     private struct Header { var exptime: Double?; var note: String? }
 
-    /// Reads one master, which must be exactly the plan's frame size.
-    private static func read(_ key: String, _ path: String, into view: ImageView<Float>) throws(CalibrationSetupError) -> Header {
+    /// Checks every configured master's header without reading its pixels (before the site
+    /// announces itself to the broker: `skyedge run` and `skyedge check`).
+    static func check(config: SiteConfig) throws(CalibrationSetupError) {
+        for (key, path) in config.calibration.masters {
+            _ = try read(key, path, width: config.maxFrameWidth, height: config.maxFrameHeight, into: nil, config: config.calibration)
+        }
+    }
+
+    /// Opens one master, which must be exactly the plan's frame size and complete, and reads
+    /// it into `view` when one is given.
+    private static func read(_ key: String, _ path: String, width: Int, height: Int, into view: ImageView<Float>?,
+                             config cal: SiteConfig.Calibration) throws(CalibrationSetupError) -> Header {
+        let header: Header
         do {
             let file = try FITSFile.open(path)
             defer { file.close() }
             let image = try file.image()
-            guard image.width == view.width, image.height == view.height, image.planes == 1 else {
-                throw CalibrationSetupError(key, path, "\(image.width)x\(image.height)\(image.planes > 1 ? "x\(image.planes)" : "") but frames are \(view.width)x\(view.height) (maxFrameWidth x maxFrameHeight)")
+            guard image.width == width, image.height == height, image.planes == 1 else {
+                throw CalibrationSetupError(key, path, "\(image.width)x\(image.height)\(image.planes > 1 ? "x\(image.planes)" : "") but frames are \(width)x\(height) (maxFrameWidth x maxFrameHeight)")
             }
             try file.checkComplete()
-            try file.read(into: view)
-            return Header(exptime: try file.metadata().exptime, note: try file.keyword("CALNOTE"))
+            if let view { try file.read(into: view) }
+            header = Header(exptime: try file.metadata().exptime, note: try file.keyword("CALNOTE"))
         } catch let e as CalibrationSetupError {
             throw e
         } catch let e as FITSError {
@@ -93,6 +97,16 @@ struct SiteCalibration {
         } catch {
             throw CalibrationSetupError(key, path, "\(error)")
         }
+        if key == "dark" {
+            guard let t = header.exptime, t > 0, t.isFinite else {
+                throw CalibrationSetupError(key, path, "no positive EXPTIME to scale the dark by")
+            }
+            // Its own bias in the dark would be taken off twice, scaled by the exposure.
+            if cal.bias != nil, header.note?.contains("not bias-subtracted") == true {
+                throw CalibrationSetupError(key, path, "the dark is not bias-subtracted (CALNOTE) but a bias is configured; rebuild it with skydiag calibrate --bias")
+            }
+        }
+        return header
     }
 
     /// Seconds the dark is scaled to, and whether the frame said so (a frame without EXPTIME
@@ -105,5 +119,13 @@ struct SiteCalibration {
     /// Electrons per ADU for this frame: configured, else the header's, else none.
     func gain(of frame: FrameMetadata) -> Double? {
         gain ?? frame.gain.flatMap { $0 > 0 && $0.isFinite ? $0 : nil }
+    }
+}
+
+extension SiteConfig {
+    /// Whether every configured calibration master opens as a complete FITS image of the
+    /// plan's frame size (and a dark has its EXPTIME); the pixels are checked when the site loads them.
+    public func checkCalibrationMasters() throws(CalibrationSetupError) {
+        try SiteCalibration.check(config: self)
     }
 }

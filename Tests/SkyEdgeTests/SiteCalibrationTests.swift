@@ -152,6 +152,33 @@ struct SimulatedMasters {
         #expect(e4.contains("calibration.dark") && e4.contains("EXPTIME"), "\(e4)")
     }
 
+    /// `skyedge check` and `run` look at the masters before the broker hears of the node.
+    @Test func skyedgeNamesAWrongSizedMasterInOneLine() throws {
+        let masters = try SimulatedMasters()
+        defer { masters.remove() }
+        let config = masters.path("site.yaml")
+        try """
+            site: s1
+            node: n1
+            boardsDirectory: \(PackagePaths.boards)
+            maxFrameWidth: 320
+            maxFrameHeight: 256
+            source: { width: 320, height: 256 }
+            broker: { host: 127.0.0.1, port: 1 }
+            calibration: { bias: bias.fits, flat: flat.fits }
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        for command in ["check", "run"] {
+            guard let r = try runTool("skyedge", [command, "--config", config]) else {
+                Issue.record("skyedge is not built: run swift build --build-tests first")
+                return
+            }
+            #expect(r.status == 1)
+            let lines = r.stderr.split(separator: "\n")
+            #expect(lines.count == 1, "\(r.stderr)")
+            #expect(r.stderr.hasPrefix("error: calibration.bias \(masters.path("bias.fits")): 256x256 but frames are 320x256"), "\(r.stderr)")
+        }
+    }
+
     @Test func theMemoryPlanHoldsTheMastersAndRefusesWhatDoesNotFit() throws {
         let masters = try SimulatedMasters()
         defer { masters.remove() }
