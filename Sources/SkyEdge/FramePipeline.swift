@@ -34,7 +34,7 @@ public struct FramePipeline {
                                     background: BackgroundOptions(box: config.pipeline.meshBox),
                                     threads: config.pipeline.threads, scratch: arena.region("extractor scratch"))
         catalog = SourceCatalog(capacity: config.pipeline.maxStars)
-        quality = QualityOptions()
+        quality = config.qualityOptions
         defaultSaturation = UInt16(clamping: config.pipeline.saturation)
         timeScale = config.timeScale
     }
@@ -100,6 +100,7 @@ public struct FramePipeline {
         }
         extractor.options.saturation = saturationLevel
         quality.saturation = saturationLevel
+        quality.exposure = frame.metadata.exptime
         var extracted = true
         do {
             try extractor.extract(view, into: &catalog)
@@ -159,6 +160,18 @@ public struct FramePipeline {
 }
 
 extension SiteConfig {
+    /// Judgement settings from the quality section (QualityOptions' defaults otherwise).
+    var qualityOptions: QualityOptions {
+        var o = QualityOptions()
+        o.skyCircle = quality.skyCircle.map { SkyCircle(x: $0.x, y: $0.y, radius: $0.radius) }
+        o.regionLayout = quality.regions == "allsky" ? .allSky(rings: 4, sectors: 8) : .grid
+        o.gridColumns = quality.gridColumns
+        o.gridRows = quality.gridRows
+        o.pixelScale = quality.pixelScale
+        o.zeroPoint = quality.zeroPoint
+        return o
+    }
+
     /// Extraction settings from the pipeline section (SEP's defaults otherwise).
     var extractionOptions: ExtractionOptions {
         var o = ExtractionOptions()
