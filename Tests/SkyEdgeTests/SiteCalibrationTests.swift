@@ -73,11 +73,7 @@ struct SimulatedMasters {
 
     /// Light frames of the same camera: 30 s (half the dark's exposure), no cosmic rays.
     static func source(seed: UInt64 = 9) throws -> SimulatorSource {
-        var conditions = FrameConditions()
-        conditions.exposure = 30
-        conditions.cosmicRayRate = 0
-        return try SimulatorSource(configuration: .init(scene: .demoField(3), camera: camera, conditions: conditions,
-                                                        seed: seed, pacing: .immediate, pointingJitterPixels: 0))
+        try quietSimulator(camera, field: 3, exposure: 30, seed: seed)
     }
 }
 

@@ -40,11 +40,7 @@ import Testing
 @Test func aConfiguredSkyCircleLeavesOutTheStarsOutsideIt() throws {
     var camera = CameraModel(width: 512, height: 512, seed: 3).withoutDefects()
     camera.vignetting = 0
-    var conditions = FrameConditions()
-    conditions.exposure = 60
-    conditions.cosmicRayRate = 0
-    let source = try SimulatorSource(configuration: .init(scene: .demoField(1), camera: camera, conditions: conditions,
-                                                          seed: 2, pacing: .immediate, pointingJitterPixels: 0))
+    let source = try quietSimulator(camera, field: 1, exposure: 60, seed: 2)
     let pixels = OwnedImage<UInt16>(width: 512, height: 512, fill: 0)
     try source.open()
     let frame = try #require(try source.nextFrame(into: pixels.storage, timeout: 1))
