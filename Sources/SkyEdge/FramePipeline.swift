@@ -85,7 +85,7 @@ public struct FramePipeline {
         if let cal = calibration {
             let (exposure, known) = cal.exposure(of: frame.metadata)
             let gain = cal.gain(of: frame.metadata)
-            // Saturated pixels are tested in calibrated units: the raw level less the mean bias, times the gain.
+            // Saturated pixels are tested in calibrated units: clipped ones are set to the raw level less the mean bias, times the gain.
             saturationLevel = (Float(saturation) - Float(cal.biasMean)) * Float(gain ?? 1)
             do {
                 try Calibration.applyInPlace(view, masters: cal.masters, exposure: exposure, gain: gain,

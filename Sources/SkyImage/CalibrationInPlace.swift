@@ -22,8 +22,9 @@ public struct CalibrationMasters: @unchecked Sendable {
 
 extension Calibration {
     /// `apply` on the frame itself: the same arithmetic, pixel for pixel, with no allocation.
-    /// `saturation`: pixels whose raw value is at least `raw` end at least at `calibrated`, so a
-    /// saturation test in calibrated units still finds them after bias, dark and flat moved them.
+    /// `saturation`: pixels whose raw value is at least `raw` become `calibrated`, so a saturation
+    /// test in calibrated units still finds them after bias, dark and flat moved them (a masked
+    /// pixel stays NaN; one whose flat is not positive too).
     public static func applyInPlace(_ frame: ImageView<Float>, masters m: CalibrationMasters, exposure: Double, gain: Double?,
                                     saturation: (raw: Float, calibrated: Float)? = nil) throws(CalibrationError) {
         guard frame.width == m.width, frame.height == m.height else {
@@ -31,21 +32,26 @@ extension Calibration {
         }
         let scale = m.dark != nil && m.darkExposure > 0 ? Float(exposure / m.darkExposure) : 0
         let g = Float(gain ?? 1)
-        let satRaw = saturation?.raw ?? .infinity, satCalibrated = saturation?.calibrated ?? -.infinity
+        let w = frame.width
+        // One simple, branch-free pass per master over a row (in cache), so each loop vectorizes; the order of
+        // the operations on a pixel is apply's. Saturated pixels carry +infinity through the
+        // arithmetic (minus finite values, over a positive flat, times a positive gain).
         for y in 0..<frame.height {
-            let row = frame.row(y)
-            let base = y * m.width
-            for x in 0..<frame.width {
-                let i = base &+ x
-                let raw = row[x]
-                var v = raw - (m.bias?[i] ?? 0)
-                if let d = m.dark { v -= d[i] * scale }
-                if let f = m.flat { v = f[i] > 0 ? v / f[i] : .nan }
-                v *= g
-                if raw >= satRaw && !(v >= satCalibrated) { v = satCalibrated }
-                if let mk = m.mask, mk[i] != 0 { v = .nan }
-                row[x] = v
+            let row = frame.row(y).baseAddress!
+            let offset = y * w
+            if let s = saturation {
+                let level = s.raw
+                for x in 0..<w { row[x] = row[x] >= level ? .infinity : row[x] }
             }
+            if let b = m.bias { let b = b + offset; for x in 0..<w { row[x] -= b[x] } }
+            if let d = m.dark { let d = d + offset; for x in 0..<w { row[x] -= d[x] * scale } }
+            if let f = m.flat { let f = f + offset; for x in 0..<w { row[x] = f[x] > 0 ? row[x] / f[x] : .nan } }
+            if g != 1 { for x in 0..<w { row[x] *= g } }
+            if let s = saturation {
+                let level = s.calibrated
+                for x in 0..<w { row[x] = row[x] == .infinity ? level : row[x] }
+            }
+            if let mk = m.mask { let mk = mk + offset; for x in 0..<w { row[x] = mk[x] != 0 ? .nan : row[x] } }
         }
     }
 }

@@ -45,13 +45,16 @@ import SkyCore
     for (i, v) in [600, 65_535, 65_535, 700].enumerated() { raw.storage[i] = Float(v) }
     let bias = OwnedImage<Float>(width: 4, height: 1, fill: 500)
     let flat = OwnedImage<Float>(width: 4, height: 1, fill: 1.25)
+    let mask = OwnedImage<UInt8>(width: 4, height: 1, fill: 0)
+    mask.storage[2] = 1
     let masters = CalibrationMasters(width: 4, height: 1, bias: UnsafePointer(bias.storage.baseAddress!),
-                                     flat: UnsafePointer(flat.storage.baseAddress!))
-    // The flat pulls a clipped pixel below the calibrated saturation level; it is put back at it.
+                                     flat: UnsafePointer(flat.storage.baseAddress!), mask: UnsafePointer(mask.storage.baseAddress!))
+    // Clipped pixels read the calibrated saturation level, wherever bias and flat would have put them.
     let level: Float = (65_535 - 500) * 2
     try Calibration.applyInPlace(raw.view, masters: masters, exposure: 10, gain: 2, saturation: (65_535, level))
     #expect(raw.storage[0] == (600 - 500) / 1.25 * 2)
-    #expect(raw.storage[1] == level && raw.storage[2] == level)
+    #expect(raw.storage[1] == level)
+    #expect(raw.storage[2].isNaN, "a masked pixel stays out, saturated or not")
     #expect(raw.storage[3] == (700 - 500) / 1.25 * 2)
 
     let other = OwnedImage<Float>(width: 3, height: 1, fill: 1)
