@@ -109,6 +109,20 @@ struct SimulatedMasters {
         #expect(refusal("{ flat: '' }").contains("calibration.flat"))
     }
 
+    /// Masters live in the arena: a reload cannot swap them.
+    @Test func aReloadThatChangesTheMastersIsRefused() throws {
+        var running = testConfig()
+        running.calibration.flat = "/masters/flat.fits"
+        var reloaded = running
+        reloaded.calibration.flat = "/masters/flat-new.fits"
+        reloaded.calibration.bias = "/masters/bias.fits"
+        guard case let .refuse(reason) = ConfigReload.judge(running: running, reloaded: reloaded, board: try genericBoard()) else {
+            Issue.record("a reload swapping masters was applied")
+            return
+        }
+        #expect(reason.contains("calibration.bias") && reason.contains("calibration.flat") && reason.contains("memory plan"), "\(reason)")
+    }
+
     @Test func aMissingCorruptOrMisSizedMasterStopsTheStart() throws {
         let masters = try SimulatedMasters()
         defer { masters.remove() }
