@@ -276,4 +276,31 @@ struct SimulatedMasters {
         #expect(flatSpread < 0.02)
         #expect(rawSpread > 0.06)
     }
+
+    /// A frame the masters do not fit is judged raw and says so; one without EXPTIME gets the dark as it is.
+    @Test func framesTheMastersCannotServeAreFlagged() throws {
+        let masters = try SimulatedMasters()
+        defer { masters.remove() }
+        let size = SimulatedMasters.size
+        var config = testConfig(width: size, height: size)
+        config.calibration = masters.calibration
+        let arena = try Arena(plan: MemoryPlan.make(config: config, board: try genericBoard()))
+        var pipeline = FramePipeline(config: config, arena: arena, calibration: try SiteCalibration.load(config: config, arena: arena))
+        let source = try SimulatedMasters.source()
+        let pixels = OwnedImage<UInt16>(width: size, height: size, fill: 0)
+        try source.open()
+        var frame = try #require(try source.nextFrame(into: pixels.storage, timeout: 1))
+
+        // A region of interest: the top 200 rows, as a camera would send them.
+        var roi = frame
+        roi.metadata.height = 200
+        let cut = pixels.withView { pipeline.process(ImageView(base: $0.base, width: size, height: 200), frame: roi) }
+        #expect(cut.flags.contains("uncalibrated"))
+        #expect(cut.background > Double(SimulatedMasters.camera.biasADU), "judged in raw ADU, bias and all")
+
+        frame.metadata.exptime = nil
+        let untimed = pixels.withView { pipeline.process($0, frame: frame) }
+        #expect(untimed.flags.contains("dark_unscaled") && !untimed.flags.contains("uncalibrated"))
+        #expect(untimed.background < Double(SimulatedMasters.camera.biasADU) / 2, "still calibrated")
+    }
 }
