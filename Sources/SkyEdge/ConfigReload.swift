@@ -83,6 +83,10 @@ extension SiteConfig {
         case "outbox.window": outbox.window = other.outbox.window
         case "source.width": source.width = other.source.width
         case "source.height": source.height = other.source.height
+        case "calibration.bias": calibration.bias = other.calibration.bias
+        case "calibration.dark": calibration.dark = other.calibration.dark
+        case "calibration.flat": calibration.flat = other.calibration.flat
+        case "calibration.badPixels": calibration.badPixels = other.calibration.badPixels
         default: break
         }
     }

@@ -15,11 +15,18 @@ public struct FramePipeline {
     var defaultSaturation: UInt16
     /// Simulated seconds per real second: deadlines shrink by this factor.
     let timeScale: Double
+    /// Masters applied in place before the background (nil: the frame is judged in raw ADU).
+    let calibration: SiteCalibration?
     var frameIndex: UInt64 = 0
     /// Trails (the last, optional stage) are skipped when less than this fraction of the deadline is left.
     static let trailSlackFraction = 0.25
 
     public init(config: SiteConfig, arena: Arena) {
+        self.init(config: config, arena: arena, calibration: nil)
+    }
+
+    init(config: SiteConfig, arena: Arena, calibration: SiteCalibration?) {
+        self.calibration = calibration
         let w = config.maxFrameWidth, h = config.maxFrameHeight
         let region = arena.region("float frame")
         floatFrame = UnsafeMutableBufferPointer(start: region.baseAddress!.bindMemory(to: Float.self, capacity: w * h), count: w * h)
@@ -27,7 +34,7 @@ public struct FramePipeline {
                                     background: BackgroundOptions(box: config.pipeline.meshBox),
                                     threads: config.pipeline.threads, scratch: arena.region("extractor scratch"))
         catalog = SourceCatalog(capacity: config.pipeline.maxStars)
-        quality = QualityOptions()
+        quality = config.qualityOptions
         defaultSaturation = UInt16(clamping: config.pipeline.saturation)
         timeScale = config.timeScale
     }
@@ -74,8 +81,26 @@ public struct FramePipeline {
             for x in 0..<image.width { dst[x] = Float(src[x]) }
         }
         lap("convert")
-        extractor.options.saturation = Float(saturation)
-        quality.saturation = Float(saturation)
+        var saturationLevel = Float(saturation)
+        if let cal = calibration {
+            let (exposure, known) = cal.exposure(of: frame.metadata)
+            let gain = cal.gain(of: frame.metadata)
+            // Saturated pixels are tested in calibrated units: clipped ones are set to the raw level less the mean bias, times the gain.
+            saturationLevel = (Float(saturation) - Float(cal.biasMean)) * Float(gain ?? 1)
+            do {
+                try Calibration.applyInPlace(view, masters: cal.masters, exposure: exposure, gain: gain,
+                                             saturation: (Float(saturation), saturationLevel))
+                if !known && cal.masters.dark != nil { flags.append("dark_unscaled") }
+            } catch {
+                // A frame smaller than the masters (a camera's ROI) is judged raw, and says so.
+                flags.append("uncalibrated")
+                saturationLevel = Float(saturation)
+            }
+            lap("calibrate")
+        }
+        extractor.options.saturation = saturationLevel
+        quality.saturation = saturationLevel
+        quality.exposure = frame.metadata.exptime
         var extracted = true
         do {
             try extractor.extract(view, into: &catalog)
@@ -148,6 +173,18 @@ public struct FramePipeline {
 }
 
 extension SiteConfig {
+    /// Judgement settings from the quality section (QualityOptions' defaults otherwise).
+    var qualityOptions: QualityOptions {
+        var o = QualityOptions()
+        o.skyCircle = quality.skyCircle.map { SkyCircle(x: $0.x, y: $0.y, radius: $0.radius) }
+        o.regionLayout = quality.regions == "allsky" ? .allSky(rings: 4, sectors: 8) : .grid
+        o.gridColumns = quality.gridColumns
+        o.gridRows = quality.gridRows
+        o.pixelScale = quality.pixelScale
+        o.zeroPoint = quality.zeroPoint
+        return o
+    }
+
     /// Extraction settings from the pipeline section (SEP's defaults otherwise).
     var extractionOptions: ExtractionOptions {
         var o = ExtractionOptions()

@@ -1,3 +1,4 @@
+import Foundation
 import SkyImage
 
 /// Everything `skyedge` will hold, computed before it allocates anything
@@ -52,11 +53,20 @@ public struct MemoryPlan: Sendable, Equatable {
         let scratch = SourceExtractor.scratchBytes(maxWidth: w, maxHeight: h, options: options, threads: threads)
         let small = SourceExtractor.smallBytes(maxWidth: w, maxHeight: h, background: BackgroundOptions(box: config.pipeline.meshBox),
                                                threads: threads)
-        let entries = [
+        var entries = [
             Entry(name: "frame slots", count: config.pipeline.slots, bytesEach: w * h * 2, inArena: true,
                   note: "\(w)x\(h) uint16; capture fills one while the pipeline reads another"),
             Entry(name: "float frame", count: 1, bytesEach: w * h * 4, inArena: true,
                   note: "the frame being judged, as floats"),
+        ]
+        // Masters are loaded once at start into their own regions; the pipeline reads them in place.
+        for (key, path) in config.calibration.masters {
+            let file = URL(fileURLWithPath: path).lastPathComponent
+            entries.append(key == "badPixels"
+                ? Entry(name: masterRegion(key), count: 1, bytesEach: w * h, inArena: true, note: "\(file): 1 B/px, nonzero is bad")
+                : Entry(name: masterRegion(key), count: 1, bytesEach: w * h * 4, inArena: true, note: "\(file): float32"))
+        }
+        entries += [
             Entry(name: "extractor scratch", count: 1, bytesEach: scratch, inArena: true,
                   note: "5 maps of 4 B/px, object tables, \(threads) x per-thread lists of \(options.maxObjectPixels) px"),
             Entry(name: "source catalogue", count: options.capacity, bytesEach: MemoryLayout<Source>.stride, inArena: false,
@@ -74,6 +84,9 @@ public struct MemoryPlan: Sendable, Equatable {
         return MemoryPlan(board: board.name, budgetBytes: board.memoryBudgetBytes, frameWidth: w, frameHeight: h,
                           entries: entries)
     }
+
+    /// Arena region of a `calibration` key's master.
+    static func masterRegion(_ key: String) -> String { key == "badPixels" ? "bad-pixel mask" : "master \(key)" }
 
     /// The plan as a table, for `skydiag memory` and for the refusal to start.
     public func formatted() -> String {

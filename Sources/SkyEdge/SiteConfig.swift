@@ -84,6 +84,47 @@ public struct SiteConfig: Sendable, Equatable {
         public init() {}
     }
 
+    /// Master frames from `skydiag calibrate`, applied to every frame before it is judged
+    /// (README.md, "Calibration at the site"). Each is optional; none: frames stay raw ADU.
+    public struct Calibration: Sendable, Equatable, Codable {
+        public var bias: String?
+        /// Bias-subtracted dark; scaled by the frame's exposure over its EXPTIME.
+        public var dark: String?
+        /// Flat normalized to median 1.
+        public var flat: String?
+        /// Bad-pixel mask (nonzero is bad): those pixels become NaN and are left out.
+        public var badPixels: String?
+        /// Electrons per ADU; absent: the frame header's GAIN, else the frames stay in ADU.
+        public var gain: Double?
+        public init() {}
+
+        public var isEmpty: Bool { bias == nil && dark == nil && flat == nil && badPixels == nil && gain == nil }
+        /// The configured masters as (key, path), in the order the arena holds them.
+        public var masters: [(key: String, path: String)] {
+            [("bias", bias), ("dark", dark), ("flat", flat), ("badPixels", badPixels)].compactMap { k, p in p.map { (k, $0) } }
+        }
+    }
+
+    /// How frames are judged (QualityOptions): where the sky is, how it is cut into cloud
+    /// regions, and the optics for arcseconds and sky brightness.
+    public struct Quality: Sendable, Equatable, Codable {
+        public struct Circle: Sendable, Equatable, Codable {
+            public var x: Double, y: Double, radius: Double
+            public init(x: Double, y: Double, radius: Double) { self.x = x; self.y = y; self.radius = radius }
+        }
+        /// All-sky cameras: the circle of sky (0-based pixels); stars and trails outside it are ignored.
+        public var skyCircle: Circle?
+        /// `grid` (gridColumns x gridRows cells) or `allsky` (a central disc and 4 rings of 8 sectors in the sky circle).
+        public var regions: String = "grid"
+        public var gridColumns: Int = 4
+        public var gridRows: Int = 4
+        /// Arcsec per pixel.
+        public var pixelScale: Double?
+        /// Magnitude giving 1 unit per second of the judged frame (ADU, or electrons when calibrated with a gain).
+        public var zeroPoint: Double?
+        public init() {}
+    }
+
     public var site: String
     public var node: String
     /// A profile name from Boards/, or `auto` to detect it.
@@ -97,6 +138,8 @@ public struct SiteConfig: Sendable, Equatable {
     public var pipeline = Pipeline()
     public var outbox = Outbox()
     public var commands = Commands()
+    public var calibration = Calibration()
+    public var quality = Quality()
     /// Seconds between heartbeats.
     public var statusInterval: Double = 10
     /// Least severe log lines written: `info`, `warn` or `error`.
@@ -115,7 +158,7 @@ public struct SiteConfig: Sendable, Equatable {
 extension SiteConfig: Codable {
     enum CodingKeys: String, CodingKey {
         case site, node, board, boardsDirectory, broker, source, maxFrameWidth, maxFrameHeight, pipeline,
-             statusInterval, maxFrames, outbox, commands, logLevel
+             statusInterval, maxFrames, outbox, commands, logLevel, calibration, quality
     }
 
     public init(from decoder: Decoder) throws {
@@ -133,6 +176,8 @@ extension SiteConfig: Codable {
         outbox = try c.decodeIfPresent(Outbox.self, forKey: .outbox) ?? outbox
         commands = try c.decodeIfPresent(Commands.self, forKey: .commands) ?? commands
         logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel) ?? logLevel
+        calibration = try c.decodeIfPresent(Calibration.self, forKey: .calibration) ?? calibration
+        quality = try c.decodeIfPresent(Quality.self, forKey: .quality) ?? quality
     }
 }
 
@@ -173,6 +218,45 @@ extension SiteConfig.Outbox {
         maxBytes = try c.decodeIfPresent(Int.self, forKey: .maxBytes) ?? maxBytes
         sync = try c.decodeIfPresent(String.self, forKey: .sync) ?? sync
         window = try c.decodeIfPresent(Int.self, forKey: .window) ?? window
+    }
+}
+
+extension SiteConfig.Calibration {
+    enum CodingKeys: String, CodingKey { case bias, dark, flat, badPixels, gain }
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+    public init(from decoder: Decoder) throws {
+        // A misspelt key here would leave frames uncalibrated without a word: refuse it.
+        let all = try decoder.container(keyedBy: AnyKey.self)
+        if let unknown = all.allKeys.first(where: { CodingKeys(stringValue: $0.stringValue) == nil }) {
+            throw DecodingError.dataCorruptedError(forKey: unknown, in: all,
+                                                   debugDescription: "unknown key (calibration takes bias, dark, flat, badPixels, gain)")
+        }
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        bias = try c.decodeIfPresent(String.self, forKey: .bias)
+        dark = try c.decodeIfPresent(String.self, forKey: .dark)
+        flat = try c.decodeIfPresent(String.self, forKey: .flat)
+        badPixels = try c.decodeIfPresent(String.self, forKey: .badPixels)
+        gain = try c.decodeIfPresent(Double.self, forKey: .gain)
+    }
+}
+
+extension SiteConfig.Quality {
+    enum CodingKeys: String, CodingKey { case skyCircle, regions, gridColumns, gridRows, pixelScale, zeroPoint }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        skyCircle = try c.decodeIfPresent(Circle.self, forKey: .skyCircle)
+        regions = try c.decodeIfPresent(String.self, forKey: .regions) ?? regions
+        gridColumns = try c.decodeIfPresent(Int.self, forKey: .gridColumns) ?? gridColumns
+        gridRows = try c.decodeIfPresent(Int.self, forKey: .gridRows) ?? gridRows
+        pixelScale = try c.decodeIfPresent(Double.self, forKey: .pixelScale)
+        zeroPoint = try c.decodeIfPresent(Double.self, forKey: .zeroPoint)
     }
 }
 
@@ -251,6 +335,13 @@ extension SiteConfig {
             let dir = URL(fileURLWithPath: path).deletingLastPathComponent()
             config.outbox.directory = dir.appendingPathComponent("outbox-\(config.site)-\(config.node)").path
         }
+        // Masters named relative to the config file, like the outbox, so a site folder moves whole.
+        let base = URL(fileURLWithPath: path).deletingLastPathComponent()
+        func resolve(_ p: String?) -> String? { p.map { $0.hasPrefix("/") ? $0 : base.appendingPathComponent($0).path } }
+        config.calibration.bias = resolve(config.calibration.bias)
+        config.calibration.dark = resolve(config.calibration.dark)
+        config.calibration.flat = resolve(config.calibration.flat)
+        config.calibration.badPixels = resolve(config.calibration.badPixels)
         return config
     }
 
@@ -288,6 +379,19 @@ extension SiteConfig {
             throw fail("source.\(reason)")
         }
         guard LogLevel(rawValue: logLevel) != nil else { throw fail("logLevel must be info, warn or error") }
+        if let g = calibration.gain, !(g > 0 && g < 1000) { throw fail("calibration.gain must be 0...1000 electrons per ADU") }
+        for (key, path) in calibration.masters where path.isEmpty { throw fail("calibration.\(key) is an empty path") }
+        guard ["grid", "allsky"].contains(quality.regions) else { throw fail("quality.regions must be grid or allsky") }
+        guard (1...32).contains(quality.gridColumns), (1...32).contains(quality.gridRows) else {
+            throw fail("quality.gridColumns and quality.gridRows must be 1...32")
+        }
+        if let c = quality.skyCircle {
+            guard c.radius > 0, c.radius.isFinite, (0...Double(maxFrameWidth)).contains(c.x), (0...Double(maxFrameHeight)).contains(c.y) else {
+                throw fail("quality.skyCircle needs a positive radius and a centre inside maxFrameWidth x maxFrameHeight")
+            }
+        }
+        if let s = quality.pixelScale, !(s > 0 && s < 3600) { throw fail("quality.pixelScale must be 0...3600 arcsec per pixel") }
+        if let z = quality.zeroPoint, !(z.isFinite && abs(z) < 100) { throw fail("quality.zeroPoint must be a magnitude, -100...100") }
         switch source.kind {
         case .simulator:
             guard source.width <= maxFrameWidth, source.height <= maxFrameHeight, source.width >= 16, source.height >= 16 else {

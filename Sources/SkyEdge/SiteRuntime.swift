@@ -25,6 +25,8 @@ public final class SiteRuntime: @unchecked Sendable {
     public let board: BoardProfile
     public let plan: MemoryPlan
     let arena: Arena
+    /// Masters loaded at start (nil: frames are judged raw).
+    let calibration: SiteCalibration?
     let source: FrameSource
     let sink: RecordSink
     let ring: SlotRing<CapturedFrame>
@@ -40,12 +42,14 @@ public final class SiteRuntime: @unchecked Sendable {
     public var retryMax = 30.0
 
     /// Computes the memory plan and allocates the arena; throws `MemoryPlanError`
-    /// (whose description is the printed plan) when it does not fit the board.
+    /// (whose description is the printed plan) when it does not fit the board, and
+    /// `CalibrationSetupError` when a configured master is missing, unreadable or the wrong size.
     public init(config: SiteConfig, board: BoardProfile, source: FrameSource, sink: RecordSink) throws {
         self.config = config
         self.board = board
         plan = MemoryPlan.make(config: config, board: board)
         arena = try Arena(plan: plan)
+        calibration = try SiteCalibration.load(config: config, arena: arena)
         self.source = source
         self.sink = sink
         ring = SlotRing(slots: config.pipeline.slots)
@@ -80,7 +84,13 @@ public final class SiteRuntime: @unchecked Sendable {
         capture.name = "skyedge-capture"
         capture.start()
 
-        var pipeline = FramePipeline(config: config, arena: arena)
+        if let c = calibration {
+            let m = c.masters
+            let parts = [m.bias != nil ? "bias" : nil, m.dark != nil ? "dark (\(m.darkExposure) s)" : nil,
+                         m.flat != nil ? "flat" : nil, m.mask != nil ? "bad-pixel mask" : nil].compactMap { $0 }
+            Log.info("calibrating with \(parts.isEmpty ? "no masters" : parts.joined(separator: ", ")); gain \(c.gain.map { "\($0) e-/ADU" } ?? "from each frame's GAIN, else ADU")")
+        }
+        var pipeline = FramePipeline(config: config, arena: arena, calibration: calibration)
         var live = controls.config
         var nextStatus = MonotonicClock.seconds() + live.statusInterval
         while !isStopping {

@@ -72,6 +72,7 @@ extension SkyEdgeCommand {
             // so a refused start is not reported as a birth followed by a lost node.
             let plan = MemoryPlan.make(config: cfg, board: board)
             guard plan.fits else { throw MemoryPlanError(plan: plan) }
+            try cfg.checkCalibrationMasters()
             let source: FrameSource
             do { source = try SourceFactory.make(cfg) } catch { throw RuntimeFailure("\(error)") }
             let sink = try MQTTRecordSink(config: cfg, board: board)
@@ -107,6 +108,7 @@ extension SkyEdgeCommand {
 
         func run() throws {
             let (cfg, board) = try options.load()
+            try cfg.checkCalibrationMasters()
             print("config ok: \(cfg.address), board \(board.name), source \(cfg.source.kind.rawValue)")
         }
     }
@@ -121,6 +123,8 @@ do {
     FileHandle.standardError.write(Data("error: \(error)\n".utf8)); exit(1)
 } catch let error as MemoryPlanError {
     FileHandle.standardError.write(Data("error: \(error)\n".utf8)); exit(2)
+} catch let error as CalibrationSetupError {
+    FileHandle.standardError.write(Data("error: \(error)\n".utf8)); exit(1)
 } catch let error as RuntimeFailure {
     FileHandle.standardError.write(Data("error: \(error)\n".utf8)); exit(1)
 } catch {

@@ -1,6 +1,8 @@
 import Foundation
 @_exported import SkyTestSupport
+import SkyCapture
 import SkyCore
+import SkySim
 @testable import SkyEdge
 
 /// Keeps what the runtime produced, for tests that check the runtime itself
@@ -48,3 +50,13 @@ func start(_ runtime: SiteRuntime) -> DispatchSemaphore {
     return done
 }
 
+
+/// Frames of `camera` on demo field `field`: `exposure` seconds, no cosmic rays, no pointing
+/// jitter, delivered at once (what tests that compare reports with the truth want).
+func quietSimulator(_ camera: CameraModel, field: Int, exposure: Double, seed: UInt64) throws -> SimulatorSource {
+    var conditions = FrameConditions()
+    conditions.exposure = exposure
+    conditions.cosmicRayRate = 0
+    return try SimulatorSource(configuration: .init(scene: .demoField(field), camera: camera, conditions: conditions,
+                                                    seed: seed, pacing: .immediate, pointingJitterPixels: 0))
+}

@@ -10,11 +10,7 @@ import Testing
     // A defect-free, unvignetted camera so the sky level is one number the report must find.
     var camera = CameraModel(width: 384, height: 384, seed: 5).withoutDefects()
     camera.vignetting = 0
-    var conditions = FrameConditions()
-    conditions.exposure = 20
-    conditions.cosmicRayRate = 0
-    let source = try SimulatorSource(configuration: .init(scene: .demoField(3), camera: camera, conditions: conditions,
-                                                          seed: 9, pacing: .immediate, pointingJitterPixels: 0))
+    let source = try quietSimulator(camera, field: 3, exposure: 20, seed: 9)
     let probe = try SimulatorSource(configuration: source.configuration)
     let truthFrame = OwnedImage<UInt16>(width: 384, height: 384, fill: 0)
     try probe.open()
