@@ -127,3 +127,29 @@ private func extract(_ frame: OwnedImage<UInt16>, saturation: Float = .infinity,
         }
     }
 }
+
+/// Per-source flags and fluxes on stars placed for them: a close pair is split and both
+/// halves flagged blended; a star cut by the left edge is truncated and its aperture crosses
+/// the border; an isolated star's isophotal and aperture fluxes come near its true total with
+/// errors near what the sky noise gives.
+@Test func flagsAndFluxesOfPlacedStars() throws {
+    // Gaussian stars of sigma 1.5 px: total flux = 2 pi sigma^2 peak.
+    let peak = 2000.0, total = 2 * Double.pi * 1.5 * 1.5 * peak
+    let stars: [(x: Double, y: Double, peak: Double)] = [(100, 100, peak), (105.5, 100, 0.6 * peak), (1.5, 200, peak), (300, 200, peak)]
+    let (catalog, model, _) = extract(syntheticFrame(width: 400, height: 300, sky: 1000, sigma: 10, stars: stars))
+    func near(_ x: Double, _ y: Double) -> Source? { catalog.sources.first { abs($0.x - x) < 1.5 && abs($0.y - y) < 1.5 } }
+    let pairA = try #require(near(100, 100)), pairB = try #require(near(105.5, 100))
+    #expect(pairA.flags.contains(.blended) && pairB.flags.contains(.blended), "the pair is deblended: \(pairA.flags) \(pairB.flags)")
+    let edge = try #require(catalog.sources.first { $0.x < 4 && abs($0.y - 200) < 2 })
+    #expect(edge.flags.contains(.truncated) && edge.flags.contains(.nearEdge), "\(edge.flags)")
+    let lone = try #require(near(300, 200))
+    #expect(lone.flags.isDisjoint(with: [.blended, .truncated, .nearEdge, .saturated]))
+    #expect(abs(lone.apertureFlux / total - 1) < 0.05, "aperture \(lone.apertureFlux) of \(total)")
+    #expect(lone.flux < total && lone.flux > 0.8 * total, "isophotal \(lone.flux): inside the isophote only")
+    // Sky-limited errors: sqrt(pixels) x sigma, so an aperture error of the order of its radius x 10 x sqrt(pi).
+    let skyError = Double(model.globalRMS) * (Double.pi * lone.apertureRadius * lone.apertureRadius).squareRoot()
+    #expect(lone.apertureFluxError >= skyError * 0.8 && lone.apertureFluxError < skyError * 1.5,
+            "aperture error \(lone.apertureFluxError), sky alone \(skyError)")
+    #expect(lone.fluxError > 0 && lone.fluxError < lone.apertureFluxError * 2)
+    #expect(abs(lone.fwhm - 2.3548 * 1.5) < 0.3 && lone.ellipticity < 0.1)
+}

@@ -95,6 +95,21 @@ struct SkydiagFitsCommandTests {
         #expect(zip(fluxes, csvFluxes).allSatisfy { abs($0 - $1) <= 1e-4 * abs($1) })
     }
 
+    /// The keys the issue names for `skydiag quality --json`, on a frame with a trail.
+    @Test(.enabled(if: TestPaths.dataAvailable, "../shared/data absent"))
+    func qualityJSONHasTheIssuesKeys() throws {
+        let run = try Self.skydiag(["quality", TestPaths.dataFile("astride/long.fits"), "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let q = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        for key in ["background", "noise", "stars", "fwhm_px", "ellipticity", "trails", "cloud_fraction", "score", "verdict", "flags"] {
+            #expect(q.keys.contains(key), "missing \(key)")
+        }
+        let trails = try #require(q["trails"] as? [[String: Any]])
+        #expect(trails.count == 1 && ["x0", "y0", "x1", "y1"].allSatisfy { trails[0][$0] is Double })
+        #expect(["good", "medium", "bad"].contains(q["verdict"] as? String ?? ""))
+        #expect((q["flags"] as? [String])?.contains("trail") == true)
+    }
+
     @Test func textOutputForAFrame() throws {
         let dir = try TemporaryDirectory(); defer { dir.remove() }
         let path = dir.path("flat.fits")
