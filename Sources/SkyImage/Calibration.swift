@@ -120,7 +120,10 @@ public enum Calibration {
     /// Bad pixels (mask value 1): hot ones, more than `hotSigma` robust sigmas
     /// above the median of the bias-subtracted dark; dead or low-response ones,
     /// whose normalized flat is below `lowResponse` or above `highResponse`.
-    /// Columns with over half their pixels bad are masked whole (bad columns).
+    /// Columns with over half their pixels bad are masked whole, and so is every stretch
+    /// of a column that `BadColumnFinder` finds in the dark or the flat: a column a little
+    /// hot or a little low all along (a charge trap, a weak amplifier line) whose pixels
+    /// are each within the per-pixel limits but which stands out from its neighbours.
     public static func badPixelMask(darkMinusBias: OwnedImage<Float>?, normalizedFlat: OwnedImage<Float>?,
                                     hotSigma: Float = 8, lowResponse: Float = 0.5, highResponse: Float = 1.5) -> OwnedImage<UInt8> {
         let w = darkMinusBias?.width ?? normalizedFlat?.width ?? 0
@@ -141,7 +144,22 @@ public enum Calibration {
             for y in 0..<h where mask[x, y] != 0 { bad += 1 }
             if bad * 2 > h { for y in 0..<h { mask[x, y] = 1 } }
         }
+        for master in [darkMinusBias, normalizedFlat].compactMap({ $0 }) {
+            for span in badColumns(in: master) { for y in max(0, span.y0)...min(h - 1, span.y1) { mask[span.x, y] = 1 } }
+        }
         return mask
+    }
+
+    /// Bad columns of a master: its deviations from the median, with the robust sigma as noise.
+    static func badColumns(in master: OwnedImage<Float>) -> [BadColumnSpan] {
+        let m = median(master)
+        let sub = OwnedImage<Float>(width: master.width, height: master.height, fill: 0)
+        for i in 0..<master.storage.count { sub.storage[i] = abs(master.storage[i] - m) }
+        let sigma = max(1.4826 * median(sub), 1e-6)
+        for i in 0..<master.storage.count { sub.storage[i] = master.storage[i] - m }
+        return withExtendedLifetime(sub) {
+            master.withView { BadColumnFinder.find(UnsafeBufferPointer(sub.storage), image: $0, noise: sigma, saturation: .infinity) }
+        }
     }
 
     /// (raw - bias - dark x exposure / darkExposure) / flat x gain, in electrons

@@ -72,6 +72,27 @@ import SkySim
         #expect(abs(mean) < 1.5, "mean of a reduced dark \(mean) e-")
     }
 
+    /// A column 3 sigma hot all along in the dark, and one 4 % low all along in the flat: no
+    /// pixel of either passes its per-pixel limit (8 sigma hot; response 0.5-1.5), but both
+    /// columns stand out from their neighbours and are masked; the rest stays unmasked.
+    @Test func faintlyBadColumnsAreMaskedWhole() {
+        var r = SystemRandomNumberGenerator()
+        func gauss() -> Float { Float((-2 * log(Double.random(in: 1e-12..<1, using: &r))).squareRoot() * cos(2 * .pi * Double.random(in: 0..<1, using: &r))) }
+        let w = 96, h = 128
+        let dark = OwnedImage<Float>(width: w, height: h, fill: 0), flat = OwnedImage<Float>(width: w, height: h, fill: 0)
+        for y in 0..<h {
+            for x in 0..<w {
+                dark[x, y] = 50 + 5 * gauss() + (x == 30 ? 15 : 0)
+                flat[x, y] = 1 + 0.005 * gauss() - (x == 61 ? 0.04 : 0)
+            }
+        }
+        let mask = Calibration.badPixelMask(darkMinusBias: dark, normalizedFlat: flat)
+        func masked(_ x: Int) -> Int { (0..<h).filter { mask[x, $0] != 0 }.count }
+        #expect(masked(30) == h && masked(61) == h, "hot column \(masked(30)), low column \(masked(61)) of \(h) rows")
+        let others = (0..<w).filter { $0 != 30 && $0 != 61 }.reduce(0) { $0 + masked($1) }
+        #expect(others < 5, "\(others) other pixels masked")
+    }
+
     @Test func sectionsParseAndRefuseNonsense() {
         #expect(ImageSection(fits: "[   4:  13,   1: 520]") == ImageSection(x0: 3, x1: 13, y0: 0, y1: 520))
         #expect(ImageSection(fits: "[17:528,1:520]") == ImageSection(x0: 16, x1: 528, y0: 0, y1: 520))
