@@ -18,6 +18,8 @@ public struct FramePipeline {
     /// Masters applied in place before the background (nil: the frame is judged in raw ADU).
     let calibration: SiteCalibration?
     var frameIndex: UInt64 = 0
+    /// The judgement of the last frame processed (the clear-sky reference is learnt from it).
+    private(set) var lastQuality: FrameQuality?
     /// Trails (the last, optional stage) are skipped when less than this fraction of the deadline is left.
     static let trailSlackFraction = 0.25
 
@@ -136,6 +138,7 @@ public struct FramePipeline {
             report.cloudFraction = q.cloudFraction.isFinite ? q.cloudFraction : nil
             report.trails = withTrails ? q.trails.count : nil
             report.quality = Self.details(q)
+            lastQuality = q
             if catalog.truncated { flags.append("stars_truncated") }
             if q.saturatedFraction > 0.01 { flags.append("saturated") }
             if catalog.count == 0 { flags.append("no_stars") }

@@ -122,6 +122,9 @@ public struct SiteConfig: Sendable, Equatable {
         public var pixelScale: Double?
         /// Magnitude giving 1 unit per second of the judged frame (ADU, or electrons when calibrated with a gain).
         public var zeroPoint: Double?
+        /// A clear frame of this field (FITS, same camera): each region's cloud is judged against the
+        /// stars it shows; without it, against the frame's own best quarter of regions.
+        public var clearReference: String?
         public init() {}
     }
 
@@ -247,7 +250,7 @@ extension SiteConfig.Calibration {
 }
 
 extension SiteConfig.Quality {
-    enum CodingKeys: String, CodingKey { case skyCircle, regions, gridColumns, gridRows, pixelScale, zeroPoint }
+    enum CodingKeys: String, CodingKey { case skyCircle, regions, gridColumns, gridRows, pixelScale, zeroPoint, clearReference }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init()
@@ -257,6 +260,7 @@ extension SiteConfig.Quality {
         gridRows = try c.decodeIfPresent(Int.self, forKey: .gridRows) ?? gridRows
         pixelScale = try c.decodeIfPresent(Double.self, forKey: .pixelScale)
         zeroPoint = try c.decodeIfPresent(Double.self, forKey: .zeroPoint)
+        clearReference = try c.decodeIfPresent(String.self, forKey: .clearReference)
     }
 }
 
@@ -342,6 +346,7 @@ extension SiteConfig {
         config.calibration.dark = resolve(config.calibration.dark)
         config.calibration.flat = resolve(config.calibration.flat)
         config.calibration.badPixels = resolve(config.calibration.badPixels)
+        config.quality.clearReference = resolve(config.quality.clearReference)
         return config
     }
 

@@ -27,6 +27,8 @@ public final class SiteRuntime: @unchecked Sendable {
     let arena: Arena
     /// Masters loaded at start (nil: frames are judged raw).
     let calibration: SiteCalibration?
+    /// Learnt at start from `quality.clearReference`.
+    let clearSky: ClearSkyReference?
     let source: FrameSource
     let sink: RecordSink
     let ring: SlotRing<CapturedFrame>
@@ -50,6 +52,8 @@ public final class SiteRuntime: @unchecked Sendable {
         plan = MemoryPlan.make(config: config, board: board)
         arena = try Arena(plan: plan)
         calibration = try SiteCalibration.load(config: config, arena: arena)
+        clearSky = try SiteClearSky.learn(config: config, arena: arena, calibration: calibration,
+                                          slot: arena.region("frame slots").bindMemory(to: UInt16.self))
         self.source = source
         self.sink = sink
         ring = SlotRing(slots: config.pipeline.slots)
@@ -91,6 +95,8 @@ public final class SiteRuntime: @unchecked Sendable {
             Log.info("calibrating with \(parts.isEmpty ? "no masters" : parts.joined(separator: ", ")); gain \(c.gain.map { "\($0) e-/ADU" } ?? "from each frame's GAIN, else ADU")")
         }
         var pipeline = FramePipeline(config: config, arena: arena, calibration: calibration)
+        pipeline.quality.clearReference = clearSky
+        if let c = clearSky { Log.info("cloud judged against a clear frame: \(Int(c.regionStars.reduce(0, +))) stars over \(c.regionStars.count) regions") }
         var live = controls.config
         var nextStatus = MonotonicClock.seconds() + live.statusInterval
         while !isStopping {

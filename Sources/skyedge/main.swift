@@ -73,6 +73,7 @@ extension SkyEdgeCommand {
             let plan = MemoryPlan.make(config: cfg, board: board)
             guard plan.fits else { throw MemoryPlanError(plan: plan) }
             try cfg.checkCalibrationMasters()
+            try cfg.checkClearReference()
             let source: FrameSource
             do { source = try SourceFactory.make(cfg) } catch { throw RuntimeFailure("\(error)") }
             let sink = try MQTTRecordSink(config: cfg, board: board)
@@ -109,6 +110,7 @@ extension SkyEdgeCommand {
         func run() throws {
             let (cfg, board) = try options.load()
             try cfg.checkCalibrationMasters()
+            try cfg.checkClearReference()
             print("config ok: \(cfg.address), board \(board.name), source \(cfg.source.kind.rawValue)")
         }
     }
@@ -124,6 +126,8 @@ do {
 } catch let error as MemoryPlanError {
     FileHandle.standardError.write(Data("error: \(error)\n".utf8)); exit(2)
 } catch let error as CalibrationSetupError {
+    FileHandle.standardError.write(Data("error: \(error)\n".utf8)); exit(1)
+} catch let error as ClearSkySetupError {
     FileHandle.standardError.write(Data("error: \(error)\n".utf8)); exit(1)
 } catch let error as RuntimeFailure {
     FileHandle.standardError.write(Data("error: \(error)\n".utf8)); exit(1)
