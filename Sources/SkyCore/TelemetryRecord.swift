@@ -67,7 +67,7 @@ public struct TrailLine: Sendable, Equatable, Codable {
 /// (the same measurements `skydiag quality --json` prints). Values that could not be
 /// measured (no stars, no zero point) are absent.
 public struct FrameQualityDetails: Sendable, Equatable, Codable {
-    /// Largest minus smallest level of the background mesh, ADU.
+    /// Largest minus smallest level of the background mesh: ADU, or electrons when calibrated with a gain.
     public var backgroundGradient: Double
     /// Sky brightness, mag/arcsec² (with a configured zero point and pixel scale).
     public var skyMagnitude: Double?

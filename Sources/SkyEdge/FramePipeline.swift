@@ -87,8 +87,9 @@ public struct FramePipeline {
         if let cal = calibration {
             let (exposure, known) = cal.exposure(of: frame.metadata)
             let gain = cal.gain(of: frame.metadata)
-            // Saturated pixels are tested in calibrated units: clipped ones are set to the raw level less the mean bias, times the gain.
-            saturationLevel = (Float(saturation) - Float(cal.biasMean)) * Float(gain ?? 1)
+            // Saturated pixels are tested in calibrated units: clipped ones are set to a level no
+            // unclipped pixel can reach after calibration.
+            saturationLevel = cal.saturationLevel(raw: Float(saturation), exposure: exposure, gain: gain)
             do {
                 try Calibration.applyInPlace(view, masters: cal.masters, exposure: exposure, gain: gain,
                                              saturation: (Float(saturation), saturationLevel))

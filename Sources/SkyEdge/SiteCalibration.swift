@@ -16,6 +16,18 @@ struct SiteCalibration {
     var gain: Double?
     /// Mean of the master bias (0 without one): where the raw saturation level sits above the calibrated zero.
     var biasMean: Double
+    /// Extremes of the masters that bound how far calibration can lift an unclipped pixel:
+    /// the least bias, the least dark (noise can make it negative), the least positive flat.
+    var biasMin = 0.0, darkMin = 0.0, flatMin = 1.0
+
+    /// The calibrated value clipped pixels are given: above anything an unclipped pixel (raw
+    /// below `raw`) can become, so a saturation test counts only those. A flat under 1 (a
+    /// vignetted corner) divides a bright unclipped pixel up past (raw - bias) x gain.
+    func saturationLevel(raw: Float, exposure: Double, gain: Double?) -> Float {
+        let scale = masters.dark != nil && masters.darkExposure > 0 ? exposure / masters.darkExposure : 0
+        let highest = (Double(raw) - biasMin - min(0, darkMin) * scale) / flatMin * (gain ?? 1)
+        return Float(max(highest, 1) * 1.001)
+    }
 
     /// Loads and checks every configured master; nil when the config has no `calibration`.
     static func load(config: SiteConfig, arena: Arena) throws(CalibrationSetupError) -> SiteCalibration? {
@@ -23,7 +35,7 @@ struct SiteCalibration {
         guard !cal.isEmpty else { return nil }
         let w = config.maxFrameWidth, h = config.maxFrameHeight
         var masters = CalibrationMasters(width: w, height: h)
-        var biasMean = 0.0
+        var biasMean = 0.0, biasMin = 0.0, darkMin = 0.0, flatMin = 1.0
         // The float frame is free until the first frame: the mask is read there, then narrowed to bytes.
         let floatFrame = arena.region("float frame").baseAddress!.bindMemory(to: Float.self, capacity: w * h)
         for (key, path) in cal.masters {
@@ -38,16 +50,19 @@ struct SiteCalibration {
                 var sum = 0.0
                 for i in 0..<(w * h) { sum += Double(target[i]) }
                 biasMean = sum / Double(w * h)
+                biasMin = Double((0..<(w * h)).lazy.map { target[$0] }.min() ?? 0)
                 masters.bias = UnsafePointer(target)
             case "dark":
                 guard nonFinite == 0 else { throw CalibrationSetupError(key, path, "\(nonFinite) pixels are NaN or infinite") }
                 masters.dark = UnsafePointer(target)
+                darkMin = Double((0..<(w * h)).lazy.map { target[$0] }.min() ?? 0)
                 masters.darkExposure = header.exptime ?? 0
             case "flat":
                 var positive = 0
                 for i in 0..<(w * h) where target[i] > 0 { positive += 1 }
                 guard positive * 2 > w * h else { throw CalibrationSetupError(key, path, "most pixels are not positive: not a normalized flat") }
                 masters.flat = UnsafePointer(target)
+                flatMin = Double((0..<(w * h)).lazy.compactMap { target[$0] > 0 ? target[$0] : nil }.min() ?? 1)
             default:
                 let mask = arena.region(MemoryPlan.masterRegion(key)).baseAddress!.bindMemory(to: UInt8.self, capacity: w * h)
                 var bad = 0
@@ -62,7 +77,9 @@ struct SiteCalibration {
                 masters.mask = UnsafePointer(mask)
             }
         }
-        return SiteCalibration(masters: masters, gain: cal.gain, biasMean: biasMean)
+        var loaded = SiteCalibration(masters: masters, gain: cal.gain, biasMean: biasMean)
+        loaded.biasMin = biasMin; loaded.darkMin = darkMin; loaded.flatMin = flatMin
+        return loaded
     }
 
     private struct Header { var exptime: Double?; var note: String? }

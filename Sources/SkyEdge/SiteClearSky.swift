@@ -22,9 +22,7 @@ enum SiteClearSky {
             defer { file.close() }
             metadata = try file.metadata()
             let w = metadata.width, h = metadata.height
-            guard w <= config.maxFrameWidth, h <= config.maxFrameHeight else {
-                throw ClearSkySetupError(path, "\(w)x\(h), beyond the \(config.maxFrameWidth)x\(config.maxFrameHeight) frames of the memory plan")
-            }
+            try config.checkClearReferenceSize(path, w, h, exposure: metadata.exptime)
             try file.read(into: ImageView(base: slot.baseAddress!, width: w, height: h))
         } catch let e as ClearSkySetupError {
             throw e
@@ -44,6 +42,20 @@ enum SiteClearSky {
 }
 
 extension SiteConfig {
+    /// A clear frame must fit the plan, be the masters' size when frames are calibrated (it is
+    /// judged the way frames are, in the same units), and say its exposure (depth scales with it).
+    func checkClearReferenceSize(_ path: String, _ w: Int, _ h: Int, exposure: Double?) throws(ClearSkySetupError) {
+        guard w <= maxFrameWidth, h <= maxFrameHeight else {
+            throw ClearSkySetupError(path, "\(w)x\(h), beyond the \(maxFrameWidth)x\(maxFrameHeight) frames of the memory plan")
+        }
+        if !calibration.masters.isEmpty, w != maxFrameWidth || h != maxFrameHeight {
+            throw ClearSkySetupError(path, "\(w)x\(h), but the calibration masters are \(maxFrameWidth)x\(maxFrameHeight): the clear frame must be calibrated as the frames are")
+        }
+        guard let e = exposure, e > 0, e.isFinite else {
+            throw ClearSkySetupError(path, "no positive EXPTIME: the depth of later frames is scaled by it")
+        }
+    }
+
     /// The configured clear frame's header: readable, and no larger than the planned frames.
     /// Run before the node says anything to the broker (its pixels are judged when the runtime starts).
     public func checkClearReference() throws(ClearSkySetupError) {
@@ -52,9 +64,7 @@ extension SiteConfig {
             let file = try FITSFile.open(path)
             defer { file.close() }
             let m = try file.metadata()
-            guard m.width <= maxFrameWidth, m.height <= maxFrameHeight else {
-                throw ClearSkySetupError(path, "\(m.width)x\(m.height), beyond the \(maxFrameWidth)x\(maxFrameHeight) frames of the memory plan")
-            }
+            try checkClearReferenceSize(path, m.width, m.height, exposure: m.exptime)
         } catch let e as ClearSkySetupError {
             throw e
         } catch {

@@ -43,8 +43,9 @@ public final class HubIngest: @unchecked Sendable {
     // Guarded by `cond`.
     private var queue: [(topic: String, payload: [UInt8], receivedAt: Double)] = []
     private var processing = false
-    /// An alert is waiting: the writer stores what it has at once instead of letting a burst gather.
-    private var alertQueued = false
+    /// Alerts waiting in `queue`: while there are any, the writer stores what it has at once
+    /// instead of letting a burst gather.
+    private var queuedAlerts = 0
     private var stats = Statistics()
     private var started = false
     private var stopping = false
@@ -185,11 +186,13 @@ public final class HubIngest: @unchecked Sendable {
             // Wake the writer when there is work, when a batch is full and when an alert
             // arrives (it must not wait for the burst window), not for every message
             // (a wakeup per message costs more than storing it).
-            let isAlert = levels.count == 5 && levels[4] == Substring(RecordKind.alert.rawValue)
-            if isAlert { alertQueued = true }
+            let isAlert = Self.isAlertTopic(topic)
+            if isAlert { queuedAlerts += 1 }
             if queue.count == 1 || queue.count == maxBatch || isAlert { cond.broadcast() }
         }
     }
+
+    static func isAlertTopic(_ topic: String) -> Bool { topic.hasSuffix("/" + RecordKind.alert.rawValue) }
 
     private func runWriter() {
         while true {
@@ -206,14 +209,14 @@ public final class HubIngest: @unchecked Sendable {
             // and not at all once a full batch is waiting.
             if batchInterval > 0 {
                 let gather = Date(timeIntervalSinceNow: batchInterval)
-                while queue.count < maxBatch && !stopping && !alertQueued {
+                while queue.count < maxBatch && !stopping && queuedAlerts == 0 {
                     if !cond.wait(until: gather) { break }
                 }
             }
             let n = min(queue.count, maxBatch)
             let batch = Array(queue.prefix(n))
             queue.removeFirst(n)
-            alertQueued = false
+            if queuedAlerts > 0 { queuedAlerts -= batch.lazy.filter { Self.isAlertTopic($0.topic) }.count }
             cond.unlock()
             process(batch)
             cond.withLock {

@@ -174,7 +174,7 @@ public enum FrameQualityJudge {
         for y in 0..<h { let row = image.row(y); for x in 0..<w where row[x] >= options.saturation { saturated += 1 } }
         q.saturatedFraction = Double(saturated) / Double(max(1, w * h))
         // The seeing a trail's width is held to, when enough stars give it.
-        let seeing = q.stars >= 10 ? q.fwhmPx : .nan
+        let seeing = q.stars >= options.minimumStars ? q.fwhmPx : .nan
         let candidates = (findTrails ? extractor.trails(width: w, height: h) : []).filter { t in
             // A trail must cross the sky, not run along its edge.
             guard let c = options.skyCircle else { return true }

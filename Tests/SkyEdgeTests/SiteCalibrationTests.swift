@@ -304,3 +304,33 @@ struct SimulatedMasters {
         #expect(untimed.background < Double(SimulatedMasters.camera.biasADU) / 2, "still calibrated")
     }
 }
+
+/// No unclipped pixel reaches the calibrated saturation level, however a flat well under 1
+/// (a vignetted corner) or a negative dark lifts it; clipped ones sit exactly on it.
+@Test func onlyClippedPixelsReachTheCalibratedSaturationLevel() throws {
+    let w = 64, h = 16
+    var rng = SeededRandom(seed: 12, stream: 3)
+    func image(_ f: () -> Float) -> OwnedImage<Float> {
+        let m = OwnedImage<Float>(width: w, height: h, fill: 0)
+        for i in 0..<m.storage.count { m.storage[i] = f() }
+        return m
+    }
+    let bias = image { 480 + Float(rng.uniform() * 40) }, dark = image { -5 + Float(rng.uniform() * 35) }
+    let flat = image { 0.3 + Float(rng.uniform() * 0.9) }
+    var cal = SiteCalibration(masters: CalibrationMasters(width: w, height: h, bias: UnsafePointer(bias.storage.baseAddress!),
+                                                          dark: UnsafePointer(dark.storage.baseAddress!), darkExposure: 60,
+                                                          flat: UnsafePointer(flat.storage.baseAddress!)),
+                              gain: 2, biasMean: 500)
+    cal.biasMin = Double(bias.storage.min()!); cal.darkMin = Double(dark.storage.min()!); cal.flatMin = Double(flat.storage.min()!)
+    let level = cal.saturationLevel(raw: 65_535, exposure: 30, gain: 2)
+    // Every pixel just under the clip, and a few clipped.
+    let frame = image { 65_534 }
+    for i in stride(from: 0, to: w * h, by: 97) { frame.storage[i] = 65_535 }
+    try withExtendedLifetime((bias, dark, flat)) {
+        try Calibration.applyInPlace(frame.view, masters: cal.masters, exposure: 30, gain: 2, saturation: (65_535, level))
+    }
+    for i in 0..<(w * h) {
+        if i % 97 == 0 { #expect(frame.storage[i] == level) } else { #expect(frame.storage[i] < level, "pixel \(i): \(frame.storage[i]) vs \(level)") }
+    }
+    #expect(frame.storage.contains { $0 > (65_535 - 500) * 2 }, "the test does lift some pixels past the old (raw - mean bias) x gain level")
+}

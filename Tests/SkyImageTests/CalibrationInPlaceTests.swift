@@ -28,7 +28,10 @@ import SkyCore
                                          dark: withDark ? UnsafePointer(dark.storage.baseAddress!) : nil, darkExposure: 120,
                                          flat: withFlat ? UnsafePointer(flat.storage.baseAddress!) : nil,
                                          mask: withMask ? UnsafePointer(mask.storage.baseAddress!) : nil)
-        try Calibration.applyInPlace(frame.view, masters: masters, exposure: 45, gain: gain)
+        // The masters are raw pointers into these images: they must outlive the call.
+        try withExtendedLifetime((bias, dark, flat, mask)) {
+            try Calibration.applyInPlace(frame.view, masters: masters, exposure: 45, gain: gain)
+        }
         var differ = 0, nans = 0
         for i in 0..<frame.storage.count {
             let a = frame.storage[i], b = expected.storage[i]
@@ -51,13 +54,17 @@ import SkyCore
                                      flat: UnsafePointer(flat.storage.baseAddress!), mask: UnsafePointer(mask.storage.baseAddress!))
     // Clipped pixels read the calibrated saturation level, wherever bias and flat would have put them.
     let level: Float = (65_535 - 500) * 2
-    try Calibration.applyInPlace(raw.view, masters: masters, exposure: 10, gain: 2, saturation: (65_535, level))
+    try withExtendedLifetime((bias, flat, mask)) {
+        try Calibration.applyInPlace(raw.view, masters: masters, exposure: 10, gain: 2, saturation: (65_535, level))
+    }
     #expect(raw.storage[0] == (600 - 500) / 1.25 * 2)
     #expect(raw.storage[1] == level)
     #expect(raw.storage[2].isNaN, "a masked pixel stays out, saturated or not")
     #expect(raw.storage[3] == (700 - 500) / 1.25 * 2)
 
     let other = OwnedImage<Float>(width: 3, height: 1, fill: 1)
-    #expect(throws: CalibrationError.self) { try Calibration.applyInPlace(other.view, masters: masters, exposure: 10, gain: nil) }
+    withExtendedLifetime((bias, flat, mask)) {
+        #expect(throws: CalibrationError.self) { try Calibration.applyInPlace(other.view, masters: masters, exposure: 10, gain: nil) }
+    }
     #expect(other.storage[0] == 1)
 }
