@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import SkyImage
 import SkySim
+import SkyCore
 
 /// Masters and reduction against the simulator's camera truth, and overscan on a real CCD frame.
 @Suite struct CalibrationTests {
@@ -76,8 +77,10 @@ import SkySim
     /// pixel of either passes its per-pixel limit (8 sigma hot; response 0.5-1.5), but both
     /// columns stand out from their neighbours and are masked; the rest stays unmasked.
     @Test func faintlyBadColumnsAreMaskedWhole() {
-        var r = SystemRandomNumberGenerator()
-        func gauss() -> Float { Float((-2 * log(Double.random(in: 1e-12..<1, using: &r))).squareRoot() * cos(2 * .pi * Double.random(in: 0..<1, using: &r))) }
+        // Seeded: at 3 sigma a pixel, about 1 noise draw in 130 leaves one block of the hot
+        // column under the finder's threshold and only the rest of it is masked.
+        var r = SeededRandom(seed: 0, stream: 9)
+        func gauss() -> Float { Float(r.gaussian()) }
         let w = 96, h = 128
         let dark = OwnedImage<Float>(width: w, height: h, fill: 0), flat = OwnedImage<Float>(width: w, height: h, fill: 0)
         for y in 0..<h {

@@ -1,4 +1,5 @@
 import Foundation
+import SkyCore
 import Testing
 @testable import SkyImage
 
@@ -10,12 +11,12 @@ import Testing
     /// A background-subtracted frame (noise sigma 1) with a band of Gaussian cross-section
     /// `sigma` and peak 20 along y = 100 + bend * ((x - 100) / 100)^2.
     static func band(sigma: Double, bend: Double) -> [Float] {
-        var rng = SystemRandomNumberGenerator()
+        var rng = SeededRandom(seed: 17, stream: 2)
         var image = [Float](repeating: 0, count: size * size)
         for y in 0..<size {
             for x in 0..<size {
                 let u = (Double(x) - 100) / 100, d = Double(y) - (100 + bend * u * u)
-                let noise = (Double.random(in: -1...1, using: &rng) + Double.random(in: -1...1, using: &rng)) * 1.2
+                let noise = rng.gaussian()
                 image[y * size + x] = Float(20 * exp(-d * d / (2 * sigma * sigma)) + noise)
             }
         }
