@@ -95,7 +95,9 @@ struct RegionCloudAssessment {
         if let reference = options.clearReference, reference.regionStars.count == map.count,
            reference.regionNoise.count == map.count {
             let exposure = options.exposure ?? reference.exposure
-            assess(reference: reference, exposure: exposure, rule: options.cloudRule)
+            var rings: (count: Int, sectors: Int)?
+            if case let .allSky(r, sectors) = options.regionLayout { rings = (r, sectors) }
+            assess(reference: reference, exposure: exposure, rule: options.cloudRule, rings: rings)
         } else {
             // No reference: the frame's own best quarter of regions stands in for a clear sky.
             let best = Double(counts.sorted()[counts.count * 3 / 4])
@@ -107,14 +109,28 @@ struct RegionCloudAssessment {
         }
     }
 
-    private mutating func assess(reference: ClearSkyReference, exposure: Double, rule: CloudRule) {
+    /// `rings`: the all-sky layout, whose rings are altitude bands: within one, a clear sky is
+    /// about as bright all round (the moon and twilight brighten one side smoothly), while
+    /// cloud lit from below brightens patches. So a region's loss of depth is excused only
+    /// up to the ring's darker quarter (its 25th percentile of depth loss): brighter than
+    /// that, the extra sky is taken for cloud and the region still expects those stars.
+    private mutating func assess(reference: ClearSkyReference, exposure: Double, rule: CloudRule, rings: (count: Int, sectors: Int)? = nil) {
         let exponent = -2.5 * CloudRule.starCountSlope
-        expected = (0..<stars.count).map { i in
+        var depth: [Double] = (0..<stars.count).map { i in
             let refNoise = reference.regionNoise[i], n = noise[i]
-            guard refNoise > 0, n > 0, exposure > 0, reference.exposure > 0 else { return 0 }
-            let depth = (n / exposure) / (refNoise / reference.exposure)
-            return reference.regionStars[i] * pow(depth, exponent)
+            guard refNoise > 0, n > 0, exposure > 0, reference.exposure > 0 else { return .nan }
+            return (n / exposure) / (refNoise / reference.exposure)
         }
+        if let r = rings, depth.count == 1 + r.count * r.sectors {
+            for ring in 0..<r.count {
+                let range = (1 + ring * r.sectors)..<(1 + (ring + 1) * r.sectors)
+                let known = range.map { depth[$0] }.filter(\.isFinite).sorted()
+                guard !known.isEmpty else { continue }
+                let darkerQuarter = known[(known.count - 1) / 4]
+                for i in range where depth[i].isFinite { depth[i] = min(depth[i], darkerQuarter) }
+            }
+        }
+        expected = (0..<stars.count).map { i in depth[i].isFinite ? reference.regionStars[i] * pow(depth[i], exponent) : 0 }
         judged = (0..<stars.count).map { expected[$0] >= rule.minimumExpectedStars || stars[$0] >= rule.clearWithStars }
         cloudy = (0..<stars.count).map {
             expected[$0] >= rule.minimumExpectedStars && Double(stars[$0]) < rule.cloudyFraction * expected[$0]

@@ -84,6 +84,47 @@ import Testing
         #expect(r?.regionStars[9...32].allSatisfy { $0 == 4 } == true)
     }
 
+    /// All-sky rings: one sector four times as bright as the rest of its ring (cloud lit from
+    /// below) is not excused the depth it lost: it still expects the reference's stars, shows
+    /// none, and is cloudy. The same brightening all round the ring (moon, twilight) is excused.
+    @Test func aPatchBrighterThanItsRingIsNotExcused() throws {
+        var o = QualityOptions()
+        let size = 200
+        o.skyCircle = SkyCircle(x: 100, y: 100, radius: 100)
+        o.regionLayout = .allSky(rings: 4, sectors: 8)
+        o.clearReference = ClearSkyReference(regionStars: [Double](repeating: 10, count: 33), regionNoise: [Double](repeating: 5, count: 33), exposure: 30)
+        o.exposure = 30
+        let patch = 1 + 8 + 3   // ring 2, sector 3
+        func region(_ x: Int, _ y: Int) -> Int? {
+            FrameQualityJudge.allSkyRegion(x: Double(x), y: Double(y), circle: o.skyCircle!, rings: 4, sectors: 8)
+        }
+        // Stars: 10 in every region but the patch (one per pixel found in it, up to 10).
+        var stars: [Source] = [], perRegion = [Int](repeating: 0, count: 33)
+        for y in stride(from: 2, to: size, by: 3) {
+            for x in stride(from: 2, to: size, by: 3) {
+                guard let i = region(x, y), i != patch, perRegion[i] < 10 else { continue }
+                var s = Source(); s.x = Double(x); s.y = Double(y); s.fwhm = 2
+                stars.append(s); perRegion[i] += 1
+            }
+        }
+        func assess(ringBrightening: Float) -> RegionCloudAssessment {
+            var rms = [Float](repeating: 5, count: size * size)
+            for y in 0..<size {
+                for x in 0..<size {
+                    guard let i = region(x, y) else { continue }
+                    if i == patch { rms[y * size + x] = 20 } else if (9...16).contains(i) { rms[y * size + x] = 5 * ringBrightening }
+                }
+            }
+            return rms.withUnsafeBufferPointer { RegionCloudAssessment(stars: stars, hotPixels: [], fwhm: 2, rms: $0, width: size, height: size, options: o) }
+        }
+        let patchy = assess(ringBrightening: 1)
+        #expect(patchy.expected[patch] == 10 && patchy.cloudy[patch], "the patch expects \(patchy.expected[patch]) stars")
+        #expect(patchy.cloudy.filter { $0 }.count == 1)
+        // The whole ring four times as bright (the patch too): excused, nobody there expects 3 stars.
+        let moonlit = assess(ringBrightening: 4)
+        #expect(moonlit.expected[patch] < 3 && !moonlit.cloudy[patch], "\(moonlit.expected[patch])")
+    }
+
     /// Four times the noise per second (moonlight) expects 4^-1.125 of the reference's stars.
     @Test func expectedStarsFollowTheDepth() throws {
         var c = QualityOptions()
