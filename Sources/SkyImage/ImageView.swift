@@ -59,6 +59,12 @@ public final class OwnedImage<Pixel: BitwiseCopyable>: @unchecked Sendable {
         storage.initialize(repeating: fill)
     }
 
+    /// Pixels from `pixel`, called once per pixel in storage order (row by row).
+    public convenience init(width: Int, height: Int, pixel: () throws -> Pixel) rethrows {
+        self.init(width: width, height: height, fill: try pixel())
+        for i in 1..<max(1, width * height) { storage[i] = try pixel() }
+    }
+
     deinit { storage.deallocate() }
 
     /// A view of the pixels. The view does not keep the image alive: hold the

@@ -310,11 +310,7 @@ struct SimulatedMasters {
 @Test func onlyClippedPixelsReachTheCalibratedSaturationLevel() throws {
     let w = 64, h = 16
     var rng = SeededRandom(seed: 12, stream: 3)
-    func image(_ f: () -> Float) -> OwnedImage<Float> {
-        let m = OwnedImage<Float>(width: w, height: h, fill: 0)
-        for i in 0..<m.storage.count { m.storage[i] = f() }
-        return m
-    }
+    func image(_ f: () -> Float) -> OwnedImage<Float> { OwnedImage(width: w, height: h, pixel: f) }
     let bias = image { 480 + Float(rng.uniform() * 40) }, dark = image { -5 + Float(rng.uniform() * 35) }
     let flat = image { 0.3 + Float(rng.uniform() * 0.9) }
     var cal = SiteCalibration(masters: CalibrationMasters(width: w, height: h, bias: UnsafePointer(bias.storage.baseAddress!),

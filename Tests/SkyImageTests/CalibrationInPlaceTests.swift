@@ -6,11 +6,7 @@ import SkyCore
 @Test func calibratingInPlaceMatchesApply() throws {
     let w = 37, h = 23
     var rng = SeededRandom(seed: 4, stream: 1)
-    func image(_ f: () -> Float) -> OwnedImage<Float> {
-        let m = OwnedImage<Float>(width: w, height: h, fill: 0)
-        for i in 0..<m.storage.count { m.storage[i] = f() }
-        return m
-    }
+    func image(_ f: () -> Float) -> OwnedImage<Float> { OwnedImage(width: w, height: h, pixel: f) }
     let raw = image { 500 + Float(rng.uniform() * 3000) }
     let bias = image { 480 + Float(rng.uniform() * 40) }
     let dark = image { Float(rng.uniform() * 60) }
