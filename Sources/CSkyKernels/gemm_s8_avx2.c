@@ -210,26 +210,19 @@ AVX2 int sky_conv_s8_avx2(const int8_t *x, int32_t h, int32_t w, int32_t c, int3
     if (!ctx_init(&g, packed, rq)) return 0;
     if (cg == c && conv_direct(&g, x, h, w, c, kh, kw, sh, sw, pt, pl, ow, row0, rows, zp, y, ldy)) return 1;
     const int32_t k = g.h->k, stride = (k + 15) / 16 * 16 + 16;   /* + the last chunk's overshoot */
-    const int32_t span = kw * cg, span16 = (span + 15) / 16 * 16;
-    const int8_t *end = x + (size_t)h * w * c;
+    const int32_t span = kw * cg;
     const int32_t sb = superblock_rows(stride);
     int16_t ab[sb * stride] __attribute__((aligned(32)));
     int8_t row[g.h->kp + 16] __attribute__((aligned(32)));
     int32_t oy = row0 / ow, ox = row0 % ow;
-    /* Interior pixels: whole kernel inside the image, and the last 16-byte read inside too. */
     const size_t wc = (size_t)w * c;
-    const int32_t last_iy = h - kh, last_ix = w - kw;
-    /* An image smaller than the kernel has no interior pixel (and a negative bound would
-       pass every unsigned compare below). */
-    const int gather = cg == c && last_iy >= 0 && last_ix >= 0;
-    const int8_t *last_src = end - (size_t)(kh - 1) * wc - span16;
+    const interior_window win = interior_window_of(x, h, w, c, kh, kw, sh, sw, pt, pl, c0, cg);
     for (int32_t i = 0; i < rows; i += sb) {
         int32_t n = rows - i < sb ? rows - i : sb;
         for (int r = 0; r < n; r++) {
             int16_t *d = ab + r * stride;
-            int32_t iy0 = oy * sh - pt, ix0 = ox * sw - pl;
-            const int8_t *src = x + ((size_t)iy0 * w + ix0) * c + c0;
-            if (gather && (uint32_t)iy0 <= (uint32_t)last_iy && (uint32_t)ix0 <= (uint32_t)last_ix && src <= last_src) {
+            const int8_t *src = interior_at(&win, oy, ox);
+            if (src) {
                 if (span <= 16)   /* small first layers: one 16-byte widening per kernel row */
                     for (int32_t ky = 0; ky < kh; ky++, src += wc)
                         _mm256_storeu_si256((__m256i *)(d + ky * span), _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)src)));

@@ -88,6 +88,26 @@ static inline padded_row padded_row_at(int32_t iy, int32_t h, int32_t w, int32_t
     return r;
 }
 
+/* Where the row-gathering paths may read a pixel's kernel rows straight from the NHWC
+   image: the whole window inside it (and not a group of its channels), and the last
+   16-byte read of a kernel row inside the image too. */
+typedef struct { const int8_t *x, *last_src; int32_t w, c, c0, sh, sw, pt, pl, last_iy, last_ix, ok; } interior_window;
+static inline interior_window interior_window_of(const int8_t *x, int32_t h, int32_t w, int32_t c, int32_t kh, int32_t kw,
+                                                 int32_t sh, int32_t sw, int32_t pt, int32_t pl, int32_t c0, int32_t cg) {
+    const int32_t span16 = (kw * cg + 15) / 16 * 16;
+    interior_window b = {x, x + (size_t)h * w * c - (size_t)(kh - 1) * w * c - span16, w, c, c0, sh, sw, pt, pl, h - kh, w - kw, 0};
+    /* An image smaller than the kernel has no interior pixel (and a negative bound would
+       pass every unsigned compare below). */
+    b.ok = cg == c && b.last_iy >= 0 && b.last_ix >= 0;
+    return b;
+}
+/* The first kernel row of output pixel (oy, ox) in the image, or NULL where the pixel is not interior. */
+static inline const int8_t *interior_at(const interior_window *b, int32_t oy, int32_t ox) {
+    int32_t iy0 = oy * b->sh - b->pt, ix0 = ox * b->sw - b->pl;
+    const int8_t *src = b->x + ((size_t)iy0 * b->w + ix0) * b->c + b->c0;
+    return b->ok && (uint32_t)iy0 <= (uint32_t)b->last_iy && (uint32_t)ix0 <= (uint32_t)b->last_ix && src <= b->last_src ? src : NULL;
+}
+
 /* Everything one call shares: the packed weights and the output stage. */
 typedef struct {
     const sky_packed_header *h;

@@ -256,25 +256,19 @@ AVX2 void sky_conv_s8_avx2_u8(const int8_t *x, int32_t h, int32_t w, int32_t c, 
         return;
     }
     const int32_t kp = g.h->kp, stride = ((g.h->k + 15) / 16 * 16 + 16 + 31) / 32 * 32;   /* >= kp, + the last 16-byte overshoot */
-    const int32_t span = kw * cg, span16 = (span + 15) / 16 * 16;
-    const int8_t *end = x + (size_t)h * w * c;
+    const int32_t span = kw * cg;
     const int32_t sb = superblock_rows_u8(stride);
     uint8_t ab[sb * stride] __attribute__((aligned(32)));
     int8_t row[kp] __attribute__((aligned(32)));
     int32_t oy = row0 / ow, ox = row0 % ow;
     const size_t wc = (size_t)w * c;
-    const int32_t last_iy = h - kh, last_ix = w - kw;
-    /* An image smaller than the kernel has no interior pixel (and a negative bound would
-       pass every unsigned compare below). */
-    const int gather = cg == c && last_iy >= 0 && last_ix >= 0;
-    const int8_t *last_src = end - (size_t)(kh - 1) * wc - span16;
+    const interior_window win = interior_window_of(x, h, w, c, kh, kw, sh, sw, pt, pl, c0, cg);
     for (int32_t i = 0; i < rows; i += sb) {
         int32_t n = rows - i < sb ? rows - i : sb;
         for (int r = 0; r < n; r++) {
             uint8_t *d = ab + (size_t)r * stride;
-            int32_t iy0 = oy * sh - pt, ix0 = ox * sw - pl;
-            const int8_t *src = x + ((size_t)iy0 * w + ix0) * c + c0;
-            if (gather && (uint32_t)iy0 <= (uint32_t)last_iy && (uint32_t)ix0 <= (uint32_t)last_ix && src <= last_src) {
+            const int8_t *src = interior_at(&win, oy, ox);
+            if (src) {
                 for (int32_t ky = 0; ky < kh; ky++, src += wc)
                     for (int32_t q = 0; q < span; q += 16) flip16(d + ky * span + q, src + q);
             } else {
