@@ -121,13 +121,14 @@ typedef struct {
    or an INT32_MIN multiplier, the one case the SIMD doubling high-mul would saturate). */
 static inline int ctx_init(gemm_ctx *g, const void *packed, const sky_requant_s8 *rq) {
     const sky_packed_header *h = (const sky_packed_header *)packed;
+    /* The weights and the stage's arrays are there even where the vector stage is declined. */
+    g->h = h; g->wt = (const int16_t *)packed_weights(packed); g->bias = packed_bias(packed); g->rq = rq;
     if (h->kp > MAX_KP || (rq->leaky && rq->leaky_multiplier == INT32_MIN)) return 0;
     int left = 0;
     for (int32_t j = 0; j < h->n; j++) {
         if (rq->multiplier[j] == INT32_MIN) return 0;
         left |= rq->shift[j] > 0;
     }
-    g->h = h; g->wt = (const int16_t *)packed_weights(packed); g->bias = packed_bias(packed); g->rq = rq;
     stage_common *k = &g->k;
     k->has_left = left;
     k->has_leaky = rq->leaky != 0;

@@ -21,12 +21,7 @@
 
 /* ctx_init's context; where it declines (an INT32_MIN multiplier) every output goes
    through the scalar stage instead (the u8 layout has no other kernel to fall back to). */
-static int u8_ctx(gemm_ctx *g, const void *packed, const sky_requant_s8 *rq) {
-    if (ctx_init(g, packed, rq)) return 1;
-    g->h = (const sky_packed_header *)packed; g->wt = (const int16_t *)packed_weights(packed);
-    g->bias = packed_bias(packed); g->rq = rq;
-    return 0;
-}
+static int u8_ctx(gemm_ctx *g, const void *packed, const sky_requant_s8 *rq) { return ctx_init(g, packed, rq); }
 
 static inline __attribute__((always_inline)) AVX2 void block_u8(const gemm_ctx *g, int vector_stage, const uint8_t *ab, int32_t stride,
                                                                  const int R, const int V, int32_t n0, int8_t *c, size_t ldc) {

@@ -58,14 +58,15 @@ static inline void sky_store_row(const int32_t *acc, const int32_t *bias, int32_
 void sky_gemm_s8_portable(const int8_t *a, size_t lda, int32_t m, const void *packed, const sky_requant_s8 *rq, int8_t *c, size_t ldc);
 void sky_gemm_s8_avx2(const int8_t *a, size_t lda, int32_t m, const void *packed, const sky_requant_s8 *rq, int8_t *c, size_t ldc);
 void sky_gemm_s8_avx2_4x16(const int8_t *a, size_t lda, int32_t m, const void *packed, const sky_requant_s8 *rq, int8_t *c, size_t ldc);
-/* Fused im2col + AVX2 GEMM for rows [row0, row0 + rows) of a convolution; 0 where it declines. */
-/* The same for weights packed for SKY_GEMM_AVX2_U8 (always runs). */
+/* The GEMM for weights packed for SKY_GEMM_AVX2_U8. */
 void sky_gemm_s8_avx2_u8(const int8_t *a, size_t lda, int32_t m, const void *packed, const sky_requant_s8 *rq, int8_t *c, size_t ldc);
+/* Fused im2col + GEMM for weights packed for SKY_GEMM_AVX2_U8 (always runs). */
 void sky_conv_s8_avx2_u8(const int8_t *x, int32_t h, int32_t w, int32_t c, int32_t kh, int32_t kw, int32_t sh, int32_t sw,
                          int32_t pt, int32_t pl, int32_t ow, int32_t row0, int32_t rows, int32_t c0, int32_t cg, int8_t zp,
                          const void *packed, const sky_requant_s8 *rq, int8_t *y, size_t ldy);
 /* Whether sky_conv_s8_avx2_u8 takes its direct path for this layer. */
 int sky_conv_s8_avx2_u8_direct(const void *packed, int32_t c, int32_t cg, int32_t kh, int32_t kw, int32_t sw, int32_t ow);
+/* Fused im2col + AVX2 GEMM for rows [row0, row0 + rows) of a convolution; 0 where it declines. */
 int sky_conv_s8_avx2(const int8_t *x, int32_t h, int32_t w, int32_t c, int32_t kh, int32_t kw, int32_t sh, int32_t sw,
                      int32_t pt, int32_t pl, int32_t ow, int32_t row0, int32_t rows, int32_t c0, int32_t cg, int8_t zp,
                      const void *packed, const sky_requant_s8 *rq, int8_t *y, size_t ldy);

@@ -32,7 +32,7 @@ static void filter_row(const float *restrict r0, const float *restrict r1, const
 }
 
 /* One pixel of a row whose neighbouring rows may be missing (NULL at the image
-   border); same order of summation as filter_pixel. */
+   border); same order of summation as filter_row. */
 static inline void filter_pixel_rows(const float *const rows[3], const float *const vars[3], size_t w, size_t x,
                                      const float k[9], float ksum, float *conv, float *snr) {
     float kd = 0, kdv = 0, kkv = 0;

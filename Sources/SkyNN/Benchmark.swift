@@ -97,33 +97,27 @@ public enum Benchmark {
         return median((0..<repeats).map { _ in seconds(threads: threads, body) })
     }
 
-    /// AVX2 int8 peak per core: 12 independent vpmaddwd chains (16 MACs each; two issue per
-    /// cycle on ports 0 and 1, the same ceiling as vpmaddubsw + vpmaddwd pairs). nil without AVX2.
-    public static func measuredPeakGMACs() -> Double? {
-        guard sky_peak_madd_avx2(1) != 0 else { return nil }
+    /// GMAC/s of a peak loop (12 independent chains of `macsPerChain` MACs per iteration) on
+    /// one core: the best of several runs, since the peak is what the core can do and other
+    /// load only slows it. nil where the loop does not run (no AVX2).
+    static func peakGMACs(macsPerChain: Double, _ loop: (UInt64) -> UInt64) -> Double? {
+        guard loop(1) != 0 else { return nil }
         let iters: UInt64 = 20_000_000
-        // Best of several: the peak is what the core can do; other load only slows it.
-        let t = (0..<7).map { _ in seconds { _ = sky_peak_madd_avx2(iters) } }.min()!
-        return Double(iters) * 12 * 16 / t / 1e9
+        let t = (0..<7).map { _ in seconds { _ = loop(iters) } }.min()!
+        return Double(iters) * 12 * macsPerChain / t / 1e9
     }
+
+    /// AVX2 int8 peak per core: 12 independent vpmaddwd chains (16 MACs each; two issue per
+    /// cycle on ports 0 and 1). nil without AVX2.
+    public static func measuredPeakGMACs() -> Double? { peakGMACs(macsPerChain: 16) { sky_peak_madd_avx2($0) } }
 
     /// The ceiling of the instruction pair the AVX2 GEMM's inner loop runs (vpmaddwd, then
     /// vpaddd into the accumulator): 12 chains acc += madd(acc, x). nil without AVX2.
-    public static func measuredSequencePeakGMACs() -> Double? {
-        guard sky_peak_madd_add_avx2(1) != 0 else { return nil }
-        let iters: UInt64 = 20_000_000
-        let t = (0..<7).map { _ in seconds { _ = sky_peak_madd_add_avx2(iters) } }.min()!
-        return Double(iters) * 12 * 16 / t / 1e9
-    }
+    public static func measuredSequencePeakGMACs() -> Double? { peakGMACs(macsPerChain: 16) { sky_peak_madd_add_avx2($0) } }
 
     /// The ceiling of the 7-bit path's sequence (vpmaddubsw, vpmaddwd by ones, vpaddd):
     /// 12 chains, 32 MACs each. nil without AVX2.
-    public static func measuredU8SequencePeakGMACs() -> Double? {
-        guard sky_peak_maddubs_add_avx2(1) != 0 else { return nil }
-        let iters: UInt64 = 20_000_000
-        let t = (0..<7).map { _ in seconds { _ = sky_peak_maddubs_add_avx2(iters) } }.min()!
-        return Double(iters) * 12 * 32 / t / 1e9
-    }
+    public static func measuredU8SequencePeakGMACs() -> Double? { peakGMACs(macsPerChain: 32) { sky_peak_maddubs_add_avx2($0) } }
 
     static func convModel(_ s: ConvShape, weightBits: Int = 8) throws -> Model {
         var b = ModelBuilder(name: s.name, input: s.input, seed: 5)
