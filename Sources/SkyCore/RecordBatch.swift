@@ -9,7 +9,8 @@
 public enum RecordBatch {
     public static let version = 1
     /// Largest batch the hub accepts (sites send far smaller ones: `TelemetryPublisher`'s byte cap).
-    public static let maxPayloadBytes = 4 << 20
+    /// A single record's limit: `skyhub provision` sets the broker's packet limit from it, so nothing larger arrives.
+    public static let maxPayloadBytes = RecordCodec.maxPayloadBytes
     /// Most records in one batch the hub accepts.
     public static let maxRecords = 10_000
 

@@ -87,6 +87,8 @@ public final class TelemetryPublisher: @unchecked Sendable {
     private var epoch = 0
     private var lastProgress = MonotonicClock.seconds()
     private let batchBytes: Int
+    /// `skyedge/v1/<site>/<node>/`: what this node's record topics start with.
+    private let ownRecordPrefix: String
     /// Most records in one batch message (also the most the sender takes per round).
     public static let maxBatchRecords = 256
 
@@ -111,6 +113,7 @@ public final class TelemetryPublisher: @unchecked Sendable {
         self.window = max(1, window)
         self.resendAfter = max(0.1, resendAfter)
         self.batchBytes = max(0, batchBytes)
+        ownRecordPrefix = "\(Topics.edgeRoot)/\(address.site)/\(address.node)/"
         let will = TelemetryRecord(kind: .death, address: address, boot: boot, seq: 0, time: clock(),
                                    death: DeathReport(reason: "lost"))
         var config = configuration
@@ -310,8 +313,8 @@ public final class TelemetryPublisher: @unchecked Sendable {
         var n = 0
         while start + n < records.count, n < Self.maxBatchRecords {
             let r = records[start + n]
-            // Only this node's own record topics: anything else keeps its topic.
-            guard Topics.parseRecordTopic(r.topic)?.0 == address else { break }
+            // Only this node's own record topics (what `Topics.record` made): anything else keeps its topic.
+            guard r.topic.hasPrefix(ownRecordPrefix) else { break }
             guard RecordBatch.encodedSize(recordBytes: bytes + r.payload.count, count: n + 1) <= batchBytes else { break }
             bytes += r.payload.count
             n += 1

@@ -51,7 +51,6 @@ func record(_ boot: UInt64, _ seq: UInt64, kind: String = "frame", bytes: Int = 
         #expect(try DurableOutbox(directory: dir.url).pending() == [record(7, 51)])
     }
 
-    /// Cut the file at every byte: whatever was whole is read back exactly, the rest is discarded.
     /// A hub that keeps up acknowledges each record right after it is written: the cache of
     /// recent records must not keep a key per record ever written.
     @Test func promptAcknowledgementsKeepTheRecentCacheBounded() throws {
@@ -65,6 +64,7 @@ func record(_ boot: UInt64, _ seq: UInt64, kind: String = "frame", bytes: Int = 
         #expect(box.recentOrderStorage <= 8_200, "order list holds \(box.recentOrderStorage) keys after 20,000 acknowledged records")
     }
 
+    /// Cut the file at every byte: whatever was whole is read back exactly, the rest is discarded.
     @Test func aTornLastRecordIsDiscardedAtEveryCutPoint() throws {
         let dir = try TempDirectory("outbox-torn")
         defer { dir.cleanup() }

@@ -75,15 +75,13 @@ final class Orchestrator {
 
     /// The whole test; false when a record was lost or duplicated or a sequence is out of order.
     func run() throws -> Bool {
-        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        defer {
-            hub.map { stopProcess($0) }
-            for p in siteProcs.compactMap({ $0 }) where p.isRunning { kill(p.processIdentifier, SIGKILL) }
-            if !keep { try? FileManager.default.removeItem(at: work) } else { print("work directory kept: \(work.path)") }
-        }
-        broker = try LocalMosquitto(extraConfig: ["max_queued_messages \(brokerQueue)"])
+        var passed = false
+        try withBrokerAndHub { passed = try runAllPhases() }
+        return passed
+    }
+
+    private func runAllPhases() throws -> Bool {
         print("fault-test: \(sites) sites, broker \(broker.broker) (max_queued_messages \(brokerQueue)), window \(window) per site, batching \(batching ? "on" : "off"), work \(work.path)")
-        try startHub()
 
         var rows: [Row] = []
         let alertsBefore = readAlertSamples().count

@@ -13,11 +13,13 @@ extension Orchestrator {
         }
     }
 
-    /// The repeated-phase modes: a work directory, a broker and a hub for `body`, cleaned up after.
+    /// Every mode: a work directory, a broker and a hub for `body`, cleaned up after (sites
+    /// still running when `body` throws are killed too).
     func withBrokerAndHub(_ body: () throws -> Void) throws {
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer {
             hub.map { stopProcess($0) }
+            for p in siteProcs.compactMap({ $0 }) where p.isRunning { kill(p.processIdentifier, SIGKILL) }
             if !keep { try? FileManager.default.removeItem(at: work) } else { print("work directory kept: \(work.path)") }
         }
         broker = try LocalMosquitto(extraConfig: ["max_queued_messages \(brokerQueue)"])
