@@ -117,7 +117,7 @@ def bench(skydiag, n, repeats=5):
               f"ratio skydiag/SEP = {to / ts:.2f} (median of {repeats})")
         # The whole quality judgement of the same frame (extraction, metrics, trails, clouds),
         # one thread and all of this machine's cores; the budget is 1 s on two cores.
-        for threads in sorted({1, os.cpu_count() or 1}):
+        for threads in sorted({1, 2, os.cpu_count() or 1}):
             out = subprocess.run([skydiag, "quality", path, "--timing", "--repeats", str(repeats), "--threads", str(threads)],
                                  check=True, capture_output=True, text=True)
             line = [l for l in (out.stderr + out.stdout).splitlines() if "timing" in l][-1]

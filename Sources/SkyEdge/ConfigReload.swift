@@ -22,14 +22,15 @@ public enum ConfigReload {
     /// Compares the running config with the one just read.
     public static func judge(running: SiteConfig, reloaded: SiteConfig, board: BoardProfile) -> Verdict {
         let changed = changedKeys(running, reloaded)
-        let planChanged = MemoryPlan.make(config: running, board: board) != MemoryPlan.make(config: reloaded, board: board)
+        let runningPlan = MemoryPlan.make(config: running, board: board)
+        let planChanged = runningPlan != MemoryPlan.make(config: reloaded, board: board)
         let notLive = changed.filter { !liveKeys.contains($0) }
         if planChanged || !notLive.isEmpty {
             // Name what blocks it: the plan's keys first, since those are the ones to look at.
             let planKeys = notLive.filter { key in
                 var probe = running
                 probe.apply(key, from: reloaded)
-                return MemoryPlan.make(config: running, board: board) != MemoryPlan.make(config: probe, board: board)
+                return runningPlan != MemoryPlan.make(config: probe, board: board)
             }
             let restartKeys = notLive.filter { !planKeys.contains($0) }
             var parts: [String] = []
@@ -69,7 +70,8 @@ public enum ConfigReload {
 }
 
 extension SiteConfig {
-    /// Copies one dotted key's value from `other` (for naming the keys that change the plan).
+    /// Copies one dotted key's value from `other` (for naming the keys that change the plan;
+    /// only keys that are not live get here).
     mutating func apply(_ key: String, from other: SiteConfig) {
         switch key {
         case "maxFrameWidth": maxFrameWidth = other.maxFrameWidth
@@ -77,8 +79,6 @@ extension SiteConfig {
         case "pipeline.slots": pipeline.slots = other.pipeline.slots
         case "pipeline.meshBox": pipeline.meshBox = other.pipeline.meshBox
         case "pipeline.maxStars": pipeline.maxStars = other.pipeline.maxStars
-        case "pipeline.minArea": pipeline.minArea = other.pipeline.minArea
-        case "pipeline.detectSigma": pipeline.detectSigma = other.pipeline.detectSigma
         case "outbox.maxBytes": outbox.maxBytes = other.outbox.maxBytes
         case "outbox.window": outbox.window = other.outbox.window
         case "source.width": source.width = other.source.width

@@ -181,7 +181,7 @@ extension SiteConfig {
     var qualityOptions: QualityOptions {
         var o = QualityOptions()
         o.skyCircle = quality.skyCircle.map { SkyCircle(x: $0.x, y: $0.y, radius: $0.radius) }
-        o.regionLayout = quality.regions == "allsky" ? .allSky(rings: 4, sectors: 8) : .grid
+        o.regionLayout = RegionLayout(name: quality.regions) ?? .grid
         o.gridColumns = quality.gridColumns
         o.gridRows = quality.gridRows
         o.pixelScale = quality.pixelScale

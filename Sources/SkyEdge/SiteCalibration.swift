@@ -14,8 +14,6 @@ struct SiteCalibration {
     var masters: CalibrationMasters
     /// Configured electrons per ADU; nil: the frame's GAIN, else ADU.
     var gain: Double?
-    /// Mean of the master bias (0 without one): where the raw saturation level sits above the calibrated zero.
-    var biasMean: Double
     /// Extremes of the masters that bound how far calibration can lift an unclipped pixel:
     /// the least bias, the least dark (noise can make it negative), the least positive flat.
     var biasMin = 0.0, darkMin = 0.0, flatMin = 1.0
@@ -35,7 +33,7 @@ struct SiteCalibration {
         guard !cal.isEmpty else { return nil }
         let w = config.maxFrameWidth, h = config.maxFrameHeight
         var masters = CalibrationMasters(width: w, height: h)
-        var biasMean = 0.0, biasMin = 0.0, darkMin = 0.0, flatMin = 1.0
+        var biasMin = 0.0, darkMin = 0.0, flatMin = 1.0
         // The float frame is free until the first frame: the mask is read there, then narrowed to bytes.
         let floatFrame = arena.region("float frame").baseAddress!.bindMemory(to: Float.self, capacity: w * h)
         for (key, path) in cal.masters {
@@ -47,9 +45,6 @@ struct SiteCalibration {
             switch key {
             case "bias":
                 guard nonFinite == 0 else { throw CalibrationSetupError(key, path, "\(nonFinite) pixels are NaN or infinite") }
-                var sum = 0.0
-                for i in 0..<(w * h) { sum += Double(target[i]) }
-                biasMean = sum / Double(w * h)
                 biasMin = Double((0..<(w * h)).lazy.map { target[$0] }.min() ?? 0)
                 masters.bias = UnsafePointer(target)
             case "dark":
@@ -77,9 +72,7 @@ struct SiteCalibration {
                 masters.mask = UnsafePointer(mask)
             }
         }
-        var loaded = SiteCalibration(masters: masters, gain: cal.gain, biasMean: biasMean)
-        loaded.biasMin = biasMin; loaded.darkMin = darkMin; loaded.flatMin = flatMin
-        return loaded
+        return SiteCalibration(masters: masters, gain: cal.gain, biasMin: biasMin, darkMin: darkMin, flatMin: flatMin)
     }
 
     private struct Header { var exptime: Double?; var note: String? }

@@ -1,6 +1,7 @@
 import Foundation
 import SkyCapture
 import SkyCore
+import SkyImage
 import Yams
 
 /// Configuration of one `skyedge` process, read from YAML (README.md shows the keys;
@@ -386,7 +387,7 @@ extension SiteConfig {
         guard LogLevel(rawValue: logLevel) != nil else { throw fail("logLevel must be info, warn or error") }
         if let g = calibration.gain, !(g > 0 && g < 1000) { throw fail("calibration.gain must be 0...1000 electrons per ADU") }
         for (key, path) in calibration.masters where path.isEmpty { throw fail("calibration.\(key) is an empty path") }
-        guard ["grid", "allsky"].contains(quality.regions) else { throw fail("quality.regions must be grid or allsky") }
+        guard RegionLayout(name: quality.regions) != nil else { throw fail("quality.regions must be grid or allsky") }
         guard (1...32).contains(quality.gridColumns), (1...32).contains(quality.gridRows) else {
             throw fail("quality.gridColumns and quality.gridRows must be 1...32")
         }

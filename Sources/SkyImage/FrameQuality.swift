@@ -44,6 +44,15 @@ public enum RegionLayout: Sendable, Equatable {
     /// layout with rings = 4, sectors = 8: ring borders at 1/5 steps of the radius; sector 0 starts at -pi,
     /// angles from atan2(y - cy, x - cx)).
     case allSky(rings: Int, sectors: Int)
+
+    /// By the name configs and `skydiag quality --regions` use: `grid`, or `allsky` (cloudynight's 4 rings x 8 sectors).
+    public init?(name: String) {
+        switch name {
+        case "grid": self = .grid
+        case "allsky": self = .allSky(rings: 4, sectors: 8)
+        default: return nil
+        }
+    }
 }
 
 /// The sky area of an all-sky frame (0-based pixels).

@@ -79,11 +79,8 @@ struct QualityCommand: ParsableCommand {
                 guard v.count == 3, v[2] > 0 else { throw DiagFailure("--sky-circle wants X,Y,R, got \(text)") }
                 options.skyCircle = SkyCircle(x: v[0], y: v[1], radius: v[2])
             }
-            switch regions {
-            case "grid": options.regionLayout = .grid
-            case "allsky": options.regionLayout = .allSky(rings: 4, sectors: 8)
-            default: throw DiagFailure("--regions is grid or allsky, got \(regions)")
-            }
+            guard let layout = RegionLayout(name: regions) else { throw DiagFailure("--regions is grid or allsky, got \(regions)") }
+            options.regionLayout = layout
             if let path = clearReference {
                 let ref = try FITSFile.open(path)
                 defer { ref.close() }

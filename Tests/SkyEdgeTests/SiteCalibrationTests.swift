@@ -313,11 +313,11 @@ struct SimulatedMasters {
     func image(_ f: () -> Float) -> OwnedImage<Float> { OwnedImage(width: w, height: h, pixel: f) }
     let bias = image { 480 + Float(rng.uniform() * 40) }, dark = image { -5 + Float(rng.uniform() * 35) }
     let flat = image { 0.3 + Float(rng.uniform() * 0.9) }
-    var cal = SiteCalibration(masters: CalibrationMasters(width: w, height: h, bias: UnsafePointer(bias.storage.baseAddress!),
+    let cal = SiteCalibration(masters: CalibrationMasters(width: w, height: h, bias: UnsafePointer(bias.storage.baseAddress!),
                                                           dark: UnsafePointer(dark.storage.baseAddress!), darkExposure: 60,
                                                           flat: UnsafePointer(flat.storage.baseAddress!)),
-                              gain: 2, biasMean: 500)
-    cal.biasMin = Double(bias.storage.min()!); cal.darkMin = Double(dark.storage.min()!); cal.flatMin = Double(flat.storage.min()!)
+                              gain: 2, biasMin: Double(bias.storage.min()!), darkMin: Double(dark.storage.min()!),
+                              flatMin: Double(flat.storage.min()!))
     let level = cal.saturationLevel(raw: 65_535, exposure: 30, gain: 2)
     // Every pixel just under the clip, and a few clipped.
     let frame = image { 65_534 }

@@ -40,7 +40,8 @@ import Testing
         #expect(f.verdict != nil && f.score != nil && f.trails != nil)
         // The rest of the judgement travels in the record too.
         let details = try #require(f.quality)
-        #expect(details.trails.count == f.trails && details.hotPixels >= 0 && details.backgroundGradient >= 0)
+        // A defect-free camera: no hot pixel, no bad column; a real sky mesh is never perfectly flat.
+        #expect(details.trails.count == f.trails && details.hotPixels == 0 && details.badColumns.isEmpty && details.backgroundGradient > 0)
         #expect(details.ellipticity != nil && details.halfFluxRadius != nil, "stars were measured")
         #expect(f.deadlineSeconds == 20)
         #expect(f.deadlineMet == (f.slackSeconds >= 0))
