@@ -56,7 +56,9 @@ public struct FramePipeline {
         return exptime / timeScale
     }
 
-    public mutating func process(_ image: ImageView<UInt16>, frame: CapturedFrame) -> FrameReport {
+    /// `trails: false` leaves the trail search out whatever the deadline (the clear-sky frame
+    /// learnt at start needs only its stars and noise).
+    public mutating func process(_ image: ImageView<UInt16>, frame: CapturedFrame, trails: Bool = true) -> FrameReport {
         frameIndex &+= 1
         let deadline = deadline(for: frame)
         let saturation = frame.metadata.saturation.flatMap { v -> UInt16? in
@@ -125,7 +127,7 @@ public struct FramePipeline {
         if extracted {
             // Trails are the optional part of the judgement: dropped when the deadline is close.
             let left = deadline - (MonotonicClock.seconds() - frame.capturedAtMonotonic)
-            let withTrails = left > Self.trailSlackFraction * deadline
+            let withTrails = trails && left > Self.trailSlackFraction * deadline
             if !withTrails { shed.append("trails") }
             let q = FrameQualityJudge.judge(view, extractor: extractor, catalog: catalog, options: quality, trails: withTrails)
             lap("quality")

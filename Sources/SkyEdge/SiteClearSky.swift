@@ -31,8 +31,7 @@ enum SiteClearSky {
         }
         var pipeline = FramePipeline(config: config, arena: arena, calibration: calibration)
         let frame = CapturedFrame(metadata: metadata, origin: path, capturedAtMonotonic: MonotonicClock.seconds())
-        // Enough time for the whole judgement: trails are not needed here.
-        _ = pipeline.process(ImageView(base: slot.baseAddress!, width: metadata.width, height: metadata.height), frame: frame)
+        _ = pipeline.process(ImageView(base: slot.baseAddress!, width: metadata.width, height: metadata.height), frame: frame, trails: false)
         guard let q = pipeline.lastQuality, q.stars > 0,
               let reference = ClearSkyReference(clear: q, layout: pipeline.quality.regionLayout, exposure: metadata.exptime ?? 1) else {
             throw ClearSkySetupError(path, "no stars found: a clear frame of the field must show them")
