@@ -67,11 +67,21 @@ int sky_gemm_s8_pack_for(int kernel, const int8_t *w, const int32_t *bias, int32
     int32_t *b = (int32_t *)((char *)packed + sizeof *h);
     /* The zero point (and VNNI's unsigned offset) times the weight column sum folds into the bias. */
     int32_t offset = zp + (kernel == SKY_GEMM_AVX512VNNI || kernel == SKY_GEMM_AVX2_U8 ? 128 : 0);
+    int64_t bound = 0;
     for (int32_t j = 0; j < h->np; j++) {
         int32_t colsum = 0;
-        if (j < n) for (int32_t q = 0; q < k; q++) colsum += w[(size_t)j * k + q];
+        int64_t magnitude = 0;
+        if (j < n) for (int32_t q = 0; q < k; q++) {
+            colsum += w[(size_t)j * k + q];
+            magnitude += w[(size_t)j * k + q] < 0 ? -w[(size_t)j * k + q] : w[(size_t)j * k + q];
+        }
         b[j] = j < n ? bias[j] - offset * colsum : 0;
+        if (j < n) {   /* |bias + sum (x - zp) w| with |x - zp| <= 255 */
+            int64_t most = (bias[j] < 0 ? -(int64_t)bias[j] : bias[j]) + 255 * magnitude;
+            bound = most > bound ? most : bound;
+        }
     }
+    h->acc_bound = bound >= INT32_MAX ? INT32_MAX : (int32_t)bound;
     void *dst = (char *)packed + packed_weights_offset(h->np);
     int32_t chunk = h->chunk, kc = h->kp / chunk;
     for (int32_t j = 0; j < h->np; j++)
@@ -86,6 +96,43 @@ int sky_gemm_s8_pack_for(int kernel, const int8_t *w, const int32_t *bias, int32
             }
         }
     return kernel;
+}
+
+/* Bytes of the copy for the direct convolution path: 16-channel blocks of kh kernel rows of
+   whole 4-byte groups. */
+static size_t conv_rows_bytes(int32_t n, int32_t kh, int32_t kw, int32_t cg) {
+    return (size_t)((n + 15) / 16) * (size_t)kh * (size_t)((kw * cg + 3) / 4) * 64;
+}
+
+size_t sky_conv_s8_packed_size(int32_t n, int32_t kh, int32_t kw, int32_t cg) {
+    int32_t k = kh * kw * cg, np = (n + 15) / 16 * 16;
+    /* The u8 GEMM layout takes np x kp bytes of the np x kp x 2 the widest layout reserves. */
+    size_t rows = (packed_weights_offset(np) + (size_t)np * sky_gemm_s8_k_padded(k) + 63) / 64 * 64 + conv_rows_bytes(n, kh, kw, cg);
+    size_t gemm = sky_gemm_s8_packed_size(n, k);
+    return rows > gemm ? rows : gemm;
+}
+
+int sky_conv_s8_pack_for(int kernel, const int8_t *w, const int32_t *bias, int32_t zp, int32_t n,
+                         int32_t kh, int32_t kw, int32_t cg, void *packed) {
+    const int32_t k = kh * kw * cg, span = kw * cg, seg = (span + 3) / 4;
+    int got = sky_gemm_s8_pack_for(kernel, w, bias, zp, n, k, packed);
+    if (got < 0) return got;
+    sky_packed_header *h = (sky_packed_header *)packed;
+    h->conv_kh = kh; h->conv_kw = kw; h->conv_c = cg; h->rows_offset = 0;
+    if (got != SKY_GEMM_AVX2_U8 || span % 4 == 0) return got;
+    /* [n/16][kh][seg][n%16][4]: each kernel row's quads start on a quad, zero weights past it. */
+    h->rows_offset = (int32_t)((packed_weights_offset(h->np) + (size_t)h->np * h->kp + 63) / 64 * 64);
+    int8_t *rows = (int8_t *)packed + h->rows_offset;
+    memset(rows, 0, conv_rows_bytes(n, kh, kw, cg));
+    for (int32_t j = 0; j < n; j++)
+        for (int32_t ky = 0; ky < kh; ky++)
+            for (int32_t t = 0; t < span; t++)
+                rows[((((size_t)(j / 16) * kh + ky) * seg + t / 4) * 16 + j % 16) * 4 + t % 4] = w[(size_t)j * k + (size_t)ky * span + t];
+    return got;
+}
+
+int sky_conv_s8_pack(const int8_t *w, const int32_t *bias, int32_t zp, int32_t n, int32_t kh, int32_t kw, int32_t cg, void *packed) {
+    return sky_conv_s8_pack_for(best_kernel(), w, bias, zp, n, kh, kw, cg, packed);
 }
 
 int sky_gemm_s8_kernel(const void *packed) { return ((const sky_packed_header *)packed)->kernel; }

@@ -63,7 +63,6 @@ static AVX2 void block_dot(const gemm_ctx *g, const int16_t *ab, int32_t stride,
     const sky_packed_header *h = g->h;
     const int32_t kw = (h->k + 15) / 16 * 16;
     const stage_common *k = &g->k;
-    const stage8 lk = uniform_stage(k->leaky_m, k->leaky_left, k->leaky_right);
     int16_t col[kw] __attribute__((aligned(32)));
     for (int32_t j = 0; j < h->n; j++) {
         for (int32_t q = 0; q < kw / 2; q++) memcpy(col + 2 * q, g->wt + ((size_t)q * 16 + j) * 2, 4);   /* [k/2][16][2] -> [k] */
@@ -79,9 +78,9 @@ static AVX2 void block_dot(const gemm_ctx *g, const int16_t *ab, int32_t stride,
         __m256i sums = _mm256_add_epi32(_mm256_permute2x128_si256(t0, t1, 0x20), _mm256_permute2x128_si256(t0, t1, 0x31));
         sums = _mm256_add_epi32(sums, _mm256_set1_epi32(g->bias[j]));
         int32_t sh = g->rq->shift[j];
-        const stage8 st = uniform_stage(g->rq->multiplier[j], sh > 0 ? sh : 0, sh > 0 ? 0 : -sh);
+        const stage8 st = uniform_stage(g->rq->multiplier[j], sh > 0 ? sh : 0, sh > 0 ? 0 : -sh, zp_fold(k));
         int32_t out[8];
-        _mm256_storeu_si256((__m256i *)out, finish8(sums, &st, k, &lk));
+        _mm256_storeu_si256((__m256i *)out, finish8(sums, &st, k, &g->leaky));
         for (int i = 0; i < rows; i++) c[(size_t)i * ldc + j] = (int8_t)(out[i] < -128 ? -128 : out[i] > 127 ? 127 : out[i]);
     }
 }
@@ -115,6 +114,8 @@ static inline AVX2 void widen(int16_t *dst, const int8_t *src, int32_t n) {
 AVX2 void sky_gemm_s8_avx2(const int8_t *a, size_t lda, int32_t m, const void *packed, const sky_requant_s8 *rq, int8_t *c, size_t ldc) {
     gemm_ctx g;
     if (!ctx_init(&g, packed, rq)) { sky_gemm_s8_avx2_4x16(a, lda, m, packed, rq, c, ldc); return; }
+    stage8 stages[ctx_stage_slots(packed)];
+    ctx_stages(&g, 1, stages);
     const int32_t kw = (g.h->k + 15) / 16 * 16;   /* within the row's kp bytes */
     const int32_t sb = superblock_rows(kw);
     int16_t ab[sb * kw] __attribute__((aligned(32)));
@@ -208,6 +209,8 @@ AVX2 int sky_conv_s8_avx2(const int8_t *x, int32_t h, int32_t w, int32_t c, int3
                           const void *packed, const sky_requant_s8 *rq, int8_t *y, size_t ldy) {
     gemm_ctx g;
     if (!ctx_init(&g, packed, rq)) return 0;
+    stage8 stages[ctx_stage_slots(packed)];
+    ctx_stages(&g, 1, stages);
     if (cg == c && conv_direct(&g, x, h, w, c, kh, kw, sh, sw, pt, pl, ow, row0, rows, zp, y, ldy)) return 1;
     const int32_t k = g.h->k, stride = (k + 15) / 16 * 16 + 16;   /* + the last chunk's overshoot */
     const int32_t span = kw * cg;

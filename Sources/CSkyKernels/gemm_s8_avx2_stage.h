@@ -14,66 +14,90 @@
 /* Per-channel output-stage constants for 8 channels. */
 typedef struct {
     __m256i m, m_odd, left, right, mask, half;
+    /* The short rounding (mbqm8_short): 2^(r-1) (0 where r = 0) plus the folded zero point
+       times 2^r, and the shift that turns a negative input into the rounding's -1 (31, or
+       32 where r = 0: none). */
+    __m256i bias, carry;
 } stage8;
 
-static inline AVX2 stage8 stage8_load(int32_t n0, const sky_requant_s8 *rq) {
+/* zp_fold: the output zero point where the short rounding adds it (0 otherwise). */
+static inline AVX2 stage8 stage8_make(__m256i m, __m256i sh, int32_t zp_fold) {
     stage8 s;
-    __m256i sh = _mm256_loadu_si256((const __m256i *)(rq->shift + n0)), zero = _mm256_setzero_si256();
-    s.m = _mm256_loadu_si256((const __m256i *)(rq->multiplier + n0));
+    const __m256i zero = _mm256_setzero_si256(), one = _mm256_set1_epi32(1);
+    s.m = m;
     s.m_odd = _mm256_srli_epi64(s.m, 32);
     s.left = _mm256_max_epi32(sh, zero);
     s.right = _mm256_max_epi32(_mm256_sub_epi32(zero, sh), zero);
-    s.mask = _mm256_sub_epi32(_mm256_sllv_epi32(_mm256_set1_epi32(1), s.right), _mm256_set1_epi32(1));
+    const __m256i pot = _mm256_sllv_epi32(one, s.right);
+    s.mask = _mm256_sub_epi32(pot, one);
     s.half = _mm256_srai_epi32(s.mask, 1);
+    s.bias = _mm256_add_epi32(_mm256_srli_epi32(pot, 1), _mm256_sllv_epi32(_mm256_set1_epi32(zp_fold), s.right));
+    s.carry = _mm256_sub_epi32(_mm256_set1_epi32(31), _mm256_cmpeq_epi32(s.right, zero));
     return s;
+}
+static inline AVX2 stage8 stage8_load(int32_t n0, const sky_requant_s8 *rq, int32_t zp_fold) {
+    return stage8_make(_mm256_loadu_si256((const __m256i *)(rq->multiplier + n0)),
+                       _mm256_loadu_si256((const __m256i *)(rq->shift + n0)), zp_fold);
 }
 
 /* The same multiplier and shifts in every lane (the leaky slope; one channel in 8 rows). */
-static inline AVX2 stage8 uniform_stage(int32_t m, int32_t left, int32_t right) {
-    stage8 s;
-    s.m = s.m_odd = _mm256_set1_epi32(m);
-    s.left = _mm256_set1_epi32(left); s.right = _mm256_set1_epi32(right);
-    s.mask = _mm256_set1_epi32((int32_t)((1ll << right) - 1));
-    s.half = _mm256_set1_epi32((int32_t)(((1ll << right) - 1) >> 1));
-    return s;
+static inline AVX2 stage8 uniform_stage(int32_t m, int32_t left, int32_t right, int32_t zp_fold) {
+    return stage8_make(_mm256_set1_epi32(m), _mm256_set1_epi32(left > 0 ? left : -right), zp_fold);
 }
 
-/* sky_mbqm on 8 lanes for multipliers that are never INT32_MIN (the saturating case of
-   SaturatingRoundingDoublingHighMul needs both operands INT32_MIN): the 64-bit product
-   plus 2^30, floored by 2^31 (gemmlowp's SIMD form, equal to the scalar's nudge with
-   truncation), then a rounding shift right, half away from zero. */
-static inline AVX2 __m256i mbqm8(__m256i x, const stage8 *s, int has_left) {
-    if (has_left) x = _mm256_sllv_epi32(x, s->left);
+/* SaturatingRoundingDoublingHighMul on 8 lanes for multipliers that are never INT32_MIN
+   (its saturating case needs both operands INT32_MIN): the 64-bit product plus 2^30,
+   floored by 2^31 (gemmlowp's SIMD form, equal to the scalar's nudge with truncation). */
+static inline AVX2 __m256i high_mul8(__m256i x, const stage8 *s) {
     const __m256i nudge = _mm256_set1_epi64x(1ll << 30);
     __m256i even = _mm256_add_epi64(_mm256_mul_epi32(x, s->m), nudge);
     __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), s->m_odd), nudge);
-    __m256i hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 31), _mm256_slli_epi64(odd, 1), 0xAA);
+    return _mm256_blend_epi32(_mm256_srli_epi64(even, 31), _mm256_slli_epi64(odd, 1), 0xAA);
+}
+
+/* sky_mbqm on 8 lanes: the doubling high multiply, then a rounding shift right, half away
+   from zero (remainder against a threshold one higher for negative values). */
+static inline AVX2 __m256i mbqm8(__m256i x, const stage8 *s, int has_left) {
+    if (has_left) x = _mm256_sllv_epi32(x, s->left);
+    __m256i hi = high_mul8(x, s);
     __m256i rem = _mm256_and_si256(hi, s->mask);
     __m256i thr = _mm256_add_epi32(s->half, _mm256_srli_epi32(hi, 31));
     return _mm256_sub_epi32(_mm256_srav_epi32(hi, s->right), _mm256_cmpgt_epi32(rem, thr));
 }
 
+/* mbqm8 plus the folded zero point, in two fewer operations, where ctx_init has proven that
+   nothing below can overflow (every multiplier >= 0 and the accumulators bounded: see
+   short_rounding_fits). For r >= 1 the half-away-from-zero shift of hi is
+   floor((hi + 2^(r-1) - [hi < 0]) / 2^r), and adding zp 2^r inside adds zp outside. [hi < 0]
+   is taken as [x < 0] (x after the left shift), off the multiply's path: with m >= 0 they
+   differ only where x < 0 and x m + 2^30 >= 0, so x m is in [-2^30, 0], hi is 0 and either
+   form gives 0 + zp. For r = 0 the carry shift is 32 (no -1) and the bias is zp. */
+static inline AVX2 __m256i mbqm8_short(__m256i x, const stage8 *s, int has_left) {
+    if (has_left) x = _mm256_sllv_epi32(x, s->left);
+    const __m256i b = _mm256_sub_epi32(s->bias, _mm256_srlv_epi32(x, s->carry));
+    return _mm256_srav_epi32(_mm256_add_epi32(high_mul8(x, s), b), s->right);
+}
+
 typedef struct {
     int32_t zp, lo, hi, leaky_m, leaky_left, leaky_right;
     int has_left, has_leaky, clamp;
+    int short_rounding;   /* mbqm8_short is exact for this call, with the zero point folded in */
 } stage_common;
 
-static inline AVX2 __m256i finish8(__m256i acc, const stage8 *s, const stage_common *k, const stage8 *leaky) {
+/* One 8-channel vector requantized to int32 with the zero point added, before the clamp. */
+static inline AVX2 __m256i requant8(__m256i acc, const stage8 *s, const stage_common *k, const stage8 *leaky) {
+    if (k->short_rounding) return mbqm8_short(acc, s, k->has_left);
     __m256i q = mbqm8(acc, s, k->has_left);
     if (k->has_leaky)   /* the sign bit of each q picks */
         q = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(q), _mm256_castsi256_ps(mbqm8(q, leaky, 1)), _mm256_castsi256_ps(q)));
-    q = _mm256_add_epi32(q, _mm256_set1_epi32(k->zp));
+    return _mm256_add_epi32(q, _mm256_set1_epi32(k->zp));
+}
+
+static inline AVX2 __m256i finish8(__m256i acc, const stage8 *s, const stage_common *k, const stage8 *leaky) {
+    __m256i q = requant8(acc, s, k, leaky);
     if (k->clamp) q = _mm256_min_epi32(_mm256_max_epi32(q, _mm256_set1_epi32(k->lo)), _mm256_set1_epi32(k->hi));
     return q;   /* packs saturate to [-128, 127], which is the clamp when there is none */
 }
-
-/* 16 requantized channels of one row: [c0..c7] from q0, [c8..c15] from q1. */
-static inline AVX2 void store16(__m256i q0, __m256i q1, int8_t *c) {
-    __m256i t = _mm256_packs_epi16(_mm256_packs_epi32(q0, q1), _mm256_setzero_si256());
-    t = _mm256_permutevar8x32_epi32(t, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-    _mm_storeu_si128((__m128i *)c, _mm256_castsi256_si128(t));
-}
-
 
 /* What the direct convolution paths copy of input row iy for padded columns [jx0, jx1)
    (pl columns of left padding before the image's): `lead` values of padding, `inside`
@@ -115,14 +139,29 @@ typedef struct {
     const int32_t *bias;
     const sky_requant_s8 *rq;
     stage_common k;
+    stage8 leaky;
+    const stage8 *st;   /* each 8-channel group's constants, made once per call (ctx_stages), or NULL */
 } gemm_ctx;
+
+/* Whether mbqm8_short is exact for every channel: no leaky slope (it needs q before the zero
+   point), multipliers >= 0 (m never INT32_MIN), r <= 22, and |x << left| + 1 (a bound on
+   hi) + 2^(r-1) + 128 2^r below 2^31, x bounded by the packed weights' accumulator bound. */
+static inline int short_rounding_fits(const sky_packed_header *h, const sky_requant_s8 *rq) {
+    if (rq->leaky || h->acc_bound >= INT32_MAX) return 0;
+    for (int32_t j = 0; j < h->n; j++) {
+        const int32_t s = rq->shift[j], l = s > 0 ? s : 0, r = s > 0 ? 0 : -s;
+        if (rq->multiplier[j] < 0 || l > 31 || r > 22) return 0;
+        if (((int64_t)h->acc_bound << l) + 2 + 129 * (1ll << r) >= (1ll << 31)) return 0;
+    }
+    return 1;
+}
 
 /* 0 where the 4x16 kernel must run instead (rows too long for the stack block,
    or an INT32_MIN multiplier, the one case the SIMD doubling high-mul would saturate). */
-static inline int ctx_init(gemm_ctx *g, const void *packed, const sky_requant_s8 *rq) {
+static inline AVX2 int ctx_init(gemm_ctx *g, const void *packed, const sky_requant_s8 *rq) {
     const sky_packed_header *h = (const sky_packed_header *)packed;
     /* The weights and the stage's arrays are there even where the vector stage is declined. */
-    g->h = h; g->wt = (const int16_t *)packed_weights(packed); g->bias = packed_bias(packed); g->rq = rq;
+    g->h = h; g->wt = (const int16_t *)packed_weights(packed); g->bias = packed_bias(packed); g->rq = rq; g->st = NULL;
     if (h->kp > MAX_KP || (rq->leaky && rq->leaky_multiplier == INT32_MIN)) return 0;
     int left = 0;
     for (int32_t j = 0; j < h->n; j++) {
@@ -136,19 +175,52 @@ static inline int ctx_init(gemm_ctx *g, const void *packed, const sky_requant_s8
     k->leaky_m = rq->leaky_multiplier; k->leaky_left = ls > 0 ? ls : 0; k->leaky_right = r;
     k->zp = rq->output_zero_point; k->lo = rq->act_min; k->hi = rq->act_max;
     k->clamp = rq->act_min > -128 || rq->act_max < 127;
+    k->short_rounding = short_rounding_fits(h, rq);
+    g->leaky = uniform_stage(k->leaky_m, k->leaky_left, k->leaky_right, 0);
     return 1;
 }
+
+/* The zero point the stage constants fold in (the short rounding adds it). */
+static inline int32_t zp_fold(const stage_common *k) { return k->short_rounding ? k->zp : 0; }
+
+/* How many 8-channel stages a call keeps (ctx_stages): up to 512 channels; wider layers
+   make them per block instead (a one-element array is still declared). */
+#define CTX_MAX_STAGES 64
+static inline int32_t ctx_stage_slots(const void *packed) {
+    int32_t groups = ((const sky_packed_header *)packed)->np / 8;
+    return groups <= CTX_MAX_STAGES ? groups : 1;
+}
+/* Makes every whole 8-channel group's constants once, where the vector stage runs. */
+static inline AVX2 void ctx_stages(gemm_ctx *g, int vector, stage8 *slots) {
+    if (!vector || g->h->np / 8 > CTX_MAX_STAGES) return;
+    for (int32_t b = 0; 8 * b + 8 <= g->h->n; b++) slots[b] = stage8_load(8 * b, g->rq, zp_fold(&g->k));
+    g->st = slots;
+}
+
 /* R rows of 8V-channel accumulators (bias included) for the channels at n0, requantized
    into c (rows ldc apart): the vector stage on whole 16-channel blocks, the scalar one on
-   the channel tail, or everywhere when `vector` is 0 (ctx_init declined). */
+   the channel tail, or everywhere when `vector` is 0 (ctx_init declined). Rows go in pairs:
+   one int8 pack, clamp and permute serve two rows (the clamp after the saturating packs
+   equals the clamp before them, since [act_min, act_max] lies within [-128, 127]). */
 static inline __attribute__((always_inline)) AVX2 void store_rows(const gemm_ctx *g, int vector, __m256i acc[][2], const int R, const int V,
                                                                    int32_t n0, int8_t *c, size_t ldc) {
     const stage_common *k = &g->k;
     int8_t *o = c + n0;
     if (vector && V == 2 && n0 + 16 <= g->h->n) {
-        const stage8 lk = uniform_stage(k->leaky_m, k->leaky_left, k->leaky_right);
-        stage8 s0 = stage8_load(n0, g->rq), s1 = stage8_load(n0 + 8, g->rq);
-        for (int r = 0; r < R; r++, o += ldc) store16(finish8(acc[r][0], &s0, k, &lk), finish8(acc[r][1], &s1, k, &lk), o);
+        stage8 made[2];
+        const stage8 *s = g->st ? g->st + n0 / 8 : made;
+        if (!g->st) { made[0] = stage8_load(n0, g->rq, zp_fold(k)); made[1] = stage8_load(n0 + 8, g->rq, zp_fold(k)); }
+        const __m256i lo = _mm256_set1_epi8((char)k->lo), hi = _mm256_set1_epi8((char)k->hi);
+        const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+        for (int r = 0; r < R; r += 2, o += 2 * ldc) {
+            __m256i a = _mm256_packs_epi32(requant8(acc[r][0], s, k, &g->leaky), requant8(acc[r][1], s + 1, k, &g->leaky));
+            __m256i b = r + 1 < R ? _mm256_packs_epi32(requant8(acc[r + 1][0], s, k, &g->leaky), requant8(acc[r + 1][1], s + 1, k, &g->leaky)) : a;
+            __m256i v = _mm256_packs_epi16(a, b);
+            if (k->clamp) v = _mm256_min_epi8(_mm256_max_epi8(v, lo), hi);
+            v = _mm256_permutevar8x32_epi32(v, order);
+            _mm_storeu_si128((__m128i *)o, _mm256_castsi256_si128(v));
+            if (r + 1 < R) _mm_storeu_si128((__m128i *)(o + ldc), _mm256_extracti128_si256(v, 1));
+        }
     } else {
         for (int r = 0; r < R; r++, o += ldc) {
             int32_t t[16];

@@ -81,6 +81,8 @@ static inline AVX2 void flip16(uint8_t *dst, const int8_t *src) {
 AVX2 void sky_gemm_s8_avx2_u8(const int8_t *a, size_t lda, int32_t m, const void *packed, const sky_requant_s8 *rq, int8_t *c, size_t ldc) {
     gemm_ctx g;
     const int vs = u8_ctx(&g, packed, rq);
+    stage8 stages[ctx_stage_slots(packed)];
+    ctx_stages(&g, vs, stages);
     const int32_t kp = g.h->kp, sb = superblock_rows_u8(kp);   /* kp: a multiple of 32, tail zero */
     uint8_t ab[sb * kp] __attribute__((aligned(32)));
     for (int32_t i = 0; i < m; i += sb) {
@@ -138,57 +140,23 @@ typedef void (*direct_u8_fn)(const gemm_ctx *, int, const int8_t *, const uint8_
 static const direct_u8_fn directs_u8[RD] = {direct_u8_1, direct_u8_2, direct_u8_3, direct_u8_4, direct_u8_5};
 
 /* Longest unsigned row buffer (kh input rows of one output row's span) the direct path
-   keeps on the stack, and the most weights it re-lays there (kernel rows of kw*c % 4 != 0). */
+   keeps on the stack. */
 #define DIRECT_U8_BUF (96 * 1024)
-#define DIRECT_U8_RELAID (16 * 1024)
 #define DIRECT_U8_MIN_OW 3
-
-/* Weights of one 16-channel block with each kernel row padded to whole k quads. */
-static int32_t relaid_block_bytes(int32_t kh, int32_t kw, int32_t c) { return kh * ((kw * c + 3) / 4) * 64; }
 
 /* Whether the direct path runs: no groups, more than 8 channels (8 or fewer would be
    half padding), a buffer that fits, and, where kernel rows are not whole k quads
-   (kw*c % 4 != 0: a 3-channel first layer), weights small enough to re-lay per call.
+   (kw*c % 4 != 0: 1- and 3-channel first layers), weights packed by sky_conv_s8_pack_for
+   for this kernel size, which holds them re-laid with each kernel row padded to whole quads.
    Output rows of 1-2 pixels make blocks of 1-2 pixels, one or two broadcasts per weight
    load, where the row gathering fills blocks of 4 across output rows (measured: it wins
    there, and loses from 3 pixels on). */
 int sky_conv_s8_avx2_u8_direct(const void *packed, int32_t c, int32_t cg, int32_t kh, int32_t kw, int32_t sw, int32_t ow) {
     const sky_packed_header *h = (const sky_packed_header *)packed;
     const int64_t wp = (int64_t)(ow - 1) * sw + kw;
+    const int rows_laid = h->rows_offset != 0 && h->conv_kh == kh && h->conv_kw == kw && h->conv_c == c;
     return h->kernel == SKY_GEMM_AVX2_U8 && cg == c && h->n > 8 && ow >= DIRECT_U8_MIN_OW && kh * (wp * c + 4) <= DIRECT_U8_BUF &&
-           ((kw * c) % 4 == 0 || (int64_t)h->np / 16 * relaid_block_bytes(kh, kw, c) <= DIRECT_U8_RELAID);
-}
-
-/* The packed weights ([n/16][k/4][16][4]) with each kernel row of kw*c values padded with
-   zero weights to whole quads ([n/16][kh][seg][16][4]): a pixel's quads then start at
-   each of its kernel rows, and the bytes a padded quad reads past the row meet zeros.
-   Each new quad takes its bytes from at most two packed quads (a and the next one), the
-   same bytes of each channel's 4: two byte shuffles per 16 bytes, masks made once per
-   quad position (a byte loop here cost 15% of a 3-channel layer). */
-static AVX2 void relay_weights(const sky_packed_header *h, const int8_t *wt, int32_t kh, int32_t kw, int32_t c, int8_t *out) {
-    const int32_t span = kw * c, seg = (span + 3) / 4, kp4 = h->kp / 4, blocks = h->np / 16;
-    for (int32_t ky = 0; ky < kh; ky++)
-        for (int32_t q = 0; q < seg; q++) {
-            const int32_t k0 = ky * span + 4 * q, off = k0 % 4, valid = span - 4 * q < 4 ? span - 4 * q : 4;
-            int8_t ia[16], ib[16];
-            for (int32_t j = 0; j < 4; j++)
-                for (int32_t t = 0; t < 4; t++) {
-                    ia[j * 4 + t] = (int8_t)(t < valid && off + t < 4 ? j * 4 + off + t : 0x80);
-                    ib[j * 4 + t] = (int8_t)(t < valid && off + t >= 4 ? j * 4 + off + t - 4 : 0x80);
-                }
-            const __m256i ma = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)ia));
-            const __m256i mb = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)ib));
-            const int two = off + valid > 4;
-            for (int32_t nb = 0; nb < blocks; nb++) {
-                const int8_t *a = wt + ((size_t)nb * kp4 + k0 / 4) * 64;
-                int8_t *o = out + (((size_t)nb * kh + ky) * seg + q) * 64;
-                for (int v = 0; v < 2; v++) {
-                    __m256i r = _mm256_shuffle_epi8(_mm256_load_si256((const __m256i *)(a + 32 * v)), ma);
-                    if (two) r = _mm256_or_si256(r, _mm256_shuffle_epi8(_mm256_load_si256((const __m256i *)(a + 64 + 32 * v)), mb));
-                    _mm256_store_si256((__m256i *)(o + 32 * v), r);
-                }
-            }
-        }
+           ((kw * c) % 4 == 0 || rows_laid);
 }
 
 /* n int8 at src as unsigned bytes (x ^ 0x80) at dst, reading and writing exactly n. */
@@ -213,10 +181,9 @@ static AVX2 void conv_direct_u8(const gemm_ctx *g, int vs, const int8_t *x, int3
     const size_t rowlen = (size_t)wp * c + 4;   /* + what a padded quad reads past the last pixel */
     const uint8_t pad = (uint8_t)zp ^ 0x80;
     uint8_t buf[(size_t)kh * rowlen] __attribute__((aligned(32)));
-    const int8_t *wt = (const int8_t *)g->wt;
-    size_t wblock = (size_t)(g->h->kp / 4) * 64;
-    int8_t relaid[span % 4 ? g->h->np / 16 * relaid_block_bytes(kh, kw, c) : 1] __attribute__((aligned(32)));
-    if (span % 4) { relay_weights(g->h, wt, kh, kw, c, relaid); wt = relaid; wblock = (size_t)relaid_block_bytes(kh, kw, c); }
+    /* Kernel rows of whole quads read the GEMM layout; others the copy packed beside it. */
+    const int8_t *wt = span % 4 ? (const int8_t *)g->h + g->h->rows_offset : (const int8_t *)g->wt;
+    const size_t wblock = span % 4 ? (size_t)kh * seg * 64 : (size_t)(g->h->kp / 4) * 64;
     for (int32_t p = row0; p < row0 + rows;) {
         int32_t oy = p / ow, ox = p % ow, run = ow - ox < row0 + rows - p ? ow - ox : row0 + rows - p;
         int32_t jx0 = ox * sw, jx1 = (ox + run - 1) * sw + kw;   /* padded columns [jx0, jx1) */
@@ -246,6 +213,8 @@ AVX2 void sky_conv_s8_avx2_u8(const int8_t *x, int32_t h, int32_t w, int32_t c, 
                               const void *packed, const sky_requant_s8 *rq, int8_t *y, size_t ldy) {
     gemm_ctx g;
     const int vs = u8_ctx(&g, packed, rq);
+    stage8 stages[ctx_stage_slots(packed)];
+    ctx_stages(&g, vs, stages);
     if (sky_conv_s8_avx2_u8_direct(packed, c, cg, kh, kw, sw, ow)) {
         conv_direct_u8(&g, vs, x, h, w, c, kh, kw, sh, sw, pt, pl, ow, row0, rows, zp, y, ldy);
         return;

@@ -9,7 +9,14 @@
 
 /* 64-byte header, then bias[np] int32, then weights (64-byte aligned). */
 typedef struct {
-    int32_t n, k, kp, np, kernel, chunk, pad[10];
+    int32_t n, k, kp, np, kernel, chunk;
+    /* max over channels of |bias| + 255 sum |w| (saturated to INT32_MAX): no accumulator
+       exceeds it, whatever the input (the AVX2 output stage's short rounding rests on it). */
+    int32_t acc_bound;
+    /* Convolution packing (sky_conv_s8_pack_for): the kernel geometry, and where nonzero the
+       offset of the weights re-laid with each kernel row padded to whole 4-byte groups. */
+    int32_t conv_kh, conv_kw, conv_c, rows_offset;
+    int32_t pad[5];
 } sky_packed_header;
 
 static inline const int32_t *packed_bias(const void *p) {

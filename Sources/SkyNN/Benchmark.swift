@@ -17,16 +17,21 @@ public enum Benchmark {
         }
     }
 
-    /// The convolutions of the three model families (ModelZoo), 3x3 padding 1.
+    /// Every convolution of the three model families (ModelZoo), 3x3 padding 1, in model order.
     public static let convShapes: [ConvShape] = [
         ConvShape(name: "realbogus conv1 63x63x3->16", input: TensorShape(h: 63, w: 63, c: 3), outChannels: 16, kernel: 3, stride: 1),
         ConvShape(name: "realbogus conv2 63x63x16->16", input: TensorShape(h: 63, w: 63, c: 16), outChannels: 16, kernel: 3, stride: 1),
+        ConvShape(name: "realbogus conv3 31x31x16->32", input: TensorShape(h: 31, w: 31, c: 16), outChannels: 32, kernel: 3, stride: 1),
         ConvShape(name: "realbogus conv4 31x31x32->32", input: TensorShape(h: 31, w: 31, c: 32), outChannels: 32, kernel: 3, stride: 1),
+        ConvShape(name: "quality conv1 128x128x1->16", input: TensorShape(h: 128, w: 128, c: 1), outChannels: 16, kernel: 3, stride: 1),
         ConvShape(name: "quality conv2 64x64x16->32", input: TensorShape(h: 64, w: 64, c: 16), outChannels: 32, kernel: 3, stride: 1),
         ConvShape(name: "quality conv3 32x32x32->64", input: TensorShape(h: 32, w: 32, c: 32), outChannels: 64, kernel: 3, stride: 1),
         ConvShape(name: "quality conv4 16x16x64->128", input: TensorShape(h: 16, w: 16, c: 64), outChannels: 128, kernel: 3, stride: 1),
+        ConvShape(name: "autoenc conv1 64x64x1->16 s2", input: TensorShape(h: 64, w: 64, c: 1), outChannels: 16, kernel: 3, stride: 2),
         ConvShape(name: "autoenc conv2 32x32x16->32 s2", input: TensorShape(h: 32, w: 32, c: 16), outChannels: 32, kernel: 3, stride: 2),
+        ConvShape(name: "autoenc conv3 16x16x32->32", input: TensorShape(h: 16, w: 16, c: 32), outChannels: 32, kernel: 3, stride: 1),
         ConvShape(name: "autoenc conv4 32x32x32->16", input: TensorShape(h: 32, w: 32, c: 32), outChannels: 16, kernel: 3, stride: 1),
+        ConvShape(name: "autoenc conv5 64x64x16->1", input: TensorShape(h: 64, w: 64, c: 16), outChannels: 1, kernel: 3, stride: 1),
     ]
 
     public struct ConvResult: Sendable, Codable {

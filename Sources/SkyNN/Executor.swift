@@ -99,11 +99,19 @@ public final class Executor: @unchecked Sendable {
         st.zp = model.nodes[node.inputs[0]].quant?.zeroPoint ?? 0
         st.tileRows = plan.tileRows[i]
         st.scratch = plan.scratchOffset[i]; st.scratchPerThread = plan.scratchStride[i]
-        func pack(_ w: UnsafePointer<Int8>, _ b: UnsafePointer<Int32>, n: Int, k: Int, into: UnsafeMutableRawPointer) throws {
-            let r = gemmKernel.map { sky_gemm_s8_pack_for($0, w, b, st.zp, Int32(n), Int32(k), into) }
-                ?? sky_gemm_s8_pack(w, b, st.zp, Int32(n), Int32(k), into)
+        func packed(_ r: Int32) throws {
             guard r >= 0 else { throw ModelError.badInput("GEMM kernel \(gemmKernel ?? -1) is not available on this CPU") }
             chosen = r
+        }
+        func pack(_ w: UnsafePointer<Int8>, _ b: UnsafePointer<Int32>, n: Int, k: Int, into: UnsafeMutableRawPointer) throws {
+            try packed(gemmKernel.map { sky_gemm_s8_pack_for($0, w, b, st.zp, Int32(n), Int32(k), into) }
+                ?? sky_gemm_s8_pack(w, b, st.zp, Int32(n), Int32(k), into))
+        }
+        /// A convolution's weights, with what the direct paths need of its kernel size.
+        func packConv(_ w: UnsafePointer<Int8>, _ b: UnsafePointer<Int32>, n: Int, _ c: Conv2D, cg: Int, into: UnsafeMutableRawPointer) throws {
+            let (kh, kw) = (Int32(c.kernelH), Int32(c.kernelW))
+            try packed(gemmKernel.map { sky_conv_s8_pack_for($0, w, b, st.zp, Int32(n), kh, kw, Int32(cg), into) }
+                ?? sky_conv_s8_pack(w, b, st.zp, Int32(n), kh, kw, Int32(cg), into))
         }
         switch node.op {
         case .input, .flatten, .sigmoid, .softmax:
@@ -133,13 +141,13 @@ public final class Executor: @unchecked Sendable {
                 let icg = st.xs.c / c.groups, ocg = c.outChannels / c.groups, k = c.kernelH * c.kernelW * icg
                 st.kp = Int(sky_gemm_s8_k_padded(Int32(k)))
                 st.direct = ExecutionPlan.isDirect(c, st.xs)
-                st.packedStride = (sky_gemm_s8_packed_size(Int32(ocg), Int32(k)) + 63) / 64 * 64
+                st.packedStride = (sky_conv_s8_packed_size(Int32(ocg), Int32(c.kernelH), Int32(c.kernelW), Int32(icg)) + 63) / 64 * 64
                 let packed = alloc(st.packedStride * c.groups, UInt8.self)
                 let rq = alloc(c.groups, sky_requant_s8.self)
                 try w.withUnsafeBufferPointer { wp in try b.withUnsafeBufferPointer { bp in
                     for g in 0..<c.groups {
-                        try pack(wp.baseAddress! + g * ocg * k, bp.baseAddress! + g * ocg, n: ocg, k: k,
-                                 into: UnsafeMutableRawPointer(packed + g * st.packedStride))
+                        try packConv(wp.baseAddress! + g * ocg * k, bp.baseAddress! + g * ocg, n: ocg, c, cg: icg,
+                                     into: UnsafeMutableRawPointer(packed + g * st.packedStride))
                         rq[g] = outputStage(stage, m + g * ocg, sh + g * ocg)
                     }
                 } }

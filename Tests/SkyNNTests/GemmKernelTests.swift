@@ -13,16 +13,23 @@ import Testing
             let m = 1 + r.index(19), n = 1 + r.index(67), k = 1 + r.index(300)
             let zp = Int32(r.index(256)) - 128
             let inQ = QuantParams(scale: Float(r.uniform(0.001, 0.1)), zeroPoint: zp)
-            let outQ = QuantParams(scale: Float(r.uniform(0.01, 2)), zeroPoint: Int32(r.index(256)) - 128)
+            let weightScales = (0..<n).map { _ in Float(r.uniform(0.001, 0.05)) }
+            // Now and then multipliers above 1 (left shifts), biases near 1.5e9, or multipliers
+            // near 1 with accumulators near 2^31 (the edges of the AVX2 stage's short rounding,
+            // which declines where they could overflow it, and of left shifts that wrap).
+            let draw = r.index(8)
+            let outScale = draw == 0 ? r.uniform(0.00005, 0.0005)
+                : draw == 1 ? Double(inQ.scale) * Double(weightScales[0]) * r.uniform(0.5, 2) : r.uniform(0.01, 2)
+            let outQ = QuantParams(scale: Float(outScale), zeroPoint: Int32(r.index(256)) - 128)
+            let biasRange = draw == 1 ? 2_100_000_000 : r.index(8) == 0 ? 1_500_000_000 : 50_000
             let acts: [Activation] = [.none, .relu, .relu6, .leaky(alpha: 0.1)]
-            let stage = OutputStage(activation: acts[r.index(4)], input: inQ,
-                                    weightScales: (0..<n).map { _ in Float(r.uniform(0.001, 0.05)) }, output: outQ)
+            let stage = OutputStage(activation: acts[r.index(4)], input: inQ, weightScales: weightScales, output: outQ)
             let kp = Int(sky_gemm_s8_k_padded(Int32(k)))
             let lda = kp + 32 * r.index(2)
             var a = [Int8](repeating: 0, count: m * lda)
             for i in 0..<m { for q in 0..<k { a[i * lda + q] = Int8(truncatingIfNeeded: r.index(256)) } }
             let w = (0..<(n * k)).map { _ in Int8(r.index(255) - 127) }
-            let bias = (0..<n).map { _ in Int32(r.index(100_001)) - 50_000 }
+            let bias = (0..<n).map { _ in Int32(r.index(2 * biasRange + 1) - biasRange) }
             var expected = [Int8](repeating: 0, count: m * n)
             for i in 0..<m {
                 let row = Array(a[(i * lda)..<(i * lda + k)])

@@ -44,6 +44,14 @@ struct RandomConvolutionCase {
         self.init(c, xs, bottom: bottom, right: right, &r, weights: weights)
     }
 
+    /// A first layer: 3x3, padding 1, `channels` input channels, 9-24 output channels,
+    /// rows of 24-40 pixels.
+    init(firstLayer channels: Int, _ r: inout SeededRandom, weights: (Int, inout SeededRandom) -> [Int8]) {
+        var c = Conv2D(outChannels: 9 + r.index(16), kernel: 3)
+        c.padTop = 1; c.padLeft = 1
+        self.init(c, TensorShape(h: 3 + r.index(12), w: 24 + r.index(17), c: channels), bottom: 1, right: 1, &r, weights: weights)
+    }
+
     private init(_ c: Conv2D, _ xs: TensorShape, bottom: Int, right: Int, _ r: inout SeededRandom,
                  weights: (Int, inout SeededRandom) -> [Int8]) {
         self.xs = xs
@@ -51,13 +59,17 @@ struct RandomConvolutionCase {
                          w: (xs.w + c.padLeft + right - c.kernelW) / c.strideW + 1, c: c.outChannels)
         zp = Int32(r.index(256)) - 128
         let acts: [Activation] = [.none, .relu, .relu6, .leaky(alpha: 0.1)]
+        // Now and then a tiny output scale (multipliers above 1: left shifts), and biases
+        // near 1.5e9 (accumulators too large for the AVX2 stage's short rounding).
+        let outScale = r.index(8) == 0 ? r.uniform(0.00005, 0.0005) : r.uniform(0.01, 2)
         stage = OutputStage(activation: acts[r.index(4)], input: QuantParams(scale: Float(r.uniform(0.001, 0.1)), zeroPoint: zp),
                             weightScales: (0..<c.outChannels).map { _ in Float(r.uniform(0.001, 0.05)) },
-                            output: QuantParams(scale: Float(r.uniform(0.01, 2)), zeroPoint: Int32(r.index(256)) - 128))
+                            output: QuantParams(scale: Float(outScale), zeroPoint: Int32(r.index(256)) - 128))
+        let biasRange = r.index(8) == 0 ? 1_500_000_000 : 50_000
         let k = c.kernelH * c.kernelW * (xs.c / c.groups)
         x = (0..<xs.elements).map { _ in Int8(truncatingIfNeeded: r.index(256)) }
         w = weights(c.outChannels * k, &r)
-        bias = (0..<c.outChannels).map { _ in Int32(r.index(100_001)) - 50_000 }
+        bias = (0..<c.outChannels).map { _ in Int32(r.index(2 * biasRange + 1) - biasRange) }
         var expected = [Int8](repeating: 0, count: ys.elements)
         Int8Kernels.conv2d(x, xs, inputZeroPoint: zp, c, weights: w, bias: bias, stage: stage, &expected, ys)
         self.expected = expected
@@ -69,13 +81,15 @@ struct RandomConvolutionCase {
         "\(xs) -> \(ys) k\(c.kernelH)x\(c.kernelW) s\(c.strideH)x\(c.strideW) pad \(c.padTop),\(c.padLeft) groups \(c.groups)"
     }
 
-    /// Packs each group's weights for `kernel` and runs sky_conv_s8 over the image in
-    /// tiles; returns the output, the kernel the packing chose for each group, and whether
-    /// each group ran on the AVX2 u8 kernel's direct path.
-    func run(kernel: Int32) -> (output: [Int8], chosen: [Int32], u8Direct: [Bool]) {
+    /// Packs each group's weights for `kernel` (as a convolution, as the executor does, or
+    /// with `gemmPacking` as a plain GEMM, without the kernel geometry) and runs sky_conv_s8
+    /// over the image in tiles; returns the output, the kernel the packing chose for each
+    /// group, and whether each group ran on the AVX2 u8 kernel's direct path.
+    func run(kernel: Int32, gemmPacking: Bool = false) -> (output: [Int8], chosen: [Int32], u8Direct: [Bool]) {
         let groups = c.groups, cg = xs.c / groups, ocg = c.outChannels / groups
         let k = c.kernelH * c.kernelW * cg, m = ys.h * ys.w, kp = Int(sky_gemm_s8_k_padded(Int32(k)))
-        let packedStride = (sky_gemm_s8_packed_size(Int32(ocg), Int32(k)) + 63) / 64 * 64
+        let (kh, kw) = (Int32(c.kernelH), Int32(c.kernelW))
+        let packedStride = (sky_conv_s8_packed_size(Int32(ocg), kh, kw, Int32(cg)) + 63) / 64 * 64
         let packed = UnsafeMutableRawPointer.allocate(byteCount: packedStride * groups, alignment: 64)
         defer { packed.deallocate() }
         var scratch = [Int8](repeating: 0, count: tile * kp)
@@ -83,8 +97,9 @@ struct RandomConvolutionCase {
         var got = [Int8](repeating: 0, count: ys.elements)
         var chosen: [Int32] = [], u8Direct: [Bool] = []
         for g in 0..<groups {
-            chosen.append(sky_gemm_s8_pack_for(kernel, Array(w[(g * ocg * k)...]), Array(bias[(g * ocg)...]), zp,
-                                               Int32(ocg), Int32(k), packed + g * packedStride))
+            let wg = Array(w[(g * ocg * k)...]), bg = Array(bias[(g * ocg)...])
+            chosen.append(gemmPacking ? sky_gemm_s8_pack_for(kernel, wg, bg, zp, Int32(ocg), Int32(k), packed + g * packedStride)
+                                      : sky_conv_s8_pack_for(kernel, wg, bg, zp, Int32(ocg), kh, kw, Int32(cg), packed + g * packedStride))
             u8Direct.append(sky_conv_s8_u8_direct(packed + g * packedStride, Int32(xs.c), Int32(cg), Int32(c.kernelH),
                                                   Int32(c.kernelW), Int32(c.strideW), Int32(ys.w)) != 0)
             mult.withUnsafeBufferPointer { mp in shift.withUnsafeBufferPointer { sp in

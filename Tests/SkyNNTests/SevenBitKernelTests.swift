@@ -124,6 +124,21 @@ private let u8Kernel = Int32(SKY_GEMM_AVX2_U8), exactKernel = Int32(SKY_GEMM_AVX
         #expect(gathered > 10, "some shapes must decline it (\(gathered) did)")
     }
 
+    /// 1- and 3-channel first layers (kernel rows of 3 and 9 bytes, not whole 4-byte groups)
+    /// packed as convolutions take the direct path, reading the copy of their weights laid
+    /// out at pack time with each kernel row padded to whole groups; packed as plain GEMMs
+    /// (no kernel geometry) they take the row gathering. Both are exact.
+    @Test func firstLayersReadWeightsLaidOutAtPackTime() {
+        var r = SeededRandom(seed: 815)
+        for channels in [1, 3, 1, 3, 6, 1, 3] {
+            let t = RandomConvolutionCase(firstLayer: channels, &r) { n, r in Self.weights(n, &r, outlier: false) }
+            let conv = t.run(kernel: u8Kernel), gemm = t.run(kernel: u8Kernel, gemmPacking: true)
+            #expect(conv.u8Direct == [true] && gemm.u8Direct == [false], "\(t.description)")
+            #expect(conv.output == t.expected, "\(t.description) direct")
+            #expect(gemm.output == t.expected, "\(t.description) gathered")
+        }
+    }
+
     @Test func sevenBitModelsRunBitExactAndAllocateNothing() throws {
         for float in [TestModels.allOps(), TestModels.smallRealBogus()] {
             let q = try Quantizer.quantize(float, calibration: TestModels.inputs(float, count: 4, seed: 9), weightBits: 7)

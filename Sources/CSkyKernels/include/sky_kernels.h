@@ -95,6 +95,18 @@ uint32_t sky_gemm_s8_available(void);
 void sky_gemm_s8(const int8_t *a, size_t lda, int32_t m, const void *packed,
                  const sky_requant_s8 *rq, int8_t *c, size_t ldc);
 
+/* A convolution's weights (n filters of kh x kw x cg, OHWI flattened) packed as
+   sky_gemm_s8_pack(_for) packs them with k = kh*kw*cg, plus what sky_conv_s8's direct
+   paths need of the kernel geometry: for the AVX2 u8 kernel, where kernel rows are not
+   whole 4-byte groups (kw*cg % 4 != 0: 1- and 3-channel first layers), a second copy with
+   each kernel row padded by zero weights to whole groups. Packed by sky_gemm_s8_pack,
+   such layers take the row-gathering path instead. */
+size_t sky_conv_s8_packed_size(int32_t n, int32_t kh, int32_t kw, int32_t cg);
+int sky_conv_s8_pack(const int8_t *w, const int32_t *bias, int32_t input_zero_point,
+                     int32_t n, int32_t kh, int32_t kw, int32_t cg, void *packed);
+int sky_conv_s8_pack_for(int kernel, const int8_t *w, const int32_t *bias, int32_t input_zero_point,
+                         int32_t n, int32_t kh, int32_t kw, int32_t cg, void *packed);
+
 /* Rows [row0, row0 + rows) of the im2col matrix of one NHWC image, channels
    [c0, c0 + cg) (a group), padding read as zero_point, row tail zeroed to lda. */
 void sky_im2col_s8(const int8_t *x, int32_t h, int32_t w, int32_t c,
