@@ -197,30 +197,53 @@ static inline AVX2 void ctx_stages(gemm_ctx *g, int vector, stage8 *slots) {
     g->st = slots;
 }
 
+/* Which output-stage sequence a call runs (each store_block16 instance is specialized for
+   one, so the requantization of a block's rows is straight-line code). */
+enum { STAGE_SHORT = 0, STAGE_SHORT_LEFT = 1, STAGE_EXACT = 2 };
+static inline int stage_mode(const stage_common *k) {
+    return k->short_rounding ? (k->has_left ? STAGE_SHORT_LEFT : STAGE_SHORT) : STAGE_EXACT;
+}
+static inline __attribute__((always_inline)) AVX2 __m256i requant8_mode(__m256i acc, const stage8 *s, const stage_common *k,
+                                                                         const stage8 *leaky, const int mode) {
+    if (mode == STAGE_SHORT) return mbqm8_short(acc, s, 0);
+    if (mode == STAGE_SHORT_LEFT) return mbqm8_short(acc, s, 1);
+    return requant8(acc, s, k, leaky);
+}
+
+/* R rows of a whole 16-channel block, requantized into c (rows ldc apart). Rows go in
+   pairs: one int8 pack, clamp and permute serve two rows (the clamp after the saturating
+   packs equals the clamp before them, since [act_min, act_max] lies within [-128, 127],
+   and it is a no-op without an activation bound). */
+static inline __attribute__((always_inline)) AVX2 void store_block16(const gemm_ctx *g, __m256i acc[][2], const int R, int32_t n0,
+                                                                      int8_t *o, size_t ldc, const int mode) {
+    const stage_common *k = &g->k;
+    stage8 made[2];
+    const stage8 *s = g->st ? g->st + n0 / 8 : made;
+    if (!g->st) { made[0] = stage8_load(n0, g->rq, zp_fold(k)); made[1] = stage8_load(n0 + 8, g->rq, zp_fold(k)); }
+    const __m256i lo = _mm256_set1_epi8((char)k->lo), hi = _mm256_set1_epi8((char)k->hi);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (int r = 0; r < R; r += 2) {
+        __m256i a = _mm256_packs_epi32(requant8_mode(acc[r][0], s, k, &g->leaky, mode), requant8_mode(acc[r][1], s + 1, k, &g->leaky, mode));
+        __m256i b = r + 1 < R ? _mm256_packs_epi32(requant8_mode(acc[r + 1][0], s, k, &g->leaky, mode),
+                                                   requant8_mode(acc[r + 1][1], s + 1, k, &g->leaky, mode)) : a;
+        __m256i v = _mm256_min_epi8(_mm256_max_epi8(_mm256_packs_epi16(a, b), lo), hi);
+        v = _mm256_permutevar8x32_epi32(v, order);
+        _mm_storeu_si128((__m128i *)(o + (size_t)r * ldc), _mm256_castsi256_si128(v));
+        if (r + 1 < R) _mm_storeu_si128((__m128i *)(o + (size_t)(r + 1) * ldc), _mm256_extracti128_si256(v, 1));
+    }
+}
+
 /* R rows of 8V-channel accumulators (bias included) for the channels at n0, requantized
    into c (rows ldc apart): the vector stage on whole 16-channel blocks, the scalar one on
-   the channel tail, or everywhere when `vector` is 0 (ctx_init declined). Rows go in pairs:
-   one int8 pack, clamp and permute serve two rows (the clamp after the saturating packs
-   equals the clamp before them, since [act_min, act_max] lies within [-128, 127]). */
+   the channel tail, or everywhere when `vector` is 0 (ctx_init declined). */
 static inline __attribute__((always_inline)) AVX2 void store_rows(const gemm_ctx *g, int vector, __m256i acc[][2], const int R, const int V,
                                                                    int32_t n0, int8_t *c, size_t ldc) {
-    const stage_common *k = &g->k;
     int8_t *o = c + n0;
     if (vector && V == 2 && n0 + 16 <= g->h->n) {
-        stage8 made[2];
-        const stage8 *s = g->st ? g->st + n0 / 8 : made;
-        if (!g->st) { made[0] = stage8_load(n0, g->rq, zp_fold(k)); made[1] = stage8_load(n0 + 8, g->rq, zp_fold(k)); }
-        const __m256i lo = _mm256_set1_epi8((char)k->lo), hi = _mm256_set1_epi8((char)k->hi);
-        const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-        for (int r = 0; r < R; r += 2, o += 2 * ldc) {
-            __m256i a = _mm256_packs_epi32(requant8(acc[r][0], s, k, &g->leaky), requant8(acc[r][1], s + 1, k, &g->leaky));
-            __m256i b = r + 1 < R ? _mm256_packs_epi32(requant8(acc[r + 1][0], s, k, &g->leaky), requant8(acc[r + 1][1], s + 1, k, &g->leaky)) : a;
-            __m256i v = _mm256_packs_epi16(a, b);
-            if (k->clamp) v = _mm256_min_epi8(_mm256_max_epi8(v, lo), hi);
-            v = _mm256_permutevar8x32_epi32(v, order);
-            _mm_storeu_si128((__m128i *)o, _mm256_castsi256_si128(v));
-            if (r + 1 < R) _mm_storeu_si128((__m128i *)(o + ldc), _mm256_extracti128_si256(v, 1));
-        }
+        const int mode = stage_mode(&g->k);
+        if (mode == STAGE_SHORT) store_block16(g, acc, R, n0, o, ldc, STAGE_SHORT);
+        else if (mode == STAGE_SHORT_LEFT) store_block16(g, acc, R, n0, o, ldc, STAGE_SHORT_LEFT);
+        else store_block16(g, acc, R, n0, o, ldc, STAGE_EXACT);
     } else {
         for (int r = 0; r < R; r++, o += ldc) {
             int32_t t[16];

@@ -25,6 +25,7 @@ public final class Executor: @unchecked Sendable {
     private let job = UnsafeMutablePointer<Job>.allocate(capacity: 1)
     private var prepared: [UnsafeMutableRawPointer] = []
     private let pool: ThreadPool
+    private let counters: StepCounters
     private let inputQuant: QuantParams
     private let outputQuant: QuantParams
     private let outputFunction: Op
@@ -34,6 +35,9 @@ public final class Executor: @unchecked Sendable {
         var weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>, scales: UnsafePointer<Float>
     }
     private var floatOutput: FloatOutput?
+    /// The step that run() leaves out: the last dense layer, which it computes in float
+    /// from its input instead (-1: none). Its int8 tensor is then never written.
+    private(set) var skippedStep = -1
 
     /// - gemmKernel: force one SKY_GEMM_* kernel (tests, benchmarks); nil picks the best the CPU offers.
     public init(model: Model, maxBatch: Int = 1, threads: Int = 1, gemmKernel: Int32? = nil) throws {
@@ -42,6 +46,7 @@ public final class Executor: @unchecked Sendable {
         self.model = model
         plan = try ExecutionPlan(model: model, maxBatch: maxBatch, threads: threads)
         pool = ThreadPool(threads: plan.threads)
+        counters = StepCounters(steps: model.nodes.count)
         arena = UnsafeMutableRawPointer.allocate(byteCount: max(64, plan.arenaBytes), alignment: 64)
         inputQuant = model.nodes[0].quant!
         outputQuant = model.nodes[plan.lastInt8].quant!
@@ -58,6 +63,7 @@ public final class Executor: @unchecked Sendable {
             for o in 0..<n { b[o] = node.weights!.bias![o]; sc[o] = scales[o] }
             floatOutput = FloatOutput(x: plan.tensorOffset[node.inputs[0]], k: k, n: n, zp: model.nodes[node.inputs[0]].quant!.zeroPoint,
                                       activation: act, weights: UnsafePointer(w), bias: UnsafePointer(b), scales: UnsafePointer(sc))
+            skippedStep = plan.lastInt8
         }
         steps = .allocate(capacity: stepList.count)
         _ = steps.initialize(from: stepList)
@@ -161,14 +167,26 @@ public final class Executor: @unchecked Sendable {
             let k = st.xs.elements
             st.kp = Int(sky_gemm_s8_k_padded(Int32(k)))
             st.direct = ExecutionPlan.isPaddedRow(k)
-            let packed = alloc(sky_gemm_s8_packed_size(Int32(n), Int32(k)), UInt8.self)
+            // Channel slices, each packed on its own: a batch too small to give every thread
+            // rows splits the layer by channels instead (each thread reads its share of the
+            // weights); larger batches run all slices per row tile.
+            let sliceWidth = plan.threads > 1 ? (n + 16 * plan.threads - 1) / (16 * plan.threads) * 16 : n
+            st.slices = (n + sliceWidth - 1) / sliceWidth; st.sliceWidth = sliceWidth
+            st.packedStride = (sky_gemm_s8_packed_size(Int32(sliceWidth), Int32(k)) + 63) / 64 * 64
+            let packed = alloc(st.packedStride * st.slices, UInt8.self)
+            let rq = alloc(st.slices, sky_requant_s8.self)
             try node.weights!.int8!.withUnsafeBufferPointer { wp in try node.weights!.bias!.withUnsafeBufferPointer { bp in
-                try pack(wp.baseAddress!, bp.baseAddress!, n: n, k: k, into: UnsafeMutableRawPointer(packed))
+                for sl in 0..<st.slices {
+                    let first = sl * sliceWidth, width = min(sliceWidth, n - first)
+                    try pack(wp.baseAddress! + first * k, bp.baseAddress! + first, n: width, k: k,
+                             into: UnsafeMutableRawPointer(packed + sl * st.packedStride))
+                    rq[sl] = outputStage(stage, m + first, sh + first)
+                }
             } }
-            let rq = alloc(1, sky_requant_s8.self)
-            rq[0] = outputStage(stage, m, sh)
             st.packed = UnsafeRawPointer(packed); st.rq = UnsafePointer(rq)
-        case .maxPool(let p): st.kind = .maxPool; st.pool = p
+        case .maxPool(let p):
+            // Bands of output rows, so that one item's pooling can use every thread.
+            st.kind = .maxPool; st.pool = p; st.parts = min(plan.threads, st.ys.h)
         case .avgPool(let p): st.kind = .avgPool; st.pool = p
         case .globalAvgPool: st.kind = .globalAvgPool
         case .add(let act):
@@ -236,14 +254,32 @@ public final class Executor: @unchecked Sendable {
             }
             from = plan.firstBatchStep
         }
-        for i in from..<steps.count {
+        // The remaining steps layer by layer, their tiles spread over the threads with one
+        // dispatch (StepCounters): a dispatch per step would wake the pool's threads once per
+        // layer and wait for each to wake, which cost more than a small layer's work.
+        counters.reset()
+        job.pointee = Job(executor: Unmanaged.passUnretained(self), step: from, batch: batch, itemMajor: false)
+        pool.parallelFor(pool.threads, context: UnsafeMutableRawPointer(job)) { context, _, thread in
+            let j = context!.assumingMemoryBound(to: Job.self).pointee
+            j.executor.takeUnretainedValue().runLayers(from: j.step, j.batch, thread)
+        }
+    }
+
+    /// Steps [from, end) on one of the threads: claims tiles until a step has none left,
+    /// waits for the step's other tiles, moves on.
+    fileprivate func runLayers(from: Int, _ batch: Int, _ thread: Int) {
+        for i in from..<steps.count where i != skippedStep {
             let count = workItems(steps[i], batch)
             if count == 0 { continue }
-            job.pointee = Job(executor: Unmanaged.passUnretained(self), step: i, batch: batch, itemMajor: false)
-            pool.parallelFor(count, context: UnsafeMutableRawPointer(job)) { context, index, thread in
-                let j = context!.assumingMemoryBound(to: Job.self).pointee
-                j.executor.takeUnretainedValue().work(j.step, j.batch, index, thread, itemMajor: false)
+            var mine = 0
+            while true {
+                let t = counters.claim(i)
+                if t >= count { break }
+                work(i, batch, t, thread, itemMajor: false)
+                mine += 1
             }
+            if mine > 0 { counters.finished(i, mine) }
+            counters.wait(i, count: count)
         }
     }
 
@@ -252,7 +288,7 @@ public final class Executor: @unchecked Sendable {
             let st = steps[i]
             switch st.kind {
             case .none: continue
-            case .conv, .depthwise:
+            case .conv, .depthwise, .maxPool:
                 let tiles = tilesPerItem(st)
                 for t in 0..<tiles { work(i, batch, item * tiles + t, thread, itemMajor: true) }
             default: work(i, batch, item, thread, itemMajor: true)
@@ -280,13 +316,21 @@ public final class Executor: @unchecked Sendable {
     private func workItems(_ st: Step, _ batch: Int) -> Int {
         switch st.kind {
         case .none: return 0
-        case .conv, .depthwise: return batch * tilesPerItem(st)
-        case .dense: return (batch + st.tileRows - 1) / st.tileRows
+        case .conv, .depthwise, .maxPool: return batch * tilesPerItem(st)
+        case .dense:
+            let rowTiles = (batch + st.tileRows - 1) / st.tileRows
+            return rowTiles * (splitsChannels(st, rowTiles) ? st.slices : 1)
         default: return batch
         }
     }
 
-    @inline(__always) private func tilesPerItem(_ st: Step) -> Int { (st.ys.h * st.ys.w + st.tileRows - 1) / st.tileRows }
+    @inline(__always) private func tilesPerItem(_ st: Step) -> Int {
+        st.kind == .maxPool ? st.parts : (st.ys.h * st.ys.w + st.tileRows - 1) / st.tileRows
+    }
+
+    /// Whether a dense step's work items are (row tile, channel slice) pairs: when its row
+    /// tiles are fewer than the threads.
+    @inline(__always) private func splitsChannels(_ st: Step, _ rowTiles: Int) -> Bool { st.slices > 1 && rowTiles < pool.threads }
 
     /// Work item `t` of step `i`, on pool thread `thread` (which owns scratch slice `thread`).
     fileprivate func work(_ i: Int, _ batch: Int, _ t: Int, _ thread: Int, itemMajor: Bool) {
@@ -330,7 +374,9 @@ public final class Executor: @unchecked Sendable {
                              Int32(row0), Int32(rows), st.zp, st.dwWeights, st.dwBias, st.rq, y(item) + row0 * ys.c, acc)
         case .dense:
             let k = xs.elements
-            let row0 = t * st.tileRows, rows = min(st.tileRows, batch - row0)
+            let split = splitsChannels(st, (batch + st.tileRows - 1) / st.tileRows)
+            let tile = split ? t / st.slices : t
+            let row0 = tile * st.tileRows, rows = min(st.tileRows, batch - row0)
             var a = UnsafePointer(x(row0)), lda = k
             if !st.direct {
                 let scratch = (base + st.scratch + thread * st.scratchPerThread).assumingMemoryBound(to: Int8.self)
@@ -339,9 +385,14 @@ public final class Executor: @unchecked Sendable {
                               0, Int32(k), 0, scratch, st.kp)
                 a = UnsafePointer(scratch); lda = st.kp
             }
-            sky_gemm_s8(a, lda, Int32(rows), st.packed!, st.rq!, y(row0), ys.c)
+            for sl in (split ? t % st.slices : 0)..<(split ? t % st.slices + 1 : st.slices) {
+                sky_gemm_s8(a, lda, Int32(rows), st.packed! + sl * st.packedStride, st.rq! + sl, y(row0) + sl * st.sliceWidth, ys.c)
+            }
         case .maxPool:
-            sky_maxpool_s8(x(t), Int32(xs.w), Int32(xs.c), Int32(st.pool.size), Int32(st.pool.stride), Int32(ys.h), Int32(ys.w), y(t))
+            let item = t / st.parts, part = t % st.parts
+            let r0 = part * ys.h / st.parts, r1 = (part + 1) * ys.h / st.parts
+            sky_maxpool_s8(x(item) + r0 * st.pool.stride * xs.w * xs.c, Int32(xs.w), Int32(xs.c), Int32(st.pool.size), Int32(st.pool.stride),
+                           Int32(r1 - r0), Int32(ys.w), y(item) + r0 * ys.w * ys.c)
         case .avgPool: Int8Kernels.avgPool(x(t), xs, st.pool, y(t), ys)
         case .globalAvgPool: Int8Kernels.globalAvgPool(x(t), xs, y(t))
         case .add:
@@ -386,6 +437,10 @@ struct Step {
     var scratchPerThread = 0
     var packed: UnsafeRawPointer?
     var packedStride = 0
+    /// Dense: channel slices of sliceWidth channels, each packed (packedStride apart) with its own stage.
+    var slices = 1, sliceWidth = 0
+    /// Max pooling: bands of output rows per item.
+    var parts = 1
     var rq: UnsafePointer<sky_requant_s8>?
     var dwWeights: UnsafePointer<Int8>?
     var dwBias: UnsafePointer<Int32>?

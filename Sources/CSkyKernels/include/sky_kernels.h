@@ -31,6 +31,16 @@ uint32_t sky_cpu_features(void);
    compare code paths on one machine). Pass 0xFFFFFFFF to restore. */
 void sky_cpu_set_feature_mask(uint32_t mask);
 
+/* The processor's spin-wait hint (x86 pause, ARM yield), for threads that poll a counter:
+   it frees the core's shared resources for a sibling hardware thread. */
+static inline void sky_spin_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 /* Histogram of 16-bit pixels: hist[v] += number of pixels equal to v.
    hist must hold 65536 counters and is not cleared. NaN-free by construction. */
 void sky_histogram_u16(const uint16_t *pixels, size_t count, uint32_t *hist);
