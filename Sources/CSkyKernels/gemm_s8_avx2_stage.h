@@ -14,16 +14,16 @@
 /* Per-channel output-stage constants for 8 channels. */
 typedef struct {
     __m256i m, m_odd, left, right, mask, half;
-    /* The short rounding (mbqm8_short): 2^(r-1) (0 where r = 0) plus the folded zero point
-       times 2^r, and the shift that turns a negative input into the rounding's -1 (31, or
-       32 where r = 0: none). */
-    __m256i bias, carry;
+    /* The short sequence (short8): per 64-bit lane 2^31 + bias 2^32 for the even channels'
+       products (ce) and the odd ones' (co), with bias = 2^(r-1) + zp 2^r; and bias and r in
+       the lane order the products come out in, channels 0 2 1 3 4 6 5 7 (bias_p, right_p). */
+    __m256i ce, co, bias_p, right_p;
 } stage8;
 
-/* zp_fold: the output zero point where the short rounding adds it (0 otherwise). */
+/* zp_fold: the output zero point where the short sequence adds it (0 otherwise). */
 static inline AVX2 stage8 stage8_make(__m256i m, __m256i sh, int32_t zp_fold) {
     stage8 s;
-    const __m256i zero = _mm256_setzero_si256(), one = _mm256_set1_epi32(1);
+    const __m256i zero = _mm256_setzero_si256(), one = _mm256_set1_epi32(1), low = _mm256_set1_epi32(INT32_MIN);
     s.m = m;
     s.m_odd = _mm256_srli_epi64(s.m, 32);
     s.left = _mm256_max_epi32(sh, zero);
@@ -31,8 +31,11 @@ static inline AVX2 stage8 stage8_make(__m256i m, __m256i sh, int32_t zp_fold) {
     const __m256i pot = _mm256_sllv_epi32(one, s.right);
     s.mask = _mm256_sub_epi32(pot, one);
     s.half = _mm256_srai_epi32(s.mask, 1);
-    s.bias = _mm256_add_epi32(_mm256_srli_epi32(pot, 1), _mm256_sllv_epi32(_mm256_set1_epi32(zp_fold), s.right));
-    s.carry = _mm256_sub_epi32(_mm256_set1_epi32(31), _mm256_cmpeq_epi32(s.right, zero));
+    const __m256i bias = _mm256_add_epi32(_mm256_srli_epi32(pot, 1), _mm256_sllv_epi32(_mm256_set1_epi32(zp_fold), s.right));
+    s.ce = _mm256_blend_epi32(low, _mm256_slli_epi64(bias, 32), 0xAA);
+    s.co = _mm256_blend_epi32(low, bias, 0xAA);
+    s.bias_p = _mm256_shuffle_epi32(bias, _MM_SHUFFLE(3, 1, 2, 0));
+    s.right_p = _mm256_shuffle_epi32(s.right, _MM_SHUFFLE(3, 1, 2, 0));
     return s;
 }
 static inline AVX2 stage8 stage8_load(int32_t n0, const sky_requant_s8 *rq, int32_t zp_fold) {
@@ -65,28 +68,32 @@ static inline AVX2 __m256i mbqm8(__m256i x, const stage8 *s, int has_left) {
     return _mm256_sub_epi32(_mm256_srav_epi32(hi, s->right), _mm256_cmpgt_epi32(rem, thr));
 }
 
-/* mbqm8 plus the folded zero point, in two fewer operations, where ctx_init has proven that
-   nothing below can overflow (every multiplier >= 0 and the accumulators bounded: see
-   short_rounding_fits). For r >= 1 the half-away-from-zero shift of hi is
-   floor((hi + 2^(r-1) - [hi < 0]) / 2^r), and adding zp 2^r inside adds zp outside. [hi < 0]
-   is taken as [x < 0] (x after the left shift), off the multiply's path: with m >= 0 they
-   differ only where x < 0 and x m + 2^30 >= 0, so x m is in [-2^30, 0], hi is 0 and either
-   form gives 0 + zp. For r = 0 the carry shift is 32 (no -1) and the bias is zp. */
-static inline AVX2 __m256i mbqm8_short(__m256i x, const stage8 *s, int has_left) {
-    if (has_left) x = _mm256_sllv_epi32(x, s->left);
-    const __m256i b = _mm256_sub_epi32(s->bias, _mm256_srlv_epi32(x, s->carry));
-    return _mm256_srav_epi32(_mm256_add_epi32(high_mul8(x, s), b), s->right);
+/* mbqm8 plus the folded zero point, for channels whose right shift r is 1 to 22 and no left
+   shift, where ctx_init has proven that no int32 below can overflow (short_rounding_fits),
+   in 11 operations of which 3 shift or shuffle (the ports the packing needs too) against
+   15 and 6. Each 64-bit product p = x m is doubled and given 2^31 + bias 2^32: its high
+   half is then floor((p + 2^30) / 2^31) + bias = hi + bias, hi being the doubling high
+   multiply. One shuffle takes the high halves of the even and odd products, so the lanes
+   come out as channels 0 2 1 3 4 6 5 7 (the constants are laid out so, and the packing
+   puts the bytes back). The rounding shift of hi, half away from zero, is
+   floor((hi + 2^(r-1) - [hi < 0]) / 2^r) (r >= 1), and zp 2^r in the bias adds zp to it;
+   hi < 0 exactly where hi + bias < bias. */
+static inline AVX2 __m256i short8(__m256i x, const stage8 *s) {
+    __m256i even = _mm256_mul_epi32(x, s->m), odd = _mm256_mul_epi32(_mm256_srli_epi64(x, 32), s->m_odd);
+    even = _mm256_add_epi64(_mm256_add_epi64(even, even), s->ce);
+    odd = _mm256_add_epi64(_mm256_add_epi64(odd, odd), s->co);
+    const __m256i hb = _mm256_castps_si256(_mm256_shuffle_ps(_mm256_castsi256_ps(even), _mm256_castsi256_ps(odd), _MM_SHUFFLE(3, 1, 3, 1)));
+    return _mm256_srav_epi32(_mm256_add_epi32(hb, _mm256_cmpgt_epi32(s->bias_p, hb)), s->right_p);
 }
 
 typedef struct {
     int32_t zp, lo, hi, leaky_m, leaky_left, leaky_right;
     int has_left, has_leaky, clamp;
-    int short_rounding;   /* mbqm8_short is exact for this call, with the zero point folded in */
+    int short_rounding;   /* short8 is exact for this call, with the zero point folded in */
 } stage_common;
 
 /* One 8-channel vector requantized to int32 with the zero point added, before the clamp. */
 static inline AVX2 __m256i requant8(__m256i acc, const stage8 *s, const stage_common *k, const stage8 *leaky) {
-    if (k->short_rounding) return mbqm8_short(acc, s, k->has_left);
     __m256i q = mbqm8(acc, s, k->has_left);
     if (k->has_leaky)   /* the sign bit of each q picks */
         q = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(q), _mm256_castsi256_ps(mbqm8(q, leaky, 1)), _mm256_castsi256_ps(q)));
@@ -143,15 +150,16 @@ typedef struct {
     const stage8 *st;   /* each 8-channel group's constants, made once per call (ctx_stages), or NULL */
 } gemm_ctx;
 
-/* Whether mbqm8_short is exact for every channel: no leaky slope (it needs q before the zero
-   point), multipliers >= 0 (m never INT32_MIN), r <= 22, and |x << left| + 1 (a bound on
-   hi) + 2^(r-1) + 128 2^r below 2^31, x bounded by the packed weights' accumulator bound. */
+/* Whether short8 is exact for every channel: no leaky slope (it needs q before the zero
+   point), multipliers >= 0 (never INT32_MIN), no left shift, 1 <= r <= 22, and
+   |x| + 1 (a bound on hi, as m < 2^31) + 2^(r-1) + 128 2^r below 2^31, with x bounded by
+   the packed weights' accumulator bound. */
 static inline int short_rounding_fits(const sky_packed_header *h, const sky_requant_s8 *rq) {
     if (rq->leaky || h->acc_bound >= INT32_MAX) return 0;
     for (int32_t j = 0; j < h->n; j++) {
-        const int32_t s = rq->shift[j], l = s > 0 ? s : 0, r = s > 0 ? 0 : -s;
-        if (rq->multiplier[j] < 0 || l > 31 || r > 22) return 0;
-        if (((int64_t)h->acc_bound << l) + 2 + 129 * (1ll << r) >= (1ll << 31)) return 0;
+        const int32_t s = rq->shift[j], r = -s;
+        if (rq->multiplier[j] < 0 || r < 1 || r > 22) return 0;
+        if ((int64_t)h->acc_bound + 2 + 129 * (1ll << r) >= (1ll << 31)) return 0;
     }
     return 1;
 }
@@ -197,40 +205,32 @@ static inline AVX2 void ctx_stages(gemm_ctx *g, int vector, stage8 *slots) {
     g->st = slots;
 }
 
-/* Which output-stage sequence a call runs (each store_block16 instance is specialized for
-   one, so the requantization of a block's rows is straight-line code). */
-enum { STAGE_SHORT = 0, STAGE_SHORT_LEFT = 1, STAGE_EXACT = 2 };
-static inline int stage_mode(const stage_common *k) {
-    return k->short_rounding ? (k->has_left ? STAGE_SHORT_LEFT : STAGE_SHORT) : STAGE_EXACT;
-}
-static inline __attribute__((always_inline)) AVX2 __m256i requant8_mode(__m256i acc, const stage8 *s, const stage_common *k,
-                                                                         const stage8 *leaky, const int mode) {
-    if (mode == STAGE_SHORT) return mbqm8_short(acc, s, 0);
-    if (mode == STAGE_SHORT_LEFT) return mbqm8_short(acc, s, 1);
-    return requant8(acc, s, k, leaky);
-}
-
-/* R rows of a whole 16-channel block, requantized into c (rows ldc apart). Rows go in
-   pairs: one int8 pack, clamp and permute serve two rows (the clamp after the saturating
-   packs equals the clamp before them, since [act_min, act_max] lies within [-128, 127],
-   and it is a no-op without an activation bound). */
+/* R rows of a whole 16-channel block, requantized into c (rows ldc apart), by short8
+   (`is_short`, its bytes put back in channel order by one byte shuffle) or the full
+   sequence. Rows go in pairs: one int8 pack, clamp and permute serve two rows (the clamp
+   after the saturating packs equals the clamp before them, since [act_min, act_max] lies
+   within [-128, 127], and it is a no-op without an activation bound). Each instance is
+   specialized for one sequence, so a block's rows are straight-line code. */
 static inline __attribute__((always_inline)) AVX2 void store_block16(const gemm_ctx *g, __m256i acc[][2], const int R, int32_t n0,
-                                                                      int8_t *o, size_t ldc, const int mode) {
+                                                                      int8_t *o, size_t ldc, const int is_short) {
     const stage_common *k = &g->k;
     stage8 made[2];
     const stage8 *s = g->st ? g->st + n0 / 8 : made;
     if (!g->st) { made[0] = stage8_load(n0, g->rq, zp_fold(k)); made[1] = stage8_load(n0 + 8, g->rq, zp_fold(k)); }
     const __m256i lo = _mm256_set1_epi8((char)k->lo), hi = _mm256_set1_epi8((char)k->hi);
     const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    const __m256i bytes = _mm256_broadcastsi128_si256(_mm_setr_epi8(0, 2, 1, 3, 4, 6, 5, 7, 8, 10, 9, 11, 12, 14, 13, 15));
+#define REQUANT(a, st) (is_short ? short8(a, st) : requant8(a, st, k, &g->leaky))
     for (int r = 0; r < R; r += 2) {
-        __m256i a = _mm256_packs_epi32(requant8_mode(acc[r][0], s, k, &g->leaky, mode), requant8_mode(acc[r][1], s + 1, k, &g->leaky, mode));
-        __m256i b = r + 1 < R ? _mm256_packs_epi32(requant8_mode(acc[r + 1][0], s, k, &g->leaky, mode),
-                                                   requant8_mode(acc[r + 1][1], s + 1, k, &g->leaky, mode)) : a;
+        __m256i a = _mm256_packs_epi32(REQUANT(acc[r][0], s), REQUANT(acc[r][1], s + 1));
+        __m256i b = r + 1 < R ? _mm256_packs_epi32(REQUANT(acc[r + 1][0], s), REQUANT(acc[r + 1][1], s + 1)) : a;
         __m256i v = _mm256_min_epi8(_mm256_max_epi8(_mm256_packs_epi16(a, b), lo), hi);
+        if (is_short) v = _mm256_shuffle_epi8(v, bytes);   /* each 4 bytes: channels 0 2 1 3 -> 0 1 2 3 */
         v = _mm256_permutevar8x32_epi32(v, order);
         _mm_storeu_si128((__m128i *)(o + (size_t)r * ldc), _mm256_castsi256_si128(v));
         if (r + 1 < R) _mm_storeu_si128((__m128i *)(o + (size_t)(r + 1) * ldc), _mm256_extracti128_si256(v, 1));
     }
+#undef REQUANT
 }
 
 /* R rows of 8V-channel accumulators (bias included) for the channels at n0, requantized
@@ -240,10 +240,8 @@ static inline __attribute__((always_inline)) AVX2 void store_rows(const gemm_ctx
                                                                    int32_t n0, int8_t *c, size_t ldc) {
     int8_t *o = c + n0;
     if (vector && V == 2 && n0 + 16 <= g->h->n) {
-        const int mode = stage_mode(&g->k);
-        if (mode == STAGE_SHORT) store_block16(g, acc, R, n0, o, ldc, STAGE_SHORT);
-        else if (mode == STAGE_SHORT_LEFT) store_block16(g, acc, R, n0, o, ldc, STAGE_SHORT_LEFT);
-        else store_block16(g, acc, R, n0, o, ldc, STAGE_EXACT);
+        if (g->k.short_rounding) store_block16(g, acc, R, n0, o, ldc, 1);
+        else store_block16(g, acc, R, n0, o, ldc, 0);
     } else {
         for (int r = 0; r < R; r++, o += ldc) {
             int32_t t[16];
