@@ -45,7 +45,7 @@ final class StepCounters: @unchecked Sendable {
         var spins = 0
         while done[step].load(ordering: .acquiring) < count {
             spins += 1
-            if spins < 20_000 { sky_spin_pause() } else { sched_yield() }
+            if spins < 2_000 { sky_spin_pause() } else { sched_yield() }
         }
     }
 }
