@@ -92,11 +92,6 @@ public struct FramePipeline {
         defer { stageList = stages; flagList = flags; shedList = shed }
 
         var t0 = MonotonicClock.seconds()
-        func lap(_ name: String, _ seconds: Double? = nil) {
-            let t = MonotonicClock.seconds()
-            stages.append(StageTiming(stage: name, ms: (seconds ?? (t - t0)) * 1000))
-            t0 = t
-        }
         let queueWait = t0 - frame.capturedAtMonotonic
         stages.append(StageTiming(stage: "queue", ms: max(0, queueWait) * 1000))
 
@@ -105,7 +100,7 @@ public struct FramePipeline {
             let src = image.row(y), dst = view.row(y)
             for x in 0..<image.width { dst[x] = Float(src[x]) }
         }
-        lap("convert")
+        t0 = Self.lap("convert", since: t0, into: &stages)
         var saturationLevel = Float(saturation)
         if let cal = calibration {
             let (exposure, known) = cal.exposure(of: frame.metadata)
@@ -122,7 +117,7 @@ public struct FramePipeline {
                 flags.append("uncalibrated")
                 saturationLevel = Float(saturation)
             }
-            lap("calibrate")
+            t0 = Self.lap("calibrate", since: t0, into: &stages)
         }
         extractor.options.saturation = saturationLevel
         quality.saturation = saturationLevel
@@ -136,7 +131,7 @@ public struct FramePipeline {
             flags.append("extraction_failed")
         }
         let st = extractor.stageSeconds
-        lap("background", st.background)
+        t0 = Self.lap("background", since: t0, seconds: st.background, into: &stages)
         stages.append(StageTiming(stage: "detection", ms: st.filter * 1000))
         stages.append(StageTiming(stage: "measurement", ms: st.objects * 1000))
         t0 = MonotonicClock.seconds()
@@ -153,7 +148,7 @@ public struct FramePipeline {
             FrameQualityJudge.judge(view, extractor: extractor, catalog: catalog, options: quality, trails: withTrails,
                                     scratch: qualityScratch, into: &judged)
             hasJudged = true
-            lap("quality")
+            t0 = Self.lap("quality", since: t0, into: &stages)
             let q = judged
             report.background = q.background
             report.noise = q.noise
@@ -168,7 +163,8 @@ public struct FramePipeline {
             if catalog.truncated { flags.append("stars_truncated") }
             if q.saturatedFraction > 0.01 { flags.append("saturated") }
             if catalog.count == 0 { flags.append("no_stars") }
-            for f in q.flags where !flags.contains(f) { flags.append(f) }
+            // Index loops: the debug build's unspecialized iterators allocate (the allocation test runs there).
+            for i in 0..<q.flags.count where !Self.holds(flags, q.flags[i]) { flags.append(q.flags[i]) }
         }
 
         let elapsed = MonotonicClock.seconds() - frame.capturedAtMonotonic
@@ -204,16 +200,30 @@ public struct FramePipeline {
     private static func details(_ q: FrameQuality, badColumns: inout [Int], trails: inout [TrailLine]) -> FrameQualityDetails {
         func finite(_ v: Double?) -> Double? { v.flatMap { $0.isFinite ? $0 : nil } }
         badColumns.removeAll(keepingCapacity: true)
-        for c in q.badColumns { badColumns.append(c.x) }
+        for i in 0..<q.badColumns.count { badColumns.append(q.badColumns[i].x) }
         trails.removeAll(keepingCapacity: true)
-        for t in q.trails { trails.append(TrailLine(x0: t.x0, y0: t.y0, x1: t.x1, y1: t.y1)) }
+        for i in 0..<q.trails.count { let t = q.trails[i]; trails.append(TrailLine(x0: t.x0, y0: t.y0, x1: t.x1, y1: t.y1)) }
+        var anyJudged = false
+        for i in 0..<q.regionJudged.count where q.regionJudged[i] { anyJudged = true; break }
         return FrameQualityDetails(
             backgroundGradient: q.backgroundGradient.isFinite ? q.backgroundGradient : 0,
             skyMagnitude: finite(q.skyMagnitudesPerSquareArcsec), fwhmArcsec: finite(q.fwhmArcsec),
             ellipticity: finite(q.ellipticity), ellipticityCoherence: finite(q.ellipticityCoherence),
             halfFluxRadius: finite(q.halfFluxRadius), hotPixels: q.hotPixels, badColumns: badColumns,
             cosmicRays: q.cosmicRays, trails: trails,
-            regionCloudy: q.regionJudged.contains(true) ? q.regionCloudy : nil)
+            regionCloudy: anyJudged ? q.regionCloudy : nil)
+    }
+
+    /// Ends a stage begun at `t0`: its time (or `seconds`, measured elsewhere) into `stages`; returns now.
+    private static func lap(_ name: String, since t0: Double, seconds: Double? = nil, into stages: inout [StageTiming]) -> Double {
+        let t = MonotonicClock.seconds()
+        stages.append(StageTiming(stage: name, ms: (seconds ?? (t - t0)) * 1000))
+        return t
+    }
+
+    private static func holds(_ list: [String], _ s: String) -> Bool {
+        for i in 0..<list.count where list[i] == s { return true }
+        return false
     }
 
     /// The record size is bounded in the memory plan: keep the end of long paths (the file name).
