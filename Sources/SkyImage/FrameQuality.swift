@@ -11,6 +11,9 @@ public struct QualityOptions: Sendable, Equatable {
     public var minimumStars = 15
     /// Half-flux radius (px) above which stars count as defocused.
     public var defocusHFR = 5.0
+    /// Fewer usable stars than this say nothing about focus: the median HFR of two or three
+    /// detections on an overcast or twilight sky is that of lit cloud edges or optical ghosts.
+    public var minimumFocusStars = 5
     /// Arcsec per pixel, for FWHM in arcsec (nil: not reported).
     public var pixelScale: Double?
     /// Grid for transparency per region.
@@ -109,6 +112,10 @@ public struct FrameQuality: Sendable {
     public var regionCloudy: [Bool] = []
     /// Clouded regions over judged regions.
     public var cloudFraction = 0.0
+    /// All-sky frames (a sky circle or the all-sky layout): the sky's brightness pattern.
+    public var skyGlow: SkyGlow?
+    /// Too few stars to judge the cloud, and the sky's pattern says clear (flag "clear_by_sky_glow").
+    public var clearBySkyGlow = false
     public var score = 0
     public var verdict = "bad"
     public var flags: [String] = []
@@ -198,6 +205,12 @@ public enum FrameQualityJudge {
                 background: q.background, pedestal: options.pedestal, exposure: options.exposure ?? 1,
                 zeroPoint: zp, pixelScale: scale)
         }
+        // An all-sky camera (a sky circle, or the all-sky layout): its sky's brightness pattern.
+        var allSky = options.skyCircle != nil
+        if case .allSky = options.regionLayout { allSky = true }
+        if allSky, let model = extractor.background {
+            q.skyGlow = SkyGlow(background: model, circle: options.skyCircle ?? RegionMap.defaultSkyCircle(width: w, height: h))
+        }
         q.sources = catalog.count
         catalog.sources.withUnsafeBufferPointer { sources in
             judgeSources(sources, image: image, extractor: extractor, options: options, trails: findTrails, scratch: scratch, into: &q)
@@ -280,8 +293,10 @@ public enum FrameQualityJudge {
             scratch.clouds.update(stars: sources, indices: UnsafeBufferPointer(rebasing: scratch.cloudStars[0..<cloudCount]),
                                   hotPixels: q.hotPixelPositions, fwhm: q.fwhmPx, rms: rms, noiseFloor: 0.25 * q.noise,
                                   width: w, height: h, options: options,
-                                  map: scratch.regionMap(options: options, width: w, height: h), samples: scratch.regionSamples)
+                                  map: scratch.regionMap(options: options, width: w, height: h), samples: scratch.regionSamples,
+                                  glow: q.skyGlow)
             let clouds = scratch.clouds
+            q.clearBySkyGlow = clouds.clearBySkyGlow
             q.regionStars.append(contentsOf: clouds.stars); q.regionNoise.append(contentsOf: clouds.noise)
             q.regionExpectedStars.append(contentsOf: clouds.expected)
             q.regionJudged.append(contentsOf: clouds.judged); q.regionCloudy.append(contentsOf: clouds.cloudy)
@@ -315,11 +330,14 @@ public enum FrameQualityJudge {
     /// - 40 x (FWHM / goodFWHM - 1), at most 40, when seeing is worse than goodFWHM ("poor_seeing");
     /// - 100 x (ellipticity - goodEllipticity), at most 30 ("elongated"), and 20 more when the
     ///   elongation is coherent across the frame, coherence > 0.6 ("tracking");
-    /// - 30 when the median half-flux radius exceeds defocusHFR or over half the bright stars are rings ("defocus");
+    /// - 30 when the median half-flux radius exceeds defocusHFR (of at least `minimumFocusStars` stars) or
+    ///   over half the bright stars are rings ("defocus");
     /// - 50 x cloud fraction ("clouds" when above 0.25), and a cloudy frame is at best medium
     ///   (score at most 69 above 0.25) and bad above 0.5 (at most 39);
     /// - 10 per trail, at most 20 ("trail"); 10 when over 1% of pixels are saturated ("saturation").
     /// Hot pixels, cosmic rays and bad columns are flagged (> 100, > 50, any) but cost nothing: calibration removes them.
+    /// All-sky frames whose stars cannot judge the cloud are judged clear, all regions, when the sky's
+    /// brightness pattern says so (`SkyGlow.looksClear`; "clear_by_sky_glow").
     /// "clouds_unknown" when too few regions expect enough stars to judge their cloud (twilight, moonlight, a very
     /// short exposure; see `CloudRule`): the cloud fraction is then 0 and costs nothing.
     /// With fewer than `minimumStars` stars the seeing and shape are not judged (what few
@@ -345,7 +363,7 @@ public enum FrameQualityJudge {
             s -= min(30, 100 * (q.ellipticity - o.goodEllipticity)); flags.append("elongated")
             if q.ellipticityCoherence > 0.6 { s -= 20; flags.append("tracking") }
         }
-        if (q.halfFluxRadius.isFinite && q.halfFluxRadius > o.defocusHFR) || q.ringFraction > 0.5 {
+        if (q.stars >= o.minimumFocusStars && q.halfFluxRadius.isFinite && q.halfFluxRadius > o.defocusHFR) || q.ringFraction > 0.5 {
             s -= 30; flags.append("defocus")
         }
         s -= 50 * q.cloudFraction
@@ -355,6 +373,7 @@ public enum FrameQualityJudge {
         if q.hotPixels > 100 { flags.append("hot_pixels") }
         if q.cosmicRays > 50 { flags.append("cosmic_rays") }
         if !q.badColumns.isEmpty { flags.append("bad_columns") }
+        if q.clearBySkyGlow { flags.append("clear_by_sky_glow") }
         let judged = q.regionJudged.count { $0 }
         if !q.regionJudged.isEmpty && Double(judged) < max(1, o.cloudRule.minimumJudgedFraction * Double(q.regionJudged.count)) {
             flags.append("clouds_unknown")

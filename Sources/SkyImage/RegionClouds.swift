@@ -58,6 +58,11 @@ public struct CloudRule: Sendable, Equatable {
     /// A star at S/N >= 10 (hot pixels and extended detections are no stars) is seen through
     /// the region: it is not overcast there.
     public var clearWithStars = 1
+    /// A frame whose stars cannot judge its cloud is clear when its sky is this smooth and this much
+    /// darker overhead than along the rim (see `SkyGlow`; 002 of cloudynight, clear at dawn, reads
+    /// 0.015 and 0.64; the overcast 000 reads 0.016 and 1.33).
+    public var skyGlowMaximumRoughness = 0.05
+    public var skyGlowMaximumZenithToRim = 0.85
     /// d log10 N / d m of star counts.
     public static let starCountSlope = 0.45
     public init() {}
@@ -74,6 +79,8 @@ struct RegionCloudAssessment {
     var judged: [Bool] = []
     var cloudy: [Bool] = []
     var cloudFraction = 0.0
+    /// The stars could not judge, and the sky's brightness pattern says clear (`SkyGlow`).
+    var clearBySkyGlow = false
     /// Scratch kept from frame to frame (their capacity is what a frame needs): depth per region,
     /// a ring's known depths, the counts in order.
     private var depth: [Double] = []
@@ -86,7 +93,7 @@ struct RegionCloudAssessment {
     /// one is no star, and a camera's hot pixels shine through any cloud).
     /// `noiseFloor`: the least rms believed (the spline rms map can undershoot, even below zero).
     init(stars: [Source], hotPixels: [(x: Int, y: Int)], fwhm: Double, rms: UnsafeBufferPointer<Float>,
-         noiseFloor: Double = 0, width w: Int, height h: Int, options: QualityOptions) {
+         noiseFloor: Double = 0, width w: Int, height h: Int, options: QualityOptions, glow: SkyGlow? = nil) {
         let map = RegionMap(options: options, width: w, height: h)
         let samples = RegionSamples(maxWidth: w, maxHeight: h)
         let raster = hotPixels.sorted { ($0.y, $0.x) < ($1.y, $1.x) }
@@ -94,7 +101,7 @@ struct RegionCloudAssessment {
         stars.withUnsafeBufferPointer { s in
             all.withUnsafeBufferPointer { i in
                 update(stars: s, indices: i, hotPixels: raster, fwhm: fwhm, rms: rms, noiseFloor: noiseFloor,
-                       width: w, height: h, options: options, map: map, samples: samples)
+                       width: w, height: h, options: options, map: map, samples: samples, glow: glow)
             }
         }
     }
@@ -105,7 +112,7 @@ struct RegionCloudAssessment {
     /// frame size; `samples` for frames of at least this size.
     mutating func update(stars sources: UnsafeBufferPointer<Source>, indices: UnsafeBufferPointer<Int32>, hotPixels: [(x: Int, y: Int)],
                          fwhm: Double, rms: UnsafeBufferPointer<Float>, noiseFloor: Double = 0, width w: Int, height h: Int,
-                         options: QualityOptions, map: RegionMap, samples: RegionSamples) {
+                         options: QualityOptions, map: RegionMap, samples: RegionSamples, glow: SkyGlow? = nil) {
         stars.removeAll(keepingCapacity: true)
         for _ in 0..<map.count { stars.append(0) }
         for j in indices {
@@ -120,8 +127,11 @@ struct RegionCloudAssessment {
         expected.removeAll(keepingCapacity: true)
         judged.removeAll(keepingCapacity: true)
         cloudy.removeAll(keepingCapacity: true)
-        if let reference = options.clearReference, reference.regionStars.count == map.count,
-           reference.regionNoise.count == map.count {
+        clearBySkyGlow = false
+        let referenced = options.clearReference.map {
+            $0.regionStars.count == map.count && $0.regionNoise.count == map.count
+        } ?? false
+        if referenced, let reference = options.clearReference {
             let exposure = options.exposure ?? reference.exposure
             var rings: (count: Int, sectors: Int)?
             if case let .allSky(r, sectors) = options.regionLayout { rings = (r, sectors) }
@@ -136,6 +146,22 @@ struct RegionCloudAssessment {
             for n in stars { cloudy.append(reference > 0 ? Double(n) < options.cloudRule.cloudyFraction * reference : true) }
             cloudFraction = Double(cloudy.count { $0 }) / Double(max(1, stars.count))
         }
+        if let glow, glow.looksClear(options.cloudRule),
+           !starsCanJudge(options.cloudRule, withReference: referenced) {
+            judged.removeAll(keepingCapacity: true)
+            cloudy.removeAll(keepingCapacity: true)
+            for _ in stars.indices { judged.append(true); cloudy.append(false) }
+            cloudFraction = 0
+            clearBySkyGlow = true
+        }
+    }
+
+    /// Whether enough regions expect (or show) stars for their counts to say where the cloud is:
+    /// against a reference, as many judged regions as the rule asks; without one, a best quarter
+    /// of regions that shows the stars a region must expect to be judged.
+    private func starsCanJudge(_ rule: CloudRule, withReference: Bool) -> Bool {
+        guard withReference else { return expected.count { $0 >= rule.minimumExpectedStars } > 0 }
+        return Double(judged.count { $0 }) >= max(1, rule.minimumJudgedFraction * Double(judged.count))
     }
 
     /// `rings`: the all-sky layout, whose rings are altitude bands: within one, a clear sky is
@@ -200,13 +226,18 @@ struct RegionMap {
             }
         case let .allSky(rings, sectors):
             let rings = max(1, rings), sectors = max(1, sectors)
-            let c = options.skyCircle ?? SkyCircle(x: Double(w) / 2, y: Double(h) / 2, radius: Double(min(w, h)) / 2)
+            let c = options.skyCircle ?? Self.defaultSkyCircle(width: w, height: h)
             count = 1 + rings * sectors
             locate = { x, y in FrameQualityJudge.allSkyRegion(x: x, y: y, circle: c, rings: rings, sectors: sectors) }
         }
     }
 
     func index(_ x: Double, _ y: Double) -> Int? { locate(x, y) }
+
+    /// An all-sky frame without a configured circle: the largest circle centred in the frame.
+    static func defaultSkyCircle(width w: Int, height h: Int) -> SkyCircle {
+        SkyCircle(x: Double(w) / 2, y: Double(h) / 2, radius: Double(min(w, h)) / 2)
+    }
 
     /// Median of a smooth full-frame map over each region, from about 64k samples on a square lattice
     /// (NaN where a region has none), into `medians` with `samples`' memory.
