@@ -48,8 +48,8 @@ public enum BadColumnFinder {
     public static func find(_ sub: UnsafeBufferPointer<Float>, image: ImageView<Float>, noise: Float,
                             saturation: Float, settings: Settings = .init()) -> [BadColumnSpan] {
         var found: [BadColumnSpan] = []
-        let workspace = OwnedWorkspace(maxWidth: image.width, maxHeight: image.height, blockHeight: settings.blockHeight)
-        _ = find(sub, image: image, noise: noise, saturation: saturation, settings: settings, workspace: workspace.workspace,
+        let workspace = ownWorkspace(maxWidth: image.width, maxHeight: image.height, blockHeight: settings.blockHeight)
+        _ = find(sub, image: image, noise: noise, saturation: saturation, settings: settings, workspace: workspace.buffers,
                  into: &found, limit: .max)
         return found
     }
@@ -66,8 +66,8 @@ public enum BadColumnFinder {
         let blocks = h / bh
         guard w <= ws.maxWidth, blocks <= ws.maxBlocks else {
             // Settings or a frame beyond what the workspace was laid out for: correct, not allocation-free.
-            let own = OwnedWorkspace(maxWidth: w, maxHeight: h, blockHeight: bh)
-            return find(sub, image: image, noise: noise, saturation: saturation, settings: settings, workspace: own.workspace,
+            let own = ownWorkspace(maxWidth: w, maxHeight: h, blockHeight: bh)
+            return find(sub, image: image, noise: noise, saturation: saturation, settings: settings, workspace: own.buffers,
                         into: &found, limit: limit)
         }
         // deviation[b * w + x]: offset of column x in block b when significant, else 0 (NaN: not judged).
@@ -232,17 +232,8 @@ public enum BadColumnFinder {
     }
 
     /// A workspace in memory of its own (the one-off `find`, or settings the judgement's scratch was not laid out for).
-    final class OwnedWorkspace {
-        let workspace: Workspace
-        private let region: UnsafeMutableRawBufferPointer
-        init(maxWidth: Int, maxHeight: Int, blockHeight: Int) {
-            var sizing = ScratchLayout()
-            _ = Workspace(&sizing, maxWidth: maxWidth, maxHeight: maxHeight, blockHeight: blockHeight)
-            region = .allocate(byteCount: max(1, sizing.bytes), alignment: ScratchLayout.alignment)
-            var carver = ScratchLayout(region)
-            workspace = Workspace(&carver, maxWidth: maxWidth, maxHeight: maxHeight, blockHeight: blockHeight)
-        }
-        deinit { region.deallocate() }
+    static func ownWorkspace(maxWidth: Int, maxHeight: Int, blockHeight: Int) -> OwnedScratch<Workspace> {
+        OwnedScratch { Workspace(&$0, maxWidth: maxWidth, maxHeight: maxHeight, blockHeight: blockHeight) }
     }
 
     /// Median of the finite levels of the neighbours on one side; nil with fewer than 2.

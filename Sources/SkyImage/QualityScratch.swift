@@ -115,26 +115,21 @@ final class RegionSamples {
     let grouped: UnsafeMutableBufferPointer<Float>
     let region: UnsafeMutableBufferPointer<Int32>
     var regionStart: [Int] = []
-    private let owned: UnsafeMutableRawBufferPointer?
+    /// The memory of the one-off form.
+    private let owner: AnyObject?
     var capacity: Int { value.count }
 
-    init(value: UnsafeMutableBufferPointer<Float>, grouped: UnsafeMutableBufferPointer<Float>, region: UnsafeMutableBufferPointer<Int32>) {
-        self.value = value; self.grouped = grouped; self.region = region
-        owned = nil
+    init(value: UnsafeMutableBufferPointer<Float>, grouped: UnsafeMutableBufferPointer<Float>, region: UnsafeMutableBufferPointer<Int32>,
+         owner: AnyObject? = nil) {
+        self.value = value; self.grouped = grouped; self.region = region; self.owner = owner
     }
 
     /// Samples in memory of their own (the one-off `RegionCloudAssessment`).
-    init(maxWidth: Int, maxHeight: Int) {
+    convenience init(maxWidth: Int, maxHeight: Int) {
         let n = Self.capacity(maxWidth: maxWidth, maxHeight: maxHeight)
-        var sizing = ScratchLayout()
-        _ = sizing.take(Float.self, n); _ = sizing.take(Float.self, n); _ = sizing.take(Int32.self, n)
-        let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: sizing.bytes, alignment: ScratchLayout.alignment)
-        var carver = ScratchLayout(memory)
-        value = carver.take(Float.self, n); grouped = carver.take(Float.self, n); region = carver.take(Int32.self, n)
-        owned = memory
+        let own = OwnedScratch { ($0.take(Float.self, n), $0.take(Float.self, n), $0.take(Int32.self, n)) }
+        self.init(value: own.buffers.0, grouped: own.buffers.1, region: own.buffers.2, owner: own)
     }
-
-    deinit { owned?.deallocate() }
 
     /// The lattice step for about 64k samples of a `width x height` map.
     static func step(width w: Int, height h: Int) -> Int { max(2, Int((Double(w * h) / 65_536).squareRoot())) }

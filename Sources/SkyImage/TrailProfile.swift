@@ -29,10 +29,10 @@ struct TrailProfile {
 
     /// nil when the segment is too short to sample.
     init?(_ t: TrailSegment, subtracted: UnsafeBufferPointer<Float>, width w: Int, height h: Int) {
-        let workspace = OwnedWorkspace(maxLength: t.length)
-        guard let m = Self.measure(t, subtracted: subtracted, width: w, height: h, workspace: workspace.workspace) else { return nil }
+        let own = OwnedScratch { Workspace(&$0, maxLength: t.length) }
+        guard let m = Self.measure(t, subtracted: subtracted, width: w, height: h, workspace: own.buffers) else { return nil }
         width = m.width
-        ridge = Array(workspace.workspace.ridge[0..<m.sections])
+        ridge = Array(own.buffers.ridge[0..<m.sections])
         sectionLength = m.sectionLength
     }
 
@@ -188,17 +188,4 @@ struct TrailProfile {
         }
     }
 
-    /// A workspace in memory of its own (the one-off `init`).
-    final class OwnedWorkspace {
-        let workspace: Workspace
-        private let region: UnsafeMutableRawBufferPointer
-        init(maxLength: Double) {
-            var sizing = ScratchLayout()
-            _ = Workspace(&sizing, maxLength: maxLength)
-            region = .allocate(byteCount: sizing.bytes, alignment: ScratchLayout.alignment)
-            var carver = ScratchLayout(region)
-            workspace = Workspace(&carver, maxLength: maxLength)
-        }
-        deinit { region.deallocate() }
-    }
 }
