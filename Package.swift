@@ -81,7 +81,7 @@ let package = Package(
         .testTarget(name: "SkyNNTests", dependencies: ["SkyNN", "CSkyKernels", "CAllocationCounter"]),
         .testTarget(name: "SkyCaptureTests", dependencies: ["SkyCapture", "SkyImage", "SkySim"]),
         .testTarget(name: "SkyTelemetryTests", dependencies: ["SkyTelemetry", "SkyCore", "SkyTestSupport"]),
-        .testTarget(name: "SkyEdgeTests", dependencies: ["SkyEdge", "SkyHub", "SkyTelemetry", "SkyTestSupport"]),
+        .testTarget(name: "SkyEdgeTests", dependencies: ["SkyEdge", "SkyHub", "SkyTelemetry", "SkyTestSupport", "CAllocationCounter"]),
         .testTarget(name: "SkyHubTests", dependencies: ["SkyHub", "SkyTelemetry", "SkyTestSupport"], exclude: ["Corpus"]),
     ]
 )

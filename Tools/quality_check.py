@@ -67,6 +67,9 @@ GRID_MINIMUM = [3.0]
 CLEAR_WITH_STARS = 1  # CloudRule.clearWithStars
 
 
+SKY_GLOW = (0.05, 0.85)  # CloudRule.skyGlowMaximumRoughness, skyGlowMaximumZenithToRim (fixed, never tuned here)
+
+
 def flags(run, rule):
     """The CloudRule applied to skydiag's per-region stars and expected stars (what the Swift rule does with other
     thresholds, so that thresholds can be tuned without a run per threshold)."""
@@ -75,6 +78,11 @@ def flags(run, rule):
     # Judged: expects enough stars, or shows one (CloudRule.clearWithStars); cloudy only where enough are expected.
     judged = [e >= minimum or n >= CLEAR_WITH_STARS for n, e in zip(stars, expected)]
     cloudy = [e >= minimum and n < fraction * e for n, e in zip(stars, expected)]
+    # Too few judged regions for the stars to say anything: the sky's brightness pattern may still say clear (SkyGlow).
+    glow = run.get("sky_glow")
+    if sum(judged) < max(1, 0.25 * len(judged)) and glow and glow["roughness"] is not None \
+            and glow["roughness"] <= SKY_GLOW[0] and glow["zenith_to_rim"] <= SKY_GLOW[1]:
+        judged, cloudy = [True] * len(judged), [False] * len(judged)
     return judged, cloudy
 
 
@@ -169,7 +177,8 @@ def cloud_regions(skydiag, data):
           f"{judged_agree / max(1, judged_total):.1%}")
     print("per region (agreeing frames of 5): " + " ".join(str(v) for v in per_region))
     print(f"frame verdict clear/cloudy (leave one out): {right} of {decided} decided frames right; {len(verdicts) - decided} of "
-          f"{len(verdicts)} unknown (under a quarter of the regions judged: too few expect 3 stars or show one)")
+          f"{len(verdicts)} unknown (under a quarter of the regions judged: too few expect 3 stars or show one, and the sky's "
+          f"brightness pattern does not say clear)")
 
 
 def simulated_truth(skydiag):

@@ -11,7 +11,22 @@
 #include <string.h>
 
 #define AVX2 __attribute__((target("avx2,fma")))
+#if defined(SKY_EMULATE_VNNI)
+/* Harness builds only (Tools/kernel-harness on a CPU without VNNI): vpdpbusd's arithmetic
+   in AVX2, exact (unsigned x signed byte products summed by fours into 32 bits, no
+   saturation), so the VNNI kernel's packing, tiling, unsigned offset and output stage run
+   and are compared with the reference here. The instruction's own encoding is not. */
+#define VNNI AVX2
+static inline AVX2 __m256i emulated_dpbusd(__m256i acc, __m256i u, __m256i s) {
+    __m256i ue = _mm256_and_si256(u, _mm256_set1_epi16(0x00FF)), uo = _mm256_srli_epi16(u, 8);
+    __m256i se = _mm256_srai_epi16(_mm256_slli_epi16(s, 8), 8), so = _mm256_srai_epi16(s, 8);
+    return _mm256_add_epi32(acc, _mm256_add_epi32(_mm256_madd_epi16(ue, se), _mm256_madd_epi16(uo, so)));
+}
+#undef _mm256_dpbusd_epi32
+#define _mm256_dpbusd_epi32 emulated_dpbusd
+#else
 #define VNNI __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512vnni")))
+#endif
 
 /* [sum(v0), sum(v1), sum(v2), sum(v3)] */
 static inline AVX2 __m128i hsum4(__m256i v0, __m256i v1, __m256i v2, __m256i v3) {

@@ -4,8 +4,10 @@ import SkyImage
 
 /// Judges one frame: background, sources and the quality verdict (DESIGN.md
 /// section 2), each stage timed against the frame's deadline. Owns no frame-sized
-/// memory: the float copy of the frame and the extractor's scratch are arena
-/// regions, the catalogue is made once; extracting allocates nothing.
+/// memory: the float copy of the frame, the extractor's and the judgement's scratch
+/// are arena regions; the catalogue, the judgement and the report's lists are made
+/// once and refilled, so a frame allocates nothing once the first is done (a report
+/// still held when the next frame is processed costs a copy of its lists).
 public struct FramePipeline {
     let extractor: SourceExtractor
     /// The frame as floats (the extractor works in image units), an arena region.
@@ -18,8 +20,19 @@ public struct FramePipeline {
     /// Masters applied in place before the background (nil: the frame is judged in raw ADU).
     let calibration: SiteCalibration?
     var frameIndex: UInt64 = 0
+    /// The quality judgement's scratch, an arena region.
+    let qualityScratch: QualityScratch
+    /// The judgement of the last frame judged, refilled in place frame after frame.
+    private var judged = FrameQuality()
+    private var hasJudged = false
+    /// The report's lists, refilled frame after frame (see the type's note on held reports).
+    private var stageList: [StageTiming] = []
+    private var flagList: [String] = []
+    private var shedList: [String] = []
+    private var badColumnList: [Int] = []
+    private var trailList: [TrailLine] = []
     /// The judgement of the last frame processed (the clear-sky reference is learnt from it).
-    private(set) var lastQuality: FrameQuality?
+    var lastQuality: FrameQuality? { hasJudged ? judged : nil }
     /// Trails (the last, optional stage) are skipped when less than this fraction of the deadline is left.
     static let trailSlackFraction = 0.25
 
@@ -36,7 +49,14 @@ public struct FramePipeline {
                                     background: BackgroundOptions(box: config.pipeline.meshBox),
                                     threads: config.pipeline.threads, scratch: arena.region("extractor scratch"))
         catalog = SourceCatalog(capacity: config.pipeline.maxStars)
+        qualityScratch = QualityScratch(maxWidth: w, maxHeight: h, catalogCapacity: config.pipeline.maxStars,
+                                        region: arena.region("quality scratch"))
         quality = config.qualityOptions
+        stageList.reserveCapacity(Self.stageCapacity)
+        flagList.reserveCapacity(Self.flagCapacity)
+        shedList.reserveCapacity(1)
+        badColumnList.reserveCapacity(FrameQualityJudge.maxBadColumns)
+        trailList.reserveCapacity(FrameQualityJudge.maxTrails)
         defaultSaturation = UInt16(clamping: config.pipeline.saturation)
         timeScale = config.timeScale
     }
@@ -65,17 +85,13 @@ public struct FramePipeline {
             guard v.isFinite else { return nil }
             return v >= 65_535 ? .max : v <= 1 ? 1 : UInt16(v.rounded(.down))
         } ?? defaultSaturation
-        var stages: [StageTiming] = []
-        stages.reserveCapacity(8)
-        var flags: [String] = []
-        var shed: [String] = []
+        // The lists of the last report, emptied (no allocation unless that report is still held).
+        var stages: [StageTiming] = [], flags: [String] = [], shed: [String] = []
+        swap(&stages, &stageList); swap(&flags, &flagList); swap(&shed, &shedList)
+        stages.removeAll(keepingCapacity: true); flags.removeAll(keepingCapacity: true); shed.removeAll(keepingCapacity: true)
+        defer { stageList = stages; flagList = flags; shedList = shed }
 
         var t0 = MonotonicClock.seconds()
-        func lap(_ name: String, _ seconds: Double? = nil) {
-            let t = MonotonicClock.seconds()
-            stages.append(StageTiming(stage: name, ms: (seconds ?? (t - t0)) * 1000))
-            t0 = t
-        }
         let queueWait = t0 - frame.capturedAtMonotonic
         stages.append(StageTiming(stage: "queue", ms: max(0, queueWait) * 1000))
 
@@ -84,7 +100,7 @@ public struct FramePipeline {
             let src = image.row(y), dst = view.row(y)
             for x in 0..<image.width { dst[x] = Float(src[x]) }
         }
-        lap("convert")
+        t0 = Self.lap("convert", since: t0, into: &stages)
         var saturationLevel = Float(saturation)
         if let cal = calibration {
             let (exposure, known) = cal.exposure(of: frame.metadata)
@@ -101,7 +117,7 @@ public struct FramePipeline {
                 flags.append("uncalibrated")
                 saturationLevel = Float(saturation)
             }
-            lap("calibrate")
+            t0 = Self.lap("calibrate", since: t0, into: &stages)
         }
         extractor.options.saturation = saturationLevel
         quality.saturation = saturationLevel
@@ -115,7 +131,7 @@ public struct FramePipeline {
             flags.append("extraction_failed")
         }
         let st = extractor.stageSeconds
-        lap("background", st.background)
+        t0 = Self.lap("background", since: t0, seconds: st.background, into: &stages)
         stages.append(StageTiming(stage: "detection", ms: st.filter * 1000))
         stages.append(StageTiming(stage: "measurement", ms: st.objects * 1000))
         t0 = MonotonicClock.seconds()
@@ -129,8 +145,11 @@ public struct FramePipeline {
             let left = deadline - (MonotonicClock.seconds() - frame.capturedAtMonotonic)
             let withTrails = trails && left > Self.trailSlackFraction * deadline
             if !withTrails { shed.append("trails") }
-            let q = FrameQualityJudge.judge(view, extractor: extractor, catalog: catalog, options: quality, trails: withTrails)
-            lap("quality")
+            FrameQualityJudge.judge(view, extractor: extractor, catalog: catalog, options: quality, trails: withTrails,
+                                    scratch: qualityScratch, into: &judged)
+            hasJudged = true
+            t0 = Self.lap("quality", since: t0, into: &stages)
+            let q = judged
             report.background = q.background
             report.noise = q.noise
             report.saturatedFraction = q.saturatedFraction
@@ -140,12 +159,12 @@ public struct FramePipeline {
             report.fwhm = q.fwhmPx.isFinite ? q.fwhmPx : nil
             report.cloudFraction = q.cloudFraction.isFinite ? q.cloudFraction : nil
             report.trails = withTrails ? q.trails.count : nil
-            report.quality = Self.details(q)
-            lastQuality = q
+            report.quality = details(q)
             if catalog.truncated { flags.append("stars_truncated") }
             if q.saturatedFraction > 0.01 { flags.append("saturated") }
             if catalog.count == 0 { flags.append("no_stars") }
-            for f in q.flags where !flags.contains(f) { flags.append(f) }
+            // Index loops: the debug build's unspecialized iterators allocate (the allocation test runs there).
+            for i in 0..<q.flags.count where !Self.holds(flags, q.flags[i]) { flags.append(q.flags[i]) }
         }
 
         let elapsed = MonotonicClock.seconds() - frame.capturedAtMonotonic
@@ -160,16 +179,51 @@ public struct FramePipeline {
         return report
     }
 
+    /// Most stage timings and flags a report holds without growing its lists.
+    static let stageCapacity = 8
+    static let flagCapacity = 32
+
     /// The judgement's other measurements for the record; what could not be measured is absent.
     static func details(_ q: FrameQuality) -> FrameQualityDetails {
+        var badColumns: [Int] = [], trails: [TrailLine] = []
+        return details(q, badColumns: &badColumns, trails: &trails)
+    }
+
+    /// `details`, its lists refilled from the pipeline's (no allocation unless the last report is still held).
+    private mutating func details(_ q: FrameQuality) -> FrameQualityDetails {
+        var badColumns: [Int] = [], trails: [TrailLine] = []
+        swap(&badColumns, &badColumnList); swap(&trails, &trailList)
+        defer { badColumnList = badColumns; trailList = trails }
+        return Self.details(q, badColumns: &badColumns, trails: &trails)
+    }
+
+    private static func details(_ q: FrameQuality, badColumns: inout [Int], trails: inout [TrailLine]) -> FrameQualityDetails {
         func finite(_ v: Double?) -> Double? { v.flatMap { $0.isFinite ? $0 : nil } }
+        badColumns.removeAll(keepingCapacity: true)
+        for i in 0..<q.badColumns.count { badColumns.append(q.badColumns[i].x) }
+        trails.removeAll(keepingCapacity: true)
+        for i in 0..<q.trails.count { let t = q.trails[i]; trails.append(TrailLine(x0: t.x0, y0: t.y0, x1: t.x1, y1: t.y1)) }
+        var anyJudged = false
+        for i in 0..<q.regionJudged.count where q.regionJudged[i] { anyJudged = true; break }
         return FrameQualityDetails(
             backgroundGradient: q.backgroundGradient.isFinite ? q.backgroundGradient : 0,
             skyMagnitude: finite(q.skyMagnitudesPerSquareArcsec), fwhmArcsec: finite(q.fwhmArcsec),
             ellipticity: finite(q.ellipticity), ellipticityCoherence: finite(q.ellipticityCoherence),
-            halfFluxRadius: finite(q.halfFluxRadius), hotPixels: q.hotPixels, badColumns: q.badColumns.map(\.x),
-            cosmicRays: q.cosmicRays, trails: q.trails.map { TrailLine(x0: $0.x0, y0: $0.y0, x1: $0.x1, y1: $0.y1) },
-            regionCloudy: q.regionJudged.contains(true) ? q.regionCloudy : nil)
+            halfFluxRadius: finite(q.halfFluxRadius), hotPixels: q.hotPixels, badColumns: badColumns,
+            cosmicRays: q.cosmicRays, trails: trails,
+            regionCloudy: anyJudged ? q.regionCloudy : nil)
+    }
+
+    /// Ends a stage begun at `t0`: its time (or `seconds`, measured elsewhere) into `stages`; returns now.
+    private static func lap(_ name: String, since t0: Double, seconds: Double? = nil, into stages: inout [StageTiming]) -> Double {
+        let t = MonotonicClock.seconds()
+        stages.append(StageTiming(stage: name, ms: (seconds ?? (t - t0)) * 1000))
+        return t
+    }
+
+    private static func holds(_ list: [String], _ s: String) -> Bool {
+        for i in 0..<list.count where list[i] == s { return true }
+        return false
     }
 
     /// The record size is bounded in the memory plan: keep the end of long paths (the file name).

@@ -69,8 +69,13 @@ public struct MemoryPlan: Sendable, Equatable {
         entries += [
             Entry(name: "extractor scratch", count: 1, bytesEach: scratch, inArena: true,
                   note: "5 maps of 4 B/px, object tables, \(threads) x per-thread lists of \(options.maxObjectPixels) px"),
+            Entry(name: "quality scratch", count: 1,
+                  bytesEach: QualityScratch.bytes(maxWidth: w, maxHeight: h, catalogCapacity: options.capacity), inArena: true,
+                  note: "bad-column block levels, trail cross-sections, region samples, star lists"),
             Entry(name: "source catalogue", count: options.capacity, bytesEach: MemoryLayout<Source>.stride, inArena: false,
                   note: "made once; a fuller frame is flagged stars_truncated"),
+            Entry(name: "quality tables", count: 1, bytesEach: FrameQualityJudge.tableBytes, inArena: false,
+                  note: "hot pixels, bad columns, trails: fixed sizes, more flagged *_truncated"),
             Entry(name: "background mesh", count: 1, bytesEach: small, inArena: false,
                   note: "\(config.pipeline.meshBox)-px boxes: mesh, filter and spline scratch, histograms"),
             Entry(name: "send window", count: config.outbox.window, bytesEach: recordBytesBound, inArena: false,

@@ -47,32 +47,52 @@ public enum BadColumnFinder {
     /// `noise`: the frame's pixel noise (the background rms), for clipping stars out of a column's level.
     public static func find(_ sub: UnsafeBufferPointer<Float>, image: ImageView<Float>, noise: Float,
                             saturation: Float, settings: Settings = .init()) -> [BadColumnSpan] {
+        var found: [BadColumnSpan] = []
+        let workspace = ownWorkspace(maxWidth: image.width, maxHeight: image.height, blockHeight: settings.blockHeight)
+        _ = find(sub, image: image, noise: noise, saturation: saturation, settings: settings, workspace: workspace.buffers,
+                 into: &found, limit: .max)
+        return found
+    }
+
+    /// As `find`, into `found` (emptied first; at most `limit` spans, the first in column order) with
+    /// `workspace`'s memory: allocates nothing when `found` has room for `limit`. Returns whether
+    /// spans were left out for lack of room.
+    static func find(_ sub: UnsafeBufferPointer<Float>, image: ImageView<Float>, noise: Float, saturation: Float,
+                     settings: Settings, workspace ws: Workspace, into found: inout [BadColumnSpan], limit: Int) -> Bool {
+        found.removeAll(keepingCapacity: true)
         let w = image.width, h = image.height, margin = neighbourOffsets.last!
-        guard w >= 2 * margin + 8, h >= 8, sub.count >= w * h else { return [] }
+        guard w >= 2 * margin + 8, h >= 8, sub.count >= w * h else { return false }
         let bh = max(2, min(settings.blockHeight, h / 4))
         let blocks = h / bh
+        guard w <= ws.maxWidth, blocks <= ws.maxBlocks else {
+            // Settings or a frame beyond what the workspace was laid out for: correct, not allocation-free.
+            let own = ownWorkspace(maxWidth: w, maxHeight: h, blockHeight: bh)
+            return find(sub, image: image, noise: noise, saturation: saturation, settings: settings, workspace: own.buffers,
+                        into: &found, limit: limit)
+        }
         // deviation[b * w + x]: offset of column x in block b when significant, else 0 (NaN: not judged).
-        var deviation = [Float](repeating: 0, count: blocks * w)
-        var medians = [Float](repeating: .nan, count: w)
-        var scratch = Scratch(width: w)
+        let deviation = UnsafeMutableBufferPointer(rebasing: ws.deviation[0..<(blocks * w)])
+        deviation.update(repeating: 0)
+        let medians = UnsafeMutableBufferPointer(rebasing: ws.medians[0..<w])
+        medians.update(repeating: .nan)
         let clip = noise > 0 && noise.isFinite ? 4 * noise : .infinity
-        var left = [Float](repeating: .nan, count: w), right = [Float](repeating: .nan, count: w)
+        let left = UnsafeMutableBufferPointer(rebasing: ws.left[0..<w]), right = UnsafeMutableBufferPointer(rebasing: ws.right[0..<w])
+        left.update(repeating: .nan); right.update(repeating: .nan)
         for b in 0..<blocks {
             let y0 = b * bh, y1 = b == blocks - 1 ? h : y0 + bh
-            columnLevels(sub, image: image, saturation: saturation, rows: y0..<y1, clip: clip, scratch: &scratch, into: &medians)
-            var spread: [Float] = []
-            spread.reserveCapacity(w)
+            columnLevels(sub, image: image, saturation: saturation, rows: y0..<y1, clip: clip, scratch: ws, into: medians)
+            var spreadCount = 0
             for x in margin..<(w - margin) where medians[x].isFinite {
                 left[x] = sideMedian(medians, x, -1) ?? .nan
                 right[x] = sideMedian(medians, x, 1) ?? .nan
                 // Against the mean of both sides a smooth slope of the sky cancels out.
-                if left[x].isFinite && right[x].isFinite { spread.append(abs(medians[x] - 0.5 * (left[x] + right[x]))) }
+                if left[x].isFinite && right[x].isFinite { ws.spread[spreadCount] = abs(medians[x] - 0.5 * (left[x] + right[x])); spreadCount += 1 }
             }
             // The scatter of column medians about their neighbours', measured on this block itself: the
             // background rms map can overshoot (even below zero) next to a sharp step.
-            guard spread.count >= 8 else { for x in 0..<w { deviation[b * w + x] = .nan }; continue }
-            let k = spread.count / 2
-            let scatter = 1.4826 * spread.withUnsafeMutableBufferPointer { selectKth($0, k) }
+            guard spreadCount >= 8 else { for x in 0..<w { deviation[b * w + x] = .nan }; continue }
+            let k = spreadCount / 2
+            let scatter = 1.4826 * selectKth(UnsafeMutableBufferPointer(rebasing: ws.spread[0..<spreadCount]), k)
             let limit = Float(settings.sigma) * max(scatter, .leastNormalMagnitude)
             for x in 0..<w {
                 let m = medians[x]
@@ -89,7 +109,7 @@ public enum BadColumnFinder {
             }
         }
         let minimumBlocks = min(blocks, max(settings.minimumBlocks, Int((settings.minimumFraction * Double(h) / Double(bh)).rounded(.up))))
-        var found: [BadColumnSpan] = []
+        var truncated = false
         for x in 0..<w {
             var b = 0
             while b < blocks {
@@ -97,29 +117,38 @@ public enum BadColumnFinder {
                 guard d.isFinite, d != 0 else { b += 1; continue }
                 var end = b + 1
                 while end < blocks, deviation[end * w + x].isFinite, deviation[end * w + x] * d > 0 { end += 1 }
-                if let span = steadySpan(deviation, x: x, width: w, blocks: b..<end, minimumBlocks: minimumBlocks, settings: settings) {
-                    found.append(BadColumnSpan(x: x, y0: span.lowerBound * bh, y1: span.upperBound == blocks ? h - 1 : span.upperBound * bh - 1,
-                                               offset: median(span.map { Double(deviation[$0 * w + x]) })))
+                if let span = steadySpan(UnsafeBufferPointer(deviation), x: x, width: w, blocks: b..<end, minimumBlocks: minimumBlocks,
+                                         settings: settings, scratch: ws.runs) {
+                    if found.count < limit {
+                        for (i, block) in span.enumerated() { ws.runs[i] = Double(deviation[block * w + x]) }
+                        found.append(BadColumnSpan(x: x, y0: span.lowerBound * bh, y1: span.upperBound == blocks ? h - 1 : span.upperBound * bh - 1,
+                                                   offset: FrameQualityJudge.median(UnsafeMutableBufferPointer(rebasing: ws.runs[0..<span.count]))))
+                    } else {
+                        truncated = true
+                    }
                 }
                 b = end
             }
         }
-        return found
+        return truncated
     }
 
     /// The blocks of a run that read a steady offset: the end blocks are trimmed while they read under
     /// `steadiness` of the run's median (a block the trap's row cuts through is partly good), and what
     /// is left must be `minimumBlocks` long and steady (a star's diffraction spike fades away from the star).
-    static func steadySpan(_ deviation: [Float], x: Int, width w: Int, blocks run: Range<Int>, minimumBlocks: Int,
-                           settings: Settings) -> Range<Int>? {
+    /// `scratch` holds at least the run's blocks.
+    static func steadySpan(_ deviation: UnsafeBufferPointer<Float>, x: Int, width w: Int, blocks run: Range<Int>, minimumBlocks: Int,
+                           settings: Settings, scratch: UnsafeMutableBufferPointer<Double>) -> Range<Int>? {
         let magnitude = { (b: Int) in Double(abs(deviation[b * w + x])) }
-        let typical = median(run.map(magnitude))
+        for (i, b) in run.enumerated() { scratch[i] = magnitude(b) }
+        let typical = FrameQualityJudge.median(UnsafeMutableBufferPointer(rebasing: scratch[0..<run.count]))
         var lo = run.lowerBound, hi = run.upperBound
         while lo < hi, magnitude(lo) < settings.steadiness * typical { lo += 1 }
         while hi > lo, magnitude(hi - 1) < settings.steadiness * typical { hi -= 1 }
-        let kept = (lo..<hi).map(magnitude)
-        guard let smallest = kept.min(), let largest = kept.max(), kept.count >= minimumBlocks,
-              smallest >= settings.steadiness * largest else { return nil }
+        guard hi - lo >= minimumBlocks, lo < hi else { return nil }
+        var smallest = Double.infinity, largest = -Double.infinity
+        for b in lo..<hi { smallest = min(smallest, magnitude(b)); largest = max(largest, magnitude(b)) }
+        guard smallest >= settings.steadiness * largest else { return nil }
         return lo..<hi
     }
 
@@ -133,63 +162,83 @@ public enum BadColumnFinder {
     /// coarsely quantized pixels would jump by whole steps, and read row by row, in memory order.
     /// NaN where the column holds a saturated pixel there.
     static func columnLevels(_ sub: UnsafeBufferPointer<Float>, image: ImageView<Float>, saturation: Float, rows: Range<Int>,
-                             clip: Float, scratch: inout Scratch, into levels: inout [Float]) {
+                             clip: Float, scratch: Workspace, into level: UnsafeMutableBufferPointer<Float>) {
         let w = image.width, n = rows.count, k = min(probeRows, n)
-        scratch.probe.withUnsafeMutableBufferPointer { probe in
-            for p in 0..<k {
-                let y = rows.lowerBound + (2 * p + 1) * n / (2 * k)
-                for x in 0..<w { probe[p * w + x] = sub[y * w + x] }
-            }
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: probeRows) { column in
-                levels.withUnsafeMutableBufferPointer { level in
-                    for x in 0..<w {
-                        for p in 0..<k { column[p] = probe[p * w + x] }
-                        level[x] = selectKth(UnsafeMutableBufferPointer(rebasing: column[0..<k]), k / 2)
-                    }
-                }
+        let probe = scratch.probe
+        for p in 0..<k {
+            let y = rows.lowerBound + (2 * p + 1) * n / (2 * k)
+            for x in 0..<w { probe[p * w + x] = sub[y * w + x] }
+        }
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: probeRows) { column in
+            for x in 0..<w {
+                for p in 0..<k { column[p] = probe[p * w + x] }
+                level[x] = selectKth(UnsafeMutableBufferPointer(rebasing: column[0..<k]), k / 2)
             }
         }
-        scratch.sums.withUnsafeMutableBufferPointer { sums in
-            scratch.counts.withUnsafeMutableBufferPointer { counts in
-                scratch.peaks.withUnsafeMutableBufferPointer { peaks in
-                    levels.withUnsafeMutableBufferPointer { level in
-                        sums.update(repeating: 0)
-                        counts.update(repeating: 0)
-                        peaks.update(repeating: -.infinity)
-                        // Branch-free so that the compiler vectorizes it: this pass reads every pixel.
-                        for y in rows {
-                            let raw = image.row(y).baseAddress!
-                            let row = sub.baseAddress! + y * w
-                            for x in 0..<w {
-                                let v = row[x]
-                                let inside: Float = abs(v - level[x]) <= clip ? 1 : 0
-                                sums[x] += inside * v
-                                counts[x] += inside
-                                peaks[x] = max(peaks[x], raw[x])
-                            }
-                        }
-                        for x in 0..<w {
-                            level[x] = counts[x] * 2 >= Float(n) && peaks[x] < saturation ? sums[x] / counts[x] : .nan
-                        }
-                    }
-                }
+        let sums = UnsafeMutableBufferPointer(rebasing: scratch.sums[0..<w])
+        let counts = UnsafeMutableBufferPointer(rebasing: scratch.counts[0..<w])
+        let peaks = UnsafeMutableBufferPointer(rebasing: scratch.peaks[0..<w])
+        sums.update(repeating: 0)
+        counts.update(repeating: 0)
+        peaks.update(repeating: -.infinity)
+        // Branch-free so that the compiler vectorizes it: this pass reads every pixel.
+        for y in rows {
+            let raw = image.row(y).baseAddress!
+            let row = sub.baseAddress! + y * w
+            for x in 0..<w {
+                let v = row[x]
+                let inside: Float = abs(v - level[x]) <= clip ? 1 : 0
+                sums[x] += inside * v
+                counts[x] += inside
+                peaks[x] = max(peaks[x], raw[x])
             }
+        }
+        for x in 0..<w {
+            level[x] = counts[x] * 2 >= Float(n) && peaks[x] < saturation ? sums[x] / counts[x] : .nan
         }
     }
 
-    struct Scratch {
-        var probe: [Float], sums: [Float], counts: [Float], peaks: [Float]
-        init(width: Int) {
-            probe = [Float](repeating: 0, count: probeRows * width)
-            sums = [Float](repeating: 0, count: width)
-            counts = [Float](repeating: 0, count: width)
-            peaks = [Float](repeating: 0, count: width)
+    /// The finder's memory for frames up to `maxWidth` wide and `maxBlocks` blocks of rows, carved
+    /// from a `ScratchLayout` (the quality judgement's scratch, an arena region at a site).
+    struct Workspace {
+        let maxWidth: Int, maxBlocks: Int
+        /// Per block and column: the offset from the neighbours (blocks x width).
+        let deviation: UnsafeMutableBufferPointer<Float>
+        /// Per column: the level, the sides' levels, the scatter samples, the clipped sums, counts and peaks.
+        let medians, left, right, spread, sums, counts, peaks: UnsafeMutableBufferPointer<Float>
+        /// `probeRows` rows of the block, for the first, rough level.
+        let probe: UnsafeMutableBufferPointer<Float>
+        /// A run's block offsets, for its medians.
+        let runs: UnsafeMutableBufferPointer<Double>
+
+        /// The most blocks a frame up to `maxHeight` rows is cut into with `blockHeight` (short frames
+        /// get at least 4 blocks of fewer rows, never more than 7).
+        static func maxBlocks(maxHeight: Int, blockHeight: Int) -> Int { max(8, maxHeight / max(2, blockHeight)) }
+
+        init(_ layout: inout ScratchLayout, maxWidth: Int, maxHeight: Int, blockHeight: Int) {
+            self.maxWidth = maxWidth
+            maxBlocks = Self.maxBlocks(maxHeight: maxHeight, blockHeight: blockHeight)
+            deviation = layout.take(Float.self, maxBlocks * maxWidth)
+            medians = layout.take(Float.self, maxWidth)
+            left = layout.take(Float.self, maxWidth)
+            right = layout.take(Float.self, maxWidth)
+            spread = layout.take(Float.self, maxWidth)
+            sums = layout.take(Float.self, maxWidth)
+            counts = layout.take(Float.self, maxWidth)
+            peaks = layout.take(Float.self, maxWidth)
+            probe = layout.take(Float.self, probeRows * maxWidth)
+            runs = layout.take(Double.self, maxBlocks)
         }
+    }
+
+    /// A workspace in memory of its own (the one-off `find`, or settings the judgement's scratch was not laid out for).
+    static func ownWorkspace(maxWidth: Int, maxHeight: Int, blockHeight: Int) -> OwnedScratch<Workspace> {
+        OwnedScratch { Workspace(&$0, maxWidth: maxWidth, maxHeight: maxHeight, blockHeight: blockHeight) }
     }
 
     /// Median of the finite levels of the neighbours on one side; nil with fewer than 2.
     @inline(__always)
-    static func sideMedian(_ levels: [Float], _ x: Int, _ side: Int) -> Float? {
+    static func sideMedian(_ levels: UnsafeMutableBufferPointer<Float>, _ x: Int, _ side: Int) -> Float? {
         var v: (Float, Float, Float, Float) = (0, 0, 0, 0)
         var n = 0
         for k in neighbourOffsets {

@@ -11,6 +11,9 @@ public struct QualityOptions: Sendable, Equatable {
     public var minimumStars = 15
     /// Half-flux radius (px) above which stars count as defocused.
     public var defocusHFR = 5.0
+    /// Fewer usable stars than this say nothing about focus: the median HFR of two or three
+    /// detections on an overcast or twilight sky is that of lit cloud edges or optical ghosts.
+    public var minimumFocusStars = 5
     /// Arcsec per pixel, for FWHM in arcsec (nil: not reported).
     public var pixelScale: Double?
     /// Grid for transparency per region.
@@ -83,12 +86,20 @@ public struct FrameQuality: Sendable {
     /// Fraction of bright stars dimmer at their centre than around it (donuts).
     public var ringFraction = 0.0
     public var hotPixels = 0
-    /// Where the hot pixels are (the first 10 000).
+    /// Where the hot pixels are (the first `FrameQualityJudge.maxHotPixels`; `hotPixels` counts those).
     public var hotPixelPositions: [(x: Int, y: Int)] = []
     public var cosmicRays = 0
+    /// The first `FrameQualityJudge.maxBadColumns`, in column order.
     public var badColumns: [BadColumnSpan] = []
     public var saturatedFraction = 0.0
+    /// At most `FrameQualityJudge.maxTrails`.
     public var trails: [TrailSegment] = []
+    /// Tables the judgement keeps at a fixed size were full: more hot pixels, bad columns or trail
+    /// pieces were found than kept (DESIGN.md section 3; flagged "hot_pixels_truncated",
+    /// "bad_columns_truncated", "trails_truncated").
+    public var hotPixelsTruncated = false
+    public var badColumnsTruncated = false
+    public var trailsTruncated = false
     /// Usable stars per grid region, row-major (hot pixels and extended blobs left out).
     public var regionStars: [Int] = []
     /// Median background rms per region, ADU.
@@ -101,9 +112,44 @@ public struct FrameQuality: Sendable {
     public var regionCloudy: [Bool] = []
     /// Clouded regions over judged regions.
     public var cloudFraction = 0.0
+    /// All-sky frames (a sky circle or the all-sky layout): the sky's brightness pattern.
+    public var skyGlow: SkyGlow?
+    /// Too few stars to judge the cloud, and the sky's pattern says clear (flag "clear_by_sky_glow").
+    public var clearBySkyGlow = false
     public var score = 0
     public var verdict = "bad"
     public var flags: [String] = []
+
+    public init() {}
+
+    /// A judgement of nothing yet, keeping the arrays' memory (and reserving the fixed tables
+    /// once), so that the next frame's judgement fills them without allocating.
+    mutating func startOver() {
+        var next = FrameQuality()
+        swap(&next.hotPixelPositions, &hotPixelPositions)
+        swap(&next.badColumns, &badColumns)
+        swap(&next.trails, &trails)
+        swap(&next.regionStars, &regionStars)
+        swap(&next.regionNoise, &regionNoise)
+        swap(&next.regionExpectedStars, &regionExpectedStars)
+        swap(&next.regionJudged, &regionJudged)
+        swap(&next.regionCloudy, &regionCloudy)
+        swap(&next.flags, &flags)
+        next.hotPixelPositions.removeAll(keepingCapacity: true)
+        next.badColumns.removeAll(keepingCapacity: true)
+        next.trails.removeAll(keepingCapacity: true)
+        next.regionStars.removeAll(keepingCapacity: true)
+        next.regionNoise.removeAll(keepingCapacity: true)
+        next.regionExpectedStars.removeAll(keepingCapacity: true)
+        next.regionJudged.removeAll(keepingCapacity: true)
+        next.regionCloudy.removeAll(keepingCapacity: true)
+        next.flags.removeAll(keepingCapacity: true)
+        next.hotPixelPositions.reserveCapacity(FrameQualityJudge.maxHotPixels)
+        next.badColumns.reserveCapacity(FrameQualityJudge.maxBadColumns)
+        next.trails.reserveCapacity(FrameQualityJudge.maxTrails)
+        next.flags.reserveCapacity(24)
+        self = next
+    }
 }
 
 /// What a cosmic-ray hit looks like to the extractor: charge in a pixel or two across.
@@ -117,11 +163,38 @@ enum CosmicRayRule {
 /// Judges a frame from an extraction: seeing, shape, focus, defects, trails,
 /// transparency; then a score and a verdict by the rule in `score(_:_:)`.
 public enum FrameQualityJudge {
+    /// Most hot-pixel positions, bad columns, trail pieces (candidates before the cross-section
+    /// test) and trails a judgement keeps; more are left out and flagged.
+    public static let maxHotPixels = 10_000
+    public static let maxBadColumns = 1_024
+    public static let maxTrailPieces = 1_024
+    public static let maxTrails = 64
+
     /// `trails: false` skips the trail search (the site sheds it when a frame runs late).
+    /// A judgement with memory of its own; the site judges in place (see the `scratch:into:` form).
     public static func judge(_ image: ImageView<Float>, extractor: SourceExtractor, catalog: SourceCatalog,
                              options: QualityOptions = .init(), trails findTrails: Bool = true) -> FrameQuality {
+        let scratch = QualityScratch(maxWidth: image.width, maxHeight: image.height, catalogCapacity: catalog.count,
+                                     badColumnBlockHeight: options.badColumns.blockHeight)
         var q = FrameQuality()
+        judge(image, extractor: extractor, catalog: catalog, options: options, trails: findTrails, scratch: scratch, into: &q)
+        return q
+    }
+
+    /// The judgement of a frame into `q`, whose arrays keep their capacity from frame to frame, with
+    /// `scratch`'s memory: allocates nothing once `q` and `scratch` have judged a frame with these
+    /// options (a frame or catalogue larger than `scratch` was made for is judged with memory of its own).
+    /// A `q` still shared with a copy taken after the last frame costs that copy.
+    public static func judge(_ image: ImageView<Float>, extractor: SourceExtractor, catalog: SourceCatalog,
+                             options: QualityOptions = .init(), trails findTrails: Bool = true,
+                             scratch: QualityScratch, into q: inout FrameQuality) {
         let w = image.width, h = image.height
+        guard w <= scratch.maxWidth, h <= scratch.maxHeight, catalog.count <= scratch.catalogCapacity else {
+            let own = QualityScratch(maxWidth: w, maxHeight: h, catalogCapacity: catalog.count,
+                                     badColumnBlockHeight: options.badColumns.blockHeight)
+            return judge(image, extractor: extractor, catalog: catalog, options: options, trails: findTrails, scratch: own, into: &q)
+        }
+        q.startOver()
         if let model = extractor.background {
             q.background = Double(model.global)
             q.noise = Double(model.globalRMS)
@@ -132,25 +205,64 @@ public enum FrameQualityJudge {
                 background: q.background, pedestal: options.pedestal, exposure: options.exposure ?? 1,
                 zeroPoint: zp, pixelScale: scale)
         }
-        q.sources = catalog.count
-        let unusable: SourceFlags = [.saturated, .truncated, .blended, .nearEdge, .singular]
-        let inSky: (Source) -> Bool = { s in options.skyCircle.map { $0.contains(s.x, s.y) } ?? true }
-        let stars = catalog.sources.filter {
-            $0.flags.isDisjoint(with: unusable) && $0.flux > 10 * $0.fluxError && $0.fwhm.isFinite && $0.fwhm > 0.7 && inSky($0)
+        // An all-sky camera (a sky circle, or the all-sky layout): its sky's brightness pattern.
+        var allSky = options.skyCircle != nil
+        if case .allSky = options.regionLayout { allSky = true }
+        if allSky, let model = extractor.background {
+            q.skyGlow = SkyGlow(background: model, circle: options.skyCircle ?? RegionMap.defaultSkyCircle(width: w, height: h))
         }
-        q.stars = stars.count
+        q.sources = catalog.count
+        catalog.sources.withUnsafeBufferPointer { sources in
+            judgeSources(sources, image: image, extractor: extractor, options: options, trails: findTrails, scratch: scratch, into: &q)
+        }
+        var flags: [String] = []
+        swap(&flags, &q.flags)   // q's own buffer, not shared with the copy of q that `score` reads
+        q.score = score(q, options, flags: &flags)
+        if q.hotPixelsTruncated { flags.append("hot_pixels_truncated") }
+        if q.badColumnsTruncated { flags.append("bad_columns_truncated") }
+        if q.trailsTruncated { flags.append("trails_truncated") }
+        swap(&flags, &q.flags)
+        q.verdict = q.score >= 70 ? "good" : (q.score >= 40 ? "medium" : "bad")
+    }
+
+    /// Flags that keep a source out of the stars, and out of the cosmic rays (made once: an
+    /// option-set literal builds an array).
+    private static let unusableForStars: SourceFlags = [.saturated, .truncated, .blended, .nearEdge, .singular]
+    private static let spoilsCosmicRays: SourceFlags = [.saturated, .truncated, .nearEdge]
+
+    /// The measurements from the catalogue and the maps (all but the score).
+    private static func judgeSources(_ sources: UnsafeBufferPointer<Source>, image: ImageView<Float>, extractor: SourceExtractor,
+                                     options: QualityOptions, trails findTrails: Bool, scratch: QualityScratch, into q: inout FrameQuality) {
+        let w = image.width, h = image.height
+        let unusable = unusableForStars
+        func inSky(_ s: Source) -> Bool { options.skyCircle.map { $0.contains(s.x, s.y) } ?? true }
+        var count = 0
+        for (i, s) in sources.enumerated()
+        where s.flags.isDisjoint(with: unusable) && s.flux > 10 * s.fluxError && s.fwhm.isFinite && s.fwhm > 0.7 && inSky(s) {
+            scratch.stars[count] = Int32(i); count += 1
+        }
+        let stars = UnsafeBufferPointer(rebasing: scratch.stars[0..<count])
+        q.stars = count
+        let values = scratch.values
+        func all(_ s: Source) -> Bool { true }
+        /// The median of `value` over the stars that pass `keep` (reorders the scratch values).
+        func median(_ keep: (Source) -> Bool, _ value: (Source) -> Double) -> Double {
+            var n = 0
+            for i in stars where keep(sources[Int(i)]) { values[n] = value(sources[Int(i)]); n += 1 }
+            return FrameQualityJudge.median(UnsafeMutableBufferPointer(rebasing: values[0..<n]))
+        }
         // Seeing from the bright stars: the width of faint ones is biased up by noise.
-        let bright = stars.filter { $0.flux > 50 * $0.fluxError }
-        let seeingStars = bright.count >= 5 ? bright : stars.filter { $0.flux > 20 * $0.fluxError }
-        let fwhms = (seeingStars.isEmpty ? stars : seeingStars).map(\.fwhm)
-        if !fwhms.isEmpty {
-            q.fwhmPx = median(fwhms)
+        let brightCount = stars.count { sources[Int($0)].flux > 50 * sources[Int($0)].fluxError }
+        let seeingCut = brightCount >= 5 ? 50.0 : 20.0
+        let seeingCount = stars.count { sources[Int($0)].flux > seeingCut * sources[Int($0)].fluxError }
+        if count > 0 {
+            q.fwhmPx = seeingCount == 0 ? median(all, { $0.fwhm }) : median({ $0.flux > seeingCut * $0.fluxError }, { $0.fwhm })
             if let scale = options.pixelScale { q.fwhmArcsec = q.fwhmPx * scale }
-            q.ellipticity = median(stars.map(\.ellipticity))
-            q.halfFluxRadius = median(stars.map(\.halfFluxRadius).filter(\.isFinite))
+            q.ellipticity = median(all, { $0.ellipticity })
+            q.halfFluxRadius = median({ $0.halfFluxRadius.isFinite }, { $0.halfFluxRadius })
             var cx = 0.0, cy = 0.0
-            for s in stars { cx += s.ellipticity * cos(2 * s.theta); cy += s.ellipticity * sin(2 * s.theta) }
-            cx /= Double(stars.count); cy /= Double(stars.count)
+            for i in stars { let s = sources[Int(i)]; cx += s.ellipticity * cos(2 * s.theta); cy += s.ellipticity * sin(2 * s.theta) }
+            cx /= Double(count); cy /= Double(count)
             q.ellipticityCoherence = q.ellipticity > 0 ? min(1, (cx * cx + cy * cy).squareRoot() / q.ellipticity) : 0
         }
         // Cosmic rays: detections of two or more pixels far narrower than the stars across their
@@ -158,44 +270,59 @@ public enum FrameQualityJudge {
         // star is as wide as the seeing every way), at S/N 10 or more. Their FWHM is often not
         // measurable, so the minor-axis rms is the test. A hit on a single pixel is also a hot
         // pixel to a single frame (the calibration's bad-pixel mask tells them apart).
-        let starMinor = median(stars.map(\.b).filter(\.isFinite))
+        let starMinor = median({ $0.b.isFinite }, { $0.b })
         if starMinor.isFinite && q.stars >= options.minimumStars {
-            q.cosmicRays = catalog.sources.filter {
+            q.cosmicRays = sources.count {
                 $0.b.isFinite && $0.b < min(0.75 * starMinor, CosmicRayRule.maximumMinorAxis) && $0.area >= 2
-                    && $0.flux > 10 * $0.fluxError && $0.flags.isDisjoint(with: [.saturated, .truncated, .nearEdge])
-            }.count
+                    && $0.flux > 10 * $0.fluxError && $0.flags.isDisjoint(with: spoilsCosmicRays)
+            }
         }
         extractor.withMaps { sub, rms in
-            q.hotPixelPositions = findHotPixels(sub, rms, noiseFloor: Float(0.25 * q.noise), width: w, height: h)
+            q.hotPixelsTruncated = findHotPixels(sub, rms, noiseFloor: Float(0.25 * q.noise), width: w, height: h, into: &q.hotPixelPositions)
             q.hotPixels = q.hotPixelPositions.count
-            q.ringFraction = ringFraction(stars, sub, width: w, height: h)
-            q.badColumns = BadColumnFinder.find(sub, image: image, noise: Float(q.noise), saturation: options.saturation, settings: options.badColumns)
+            q.ringFraction = ringFraction(sources, stars, sub, width: w, height: h)
+            q.badColumnsTruncated = BadColumnFinder.find(sub, image: image, noise: Float(q.noise), saturation: options.saturation,
+                                                         settings: options.badColumns, workspace: scratch.badColumns,
+                                                         into: &q.badColumns, limit: maxBadColumns)
             // Clouds: every unsaturated point source at S/N >= 10, blended or not (a crowded ring counts).
-            let cloudStars = catalog.sources.filter {
-                !$0.flags.contains(.saturated) && $0.flux > 10 * $0.fluxError && $0.fwhm.isFinite && $0.fwhm > 0.7 && inSky($0)
+            var cloudCount = 0
+            for (i, s) in sources.enumerated()
+            where !s.flags.contains(.saturated) && s.flux > 10 * s.fluxError && s.fwhm.isFinite && s.fwhm > 0.7 && inSky(s) {
+                scratch.cloudStars[cloudCount] = Int32(i); cloudCount += 1
             }
-            let clouds = RegionCloudAssessment(stars: cloudStars, hotPixels: q.hotPixelPositions, fwhm: q.fwhmPx, rms: rms,
-                                               noiseFloor: 0.25 * q.noise, width: w, height: h, options: options)
-            q.regionStars = clouds.stars; q.regionNoise = clouds.noise; q.regionExpectedStars = clouds.expected
-            q.regionJudged = clouds.judged; q.regionCloudy = clouds.cloudy; q.cloudFraction = clouds.cloudFraction
+            scratch.clouds.update(stars: sources, indices: UnsafeBufferPointer(rebasing: scratch.cloudStars[0..<cloudCount]),
+                                  hotPixels: q.hotPixelPositions, fwhm: q.fwhmPx, rms: rms, noiseFloor: 0.25 * q.noise,
+                                  width: w, height: h, options: options,
+                                  map: scratch.regionMap(options: options, width: w, height: h), samples: scratch.regionSamples,
+                                  glow: q.skyGlow)
+            let clouds = scratch.clouds
+            q.clearBySkyGlow = clouds.clearBySkyGlow
+            q.regionStars.append(contentsOf: clouds.stars); q.regionNoise.append(contentsOf: clouds.noise)
+            q.regionExpectedStars.append(contentsOf: clouds.expected)
+            q.regionJudged.append(contentsOf: clouds.judged); q.regionCloudy.append(contentsOf: clouds.cloudy)
+            q.cloudFraction = clouds.cloudFraction
         }
         var saturated = 0
         for y in 0..<h { let row = image.row(y); for x in 0..<w where row[x] >= options.saturation { saturated += 1 } }
         q.saturatedFraction = Double(saturated) / Double(max(1, w * h))
+        guard findTrails else { return }
         // The seeing a trail's width is held to, when enough stars give it.
         let seeing = q.stars >= options.minimumStars ? q.fwhmPx : .nan
-        let candidates = (findTrails ? extractor.trails(width: w, height: h) : []).filter { t in
-            // A trail must cross the sky, not run along its edge.
-            guard let c = options.skyCircle else { return true }
-            let inner = SkyCircle(x: c.x, y: c.y, radius: 0.95 * c.radius)
-            return inner.contains(0.5 * (t.x0 + t.x1), 0.5 * (t.y0 + t.y1))
+        q.trailsTruncated = extractor.trails(width: w, height: h, into: &scratch.trailPieces, limit: maxTrailPieces)
+        extractor.withMaps { sub, _ in
+            for t in scratch.trailPieces {
+                // A trail must cross the sky, not run along its edge.
+                if let c = options.skyCircle {
+                    let inner = SkyCircle(x: c.x, y: c.y, radius: 0.95 * c.radius)
+                    guard inner.contains(0.5 * (t.x0 + t.x1), 0.5 * (t.y0 + t.y1)) else { continue }
+                }
+                let ws = scratch.trailProfile
+                guard let m = TrailProfile.measure(t, subtracted: sub, width: w, height: h, workspace: ws),
+                      TrailProfile.isTrail(width: m.width, ridge: UnsafeBufferPointer(rebasing: ws.ridge[0..<m.sections]),
+                                           sectionLength: m.sectionLength, seeing: seeing) else { continue }
+                if q.trails.count < maxTrails { q.trails.append(t) } else { q.trailsTruncated = true }
+            }
         }
-        q.trails = extractor.withMaps { sub, _ in
-            candidates.filter { TrailProfile($0, subtracted: sub, width: w, height: h)?.isTrail(seeing: seeing) ?? false }
-        }
-        (q.score, q.flags) = score(q, options)
-        q.verdict = q.score >= 70 ? "good" : (q.score >= 40 ? "medium" : "bad")
-        return q
     }
 
     /// The rule: start at 100 and subtract
@@ -203,11 +330,14 @@ public enum FrameQualityJudge {
     /// - 40 x (FWHM / goodFWHM - 1), at most 40, when seeing is worse than goodFWHM ("poor_seeing");
     /// - 100 x (ellipticity - goodEllipticity), at most 30 ("elongated"), and 20 more when the
     ///   elongation is coherent across the frame, coherence > 0.6 ("tracking");
-    /// - 30 when the median half-flux radius exceeds defocusHFR or over half the bright stars are rings ("defocus");
+    /// - 30 when the median half-flux radius exceeds defocusHFR (of at least `minimumFocusStars` stars) or
+    ///   over half the bright stars are rings ("defocus");
     /// - 50 x cloud fraction ("clouds" when above 0.25), and a cloudy frame is at best medium
     ///   (score at most 69 above 0.25) and bad above 0.5 (at most 39);
     /// - 10 per trail, at most 20 ("trail"); 10 when over 1% of pixels are saturated ("saturation").
     /// Hot pixels, cosmic rays and bad columns are flagged (> 100, > 50, any) but cost nothing: calibration removes them.
+    /// All-sky frames whose stars cannot judge the cloud are judged clear, all regions, when the sky's
+    /// brightness pattern says so (`SkyGlow.looksClear`; "clear_by_sky_glow").
     /// "clouds_unknown" when too few regions expect enough stars to judge their cloud (twilight, moonlight, a very
     /// short exposure; see `CloudRule`): the cloud fraction is then 0 and costs nothing.
     /// With fewer than `minimumStars` stars the seeing and shape are not judged (what few
@@ -216,8 +346,14 @@ public enum FrameQualityJudge {
     /// a badly defocused frame shows few stars because they are donuts.
     /// Verdict: good >= 70, medium >= 40, bad below.
     public static func score(_ q: FrameQuality, _ o: QualityOptions) -> (Int, [String]) {
-        var s = 100.0
         var flags: [String] = []
+        let s = score(q, o, flags: &flags)
+        return (s, flags)
+    }
+
+    /// `score(_:_:)` with its flags appended to `flags` (no allocation when it has room for them).
+    static func score(_ q: FrameQuality, _ o: QualityOptions, flags: inout [String]) -> Int {
+        var s = 100.0
         let starsJudged = q.stars >= o.minimumStars
         if !starsJudged { s -= 60; flags.append("few_stars") }
         if starsJudged && q.fwhmPx.isFinite && q.fwhmPx > o.goodFWHM {
@@ -227,7 +363,7 @@ public enum FrameQualityJudge {
             s -= min(30, 100 * (q.ellipticity - o.goodEllipticity)); flags.append("elongated")
             if q.ellipticityCoherence > 0.6 { s -= 20; flags.append("tracking") }
         }
-        if (q.halfFluxRadius.isFinite && q.halfFluxRadius > o.defocusHFR) || q.ringFraction > 0.5 {
+        if (q.stars >= o.minimumFocusStars && q.halfFluxRadius.isFinite && q.halfFluxRadius > o.defocusHFR) || q.ringFraction > 0.5 {
             s -= 30; flags.append("defocus")
         }
         s -= 50 * q.cloudFraction
@@ -237,11 +373,12 @@ public enum FrameQualityJudge {
         if q.hotPixels > 100 { flags.append("hot_pixels") }
         if q.cosmicRays > 50 { flags.append("cosmic_rays") }
         if !q.badColumns.isEmpty { flags.append("bad_columns") }
-        let judged = q.regionJudged.filter { $0 }.count
+        if q.clearBySkyGlow { flags.append("clear_by_sky_glow") }
+        let judged = q.regionJudged.count { $0 }
         if !q.regionJudged.isEmpty && Double(judged) < max(1, o.cloudRule.minimumJudgedFraction * Double(q.regionJudged.count)) {
             flags.append("clouds_unknown")
         }
-        return (max(0, min(100, Int(s.rounded()))), flags)
+        return max(0, min(100, Int(s.rounded())))
     }
 
     /// Single pixels far above the sky whose neighbours are all much fainter
@@ -250,9 +387,10 @@ public enum FrameQualityJudge {
     /// zero, where the sky changes fast (a twilight frame's edge), and every pixel there would
     /// look hot against it.
     static func findHotPixels(_ sub: UnsafeBufferPointer<Float>, _ rms: UnsafeBufferPointer<Float>, noiseFloor: Float,
-                              width w: Int, height h: Int) -> [(x: Int, y: Int)] {
-        guard w >= 3, h >= 3 else { return [] }
-        var found: [(x: Int, y: Int)] = []
+                              width w: Int, height h: Int, into found: inout [(x: Int, y: Int)]) -> Bool {
+        found.removeAll(keepingCapacity: true)
+        guard w >= 3, h >= 3 else { return false }
+        var truncated = false
         for y in 1..<(h - 1) {
             for x in 1..<(w - 1) {
                 let p = y * w + x
@@ -260,17 +398,22 @@ public enum FrameQualityJudge {
                 guard v > 10 * max(rms[p], noiseFloor) else { continue }
                 var brightest: Float = -.infinity
                 for dy in -1...1 { for dx in -1...1 where dx != 0 || dy != 0 { brightest = max(brightest, sub[p + dy * w + dx]) } }
-                if brightest < 0.2 * v && found.count < 10_000 { found.append((x, y)) }
+                if brightest < 0.2 * v {
+                    if found.count < maxHotPixels { found.append((x, y)) } else { truncated = true }
+                }
             }
         }
-        return found
+        return truncated
     }
 
     /// Fraction of bright stars (S/N > 50) whose central pixel is fainter than
     /// the mean at their half-flux radius: the donut of a defocused reflector.
-    static func ringFraction(_ stars: [Source], _ sub: UnsafeBufferPointer<Float>, width w: Int, height h: Int) -> Double {
+    static func ringFraction(_ sources: UnsafeBufferPointer<Source>, _ stars: UnsafeBufferPointer<Int32>,
+                             _ sub: UnsafeBufferPointer<Float>, width w: Int, height h: Int) -> Double {
         var bright = 0, rings = 0
-        for s in stars where s.flux > 50 * s.fluxError && s.halfFluxRadius.isFinite && s.halfFluxRadius >= 2 {
+        for i in stars {
+            let s = sources[Int(i)]
+            guard s.flux > 50 * s.fluxError && s.halfFluxRadius.isFinite && s.halfFluxRadius >= 2 else { continue }
             let cx = Int(s.x.rounded()), cy = Int(s.y.rounded())
             let r = s.halfFluxRadius
             guard cx - Int(r) - 1 >= 0, cy - Int(r) - 1 >= 0, cx + Int(r) + 1 < w, cy + Int(r) + 1 < h else { continue }

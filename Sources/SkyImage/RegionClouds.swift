@@ -58,6 +58,11 @@ public struct CloudRule: Sendable, Equatable {
     /// A star at S/N >= 10 (hot pixels and extended detections are no stars) is seen through
     /// the region: it is not overcast there.
     public var clearWithStars = 1
+    /// A frame whose stars cannot judge its cloud is clear when its sky is this smooth and this much
+    /// darker overhead than along the rim (see `SkyGlow`; 002 of cloudynight, clear at dawn, reads
+    /// 0.015 and 0.64; the overcast 000 reads 0.016 and 1.33).
+    public var skyGlowMaximumRoughness = 0.05
+    public var skyGlowMaximumZenithToRim = 0.85
     /// d log10 N / d m of star counts.
     public static let starCountSlope = 0.45
     public init() {}
@@ -74,39 +79,89 @@ struct RegionCloudAssessment {
     var judged: [Bool] = []
     var cloudy: [Bool] = []
     var cloudFraction = 0.0
+    /// The stars could not judge, and the sky's brightness pattern says clear (`SkyGlow`).
+    var clearBySkyGlow = false
+    /// Scratch kept from frame to frame (their capacity is what a frame needs): depth per region,
+    /// a ring's known depths, the counts in order.
+    private var depth: [Double] = []
+    private var known: [Double] = []
+    private var ordered: [Int] = []
+
+    init() {}
 
     /// `stars`: the frame's usable stars; `hotPixels`: where single hot pixels are (a detection on
     /// one is no star, and a camera's hot pixels shine through any cloud).
     /// `noiseFloor`: the least rms believed (the spline rms map can undershoot, even below zero).
     init(stars: [Source], hotPixels: [(x: Int, y: Int)], fwhm: Double, rms: UnsafeBufferPointer<Float>,
-         noiseFloor: Double = 0, width w: Int, height h: Int, options: QualityOptions) {
+         noiseFloor: Double = 0, width w: Int, height h: Int, options: QualityOptions, glow: SkyGlow? = nil) {
         let map = RegionMap(options: options, width: w, height: h)
-        var hot = Set<Int>()
-        for p in hotPixels { for dy in -1...1 { for dx in -1...1 { hot.insert((p.y + dy) * w + p.x + dx) } } }
-        var counts = [Int](repeating: 0, count: map.count)
-        for s in stars {
+        let samples = RegionSamples(maxWidth: w, maxHeight: h)
+        let raster = hotPixels.sorted { ($0.y, $0.x) < ($1.y, $1.x) }
+        let all = (0..<stars.count).map(Int32.init)
+        stars.withUnsafeBufferPointer { s in
+            all.withUnsafeBufferPointer { i in
+                update(stars: s, indices: i, hotPixels: raster, fwhm: fwhm, rms: rms, noiseFloor: noiseFloor,
+                       width: w, height: h, options: options, map: map, samples: samples, glow: glow)
+            }
+        }
+    }
+
+    /// The assessment of a frame in place, reusing the arrays of the last (no allocation once they
+    /// have the region count's capacity). `indices`: which of `stars` to count; `hotPixels` in
+    /// raster order (as `FrameQualityJudge.findHotPixels` gives them); `map` for `options` and this
+    /// frame size; `samples` for frames of at least this size.
+    mutating func update(stars sources: UnsafeBufferPointer<Source>, indices: UnsafeBufferPointer<Int32>, hotPixels: [(x: Int, y: Int)],
+                         fwhm: Double, rms: UnsafeBufferPointer<Float>, noiseFloor: Double = 0, width w: Int, height h: Int,
+                         options: QualityOptions, map: RegionMap, samples: RegionSamples, glow: SkyGlow? = nil) {
+        stars.removeAll(keepingCapacity: true)
+        for _ in 0..<map.count { stars.append(0) }
+        for j in indices {
+            let s = sources[Int(j)]
             // Extended detections (the moon, lit cloud edges, lamps) are no stars either.
             if fwhm.isFinite && s.fwhm > 3 * fwhm { continue }
-            if hot.contains(Int(s.y.rounded()) * w + Int(s.x.rounded())) { continue }
-            if let i = map.index(s.x, s.y) { counts[i] += 1 }
+            if FrameQualityJudge.nearHotPixel(Int(s.y.rounded()) * w + Int(s.x.rounded()), hotPixels, width: w) { continue }
+            if let i = map.index(s.x, s.y) { stars[i] += 1 }
         }
-        self.stars = counts
-        self.noise = map.medians(of: rms, width: w, height: h).map { $0.isNaN ? $0 : max($0, noiseFloor) }
-        if let reference = options.clearReference, reference.regionStars.count == map.count,
-           reference.regionNoise.count == map.count {
+        map.medians(of: rms, width: w, height: h, samples: samples, into: &noise)
+        for i in noise.indices { noise[i] = noise[i].isNaN ? noise[i] : max(noise[i], noiseFloor) }
+        expected.removeAll(keepingCapacity: true)
+        judged.removeAll(keepingCapacity: true)
+        cloudy.removeAll(keepingCapacity: true)
+        clearBySkyGlow = false
+        let referenced = options.clearReference.map {
+            $0.regionStars.count == map.count && $0.regionNoise.count == map.count
+        } ?? false
+        if referenced, let reference = options.clearReference {
             let exposure = options.exposure ?? reference.exposure
             var rings: (count: Int, sectors: Int)?
             if case let .allSky(r, sectors) = options.regionLayout { rings = (r, sectors) }
             assess(reference: reference, exposure: exposure, rule: options.cloudRule, rings: rings)
         } else {
             // No reference: the frame's own best quarter of regions stands in for a clear sky.
-            let best = Double(counts.sorted()[counts.count * 3 / 4])
+            ordered.removeAll(keepingCapacity: true)
+            ordered.append(contentsOf: stars)
+            let best = Double(ordered.withUnsafeMutableBufferPointer { selectKth($0, stars.count * 3 / 4) })
             let reference = best
-            expected = [Double](repeating: reference, count: counts.count)
-            judged = [Bool](repeating: true, count: counts.count)
-            cloudy = counts.map { reference > 0 ? Double($0) < options.cloudRule.cloudyFraction * reference : true }
-            cloudFraction = Double(cloudy.filter { $0 }.count) / Double(max(1, counts.count))
+            for _ in stars.indices { expected.append(reference); judged.append(true) }
+            for n in stars { cloudy.append(reference > 0 ? Double(n) < options.cloudRule.cloudyFraction * reference : true) }
+            cloudFraction = Double(cloudy.count { $0 }) / Double(max(1, stars.count))
         }
+        if let glow, glow.looksClear(options.cloudRule),
+           !starsCanJudge(options.cloudRule, withReference: referenced) {
+            judged.removeAll(keepingCapacity: true)
+            cloudy.removeAll(keepingCapacity: true)
+            for _ in stars.indices { judged.append(true); cloudy.append(false) }
+            cloudFraction = 0
+            clearBySkyGlow = true
+        }
+    }
+
+    /// Whether enough regions expect (or show) stars for their counts to say where the cloud is:
+    /// against a reference, as many judged regions as the rule asks; without one, a best quarter
+    /// of regions that shows the stars a region must expect to be judged.
+    private func starsCanJudge(_ rule: CloudRule, withReference: Bool) -> Bool {
+        guard withReference else { return expected.count { $0 >= rule.minimumExpectedStars } > 0 }
+        return Double(judged.count { $0 }) >= max(1, rule.minimumJudgedFraction * Double(judged.count))
     }
 
     /// `rings`: the all-sky layout, whose rings are altitude bands: within one, a clear sky is
@@ -116,28 +171,31 @@ struct RegionCloudAssessment {
     /// that, the extra sky is taken for cloud and the region still expects those stars.
     private mutating func assess(reference: ClearSkyReference, exposure: Double, rule: CloudRule, rings: (count: Int, sectors: Int)? = nil) {
         let exponent = -2.5 * CloudRule.starCountSlope
-        var depth: [Double] = (0..<stars.count).map { i in
+        depth.removeAll(keepingCapacity: true)
+        for i in 0..<stars.count {
             let refNoise = reference.regionNoise[i], n = noise[i]
-            guard refNoise > 0, n > 0, exposure > 0, reference.exposure > 0 else { return .nan }
-            return (n / exposure) / (refNoise / reference.exposure)
+            guard refNoise > 0, n > 0, exposure > 0, reference.exposure > 0 else { depth.append(.nan); continue }
+            depth.append((n / exposure) / (refNoise / reference.exposure))
         }
         if let r = rings, depth.count == 1 + r.count * r.sectors {
             for ring in 0..<r.count {
                 let range = (1 + ring * r.sectors)..<(1 + (ring + 1) * r.sectors)
-                let known = range.map { depth[$0] }.filter(\.isFinite).sorted()
+                known.removeAll(keepingCapacity: true)
+                for i in range where depth[i].isFinite { known.append(depth[i]) }
+                known.withUnsafeMutableBufferPointer { heapSort($0, by: <) }
                 guard !known.isEmpty else { continue }
                 let darkerQuarter = known[(known.count - 1) / 4]
                 for i in range where depth[i].isFinite { depth[i] = min(depth[i], darkerQuarter) }
             }
         }
-        expected = (0..<stars.count).map { i in depth[i].isFinite ? reference.regionStars[i] * pow(depth[i], exponent) : 0 }
-        judged = (0..<stars.count).map { expected[$0] >= rule.minimumExpectedStars || stars[$0] >= rule.clearWithStars }
-        cloudy = (0..<stars.count).map {
-            expected[$0] >= rule.minimumExpectedStars && Double(stars[$0]) < rule.cloudyFraction * expected[$0]
+        for i in 0..<stars.count { expected.append(depth[i].isFinite ? reference.regionStars[i] * pow(depth[i], exponent) : 0) }
+        for i in 0..<stars.count { judged.append(expected[i] >= rule.minimumExpectedStars || stars[i] >= rule.clearWithStars) }
+        for i in 0..<stars.count {
+            cloudy.append(expected[i] >= rule.minimumExpectedStars && Double(stars[i]) < rule.cloudyFraction * expected[i])
         }
-        let n = judged.filter { $0 }.count
+        let n = judged.count { $0 }
         cloudFraction = Double(n) >= max(1, rule.minimumJudgedFraction * Double(judged.count))
-            ? Double(cloudy.filter { $0 }.count) / Double(n) : 0
+            ? Double(cloudy.count { $0 }) / Double(n) : 0
     }
 }
 
@@ -168,7 +226,7 @@ struct RegionMap {
             }
         case let .allSky(rings, sectors):
             let rings = max(1, rings), sectors = max(1, sectors)
-            let c = options.skyCircle ?? SkyCircle(x: Double(w) / 2, y: Double(h) / 2, radius: Double(min(w, h)) / 2)
+            let c = options.skyCircle ?? Self.defaultSkyCircle(width: w, height: h)
             count = 1 + rings * sectors
             locate = { x, y in FrameQualityJudge.allSkyRegion(x: x, y: y, circle: c, rings: rings, sectors: sectors) }
         }
@@ -176,17 +234,39 @@ struct RegionMap {
 
     func index(_ x: Double, _ y: Double) -> Int? { locate(x, y) }
 
+    /// An all-sky frame without a configured circle: the largest circle centred in the frame.
+    static func defaultSkyCircle(width w: Int, height h: Int) -> SkyCircle {
+        SkyCircle(x: Double(w) / 2, y: Double(h) / 2, radius: Double(min(w, h)) / 2)
+    }
+
     /// Median of a smooth full-frame map over each region, from about 64k samples on a square lattice
-    /// (NaN where a region has none).
-    func medians(of map: UnsafeBufferPointer<Float>, width w: Int, height h: Int) -> [Double] {
-        var values = [[Float]](repeating: [], count: count)
-        guard map.count >= w * h else { return [Double](repeating: .nan, count: count) }
-        let step = max(2, Int((Double(w * h) / 65_536).squareRoot()))
-        for y in stride(from: step / 2, to: h, by: step) {
-            for x in stride(from: step / 2, to: w, by: step) {
-                if let i = index(Double(x), Double(y)) { values[i].append(map[y * w + x]) }
+    /// (NaN where a region has none), into `medians` with `samples`' memory.
+    func medians(of map: UnsafeBufferPointer<Float>, width w: Int, height h: Int, samples: RegionSamples, into medians: inout [Double]) {
+        medians.removeAll(keepingCapacity: true)
+        guard map.count >= w * h else { for _ in 0..<count { medians.append(.nan) }; return }
+        // The samples of each region together (a counting sort by region), in lattice order within it.
+        let step = RegionSamples.step(width: w, height: h)
+        samples.regionStart.removeAll(keepingCapacity: true)
+        for _ in 0...count { samples.regionStart.append(0) }
+        samples.regionStart.withUnsafeMutableBufferPointer { start in
+            var n = 0
+            for y in stride(from: step / 2, to: h, by: step) {
+                for x in stride(from: step / 2, to: w, by: step) {
+                    if let i = index(Double(x), Double(y)), n < samples.capacity {
+                        samples.value[n] = map[y * w + x]; samples.region[n] = Int32(i); start[i + 1] += 1; n += 1
+                    }
+                }
+            }
+            for i in 0..<count { start[i + 1] += start[i] }
+            for j in 0..<n {
+                let i = Int(samples.region[j])
+                samples.grouped[start[i]] = samples.value[j]; start[i] += 1
+            }
+            // `start[i]` is now region i's end, `start[i - 1]` (0 for the first) its beginning.
+            for i in 0..<count {
+                let lo = i == 0 ? 0 : start[i - 1], hi = start[i]
+                medians.append(hi > lo ? FrameQualityJudge.median(UnsafeMutableBufferPointer(rebasing: samples.grouped[lo..<hi])) : .nan)
             }
         }
-        return values.map { v in v.isEmpty ? .nan : FrameQualityJudge.median(v.map(Double.init)) }
     }
 }

@@ -17,3 +17,21 @@ struct ScratchLayout {
         return UnsafeMutableBufferPointer(start: (base + offset).bindMemory(to: T.self, capacity: count), count: count)
     }
 }
+
+/// Buffers laid out by `carve` in memory of their own: sized by a first pass over no memory, then
+/// carved from one allocation that lives as long as this object (the one-off forms of what a site
+/// carves from its arena).
+final class OwnedScratch<Buffers> {
+    let buffers: Buffers
+    private let region: UnsafeMutableRawBufferPointer
+
+    init(_ carve: (inout ScratchLayout) -> Buffers) {
+        var sizing = ScratchLayout()
+        _ = carve(&sizing)
+        region = .allocate(byteCount: max(1, sizing.bytes), alignment: ScratchLayout.alignment)
+        var carver = ScratchLayout(region)
+        buffers = carve(&carver)
+    }
+
+    deinit { region.deallocate() }
+}

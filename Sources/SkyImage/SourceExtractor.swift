@@ -217,6 +217,13 @@ public final class SourceExtractor: @unchecked Sendable {
                          scratch: workers[0].temp, pool: pool)
     }
 
+    /// As `trails(width:height:)`, into `trails` (at most `limit` pieces; see `TrailFinder.find`):
+    /// allocates nothing when `trails` has room for them. Returns whether pieces were left out.
+    func trails(width w: Int, height h: Int, into trails: inout [TrailSegment], limit: Int) -> Bool {
+        TrailFinder.find(snr: snr, width: w, height: h, labels: labels, queue: workers[0].pixels,
+                         scratch: workers[0].temp, pool: pool, into: &trails, limit: limit)
+    }
+
     /// The background-subtracted pixels and rms of the last extracted frame (valid until the next `extract`).
     public func withMaps<R>(_ body: (_ subtracted: UnsafeBufferPointer<Float>, _ rms: UnsafeBufferPointer<Float>) -> R) -> R {
         body(UnsafeBufferPointer(subtracted), UnsafeBufferPointer(rms))

@@ -39,18 +39,35 @@ enum TrailFinder {
                      labels: UnsafeMutableBufferPointer<Int32>, queue: UnsafeMutableBufferPointer<Int32>,
                      scratch: UnsafeMutableBufferPointer<Int32>, pool: ThreadPool? = nil,
                      settings: Settings = .init()) -> [TrailSegment] {
+        var pieces: [TrailSegment] = []
+        _ = find(snr: snr, width: w, height: h, labels: labels, queue: queue, scratch: scratch, pool: pool, settings: settings,
+                 into: &pieces, limit: .max)
+        return pieces
+    }
+
+    /// As `find`, into `trails` (emptied first): the pieces found are kept up to `limit` (in the order
+    /// the regions are labelled), then joined in place. Allocates nothing when `trails` has room for
+    /// `limit`. Returns whether pieces were left out for lack of room.
+    static func find(snr: UnsafeMutableBufferPointer<Float>, width w: Int, height h: Int,
+                     labels: UnsafeMutableBufferPointer<Int32>, queue: UnsafeMutableBufferPointer<Int32>,
+                     scratch: UnsafeMutableBufferPointer<Int32>, pool: ThreadPool? = nil,
+                     settings: Settings = .init(), into trails: inout [TrailSegment], limit: Int) -> Bool {
         let bands = pool.map { min(h, 4 * $0.threads) } ?? 1
         pool.forEach(bands) { i, _ in
             ConnectedRegions.mark(above: settings.threshold, in: snr, labels: labels,
                                   from: i * h / bands * w, to: (i + 1) * h / bands * w)
         }
-        var pieces: [TrailSegment] = []
+        trails.removeAll(keepingCapacity: true)
+        var truncated = false
         ConnectedRegions.label(width: w, height: h, labels: labels, queue: queue, minArea: settings.minArea) { region in
             // A region too large for the queue is a nebula or a bright blob, not a trail.
             guard let pixels = region.pixels else { return }
-            if let segment = shape(pixels, snr: snr, width: w, scratch: scratch, settings: settings) { pieces.append(segment) }
+            if let segment = shape(pixels, snr: snr, width: w, scratch: scratch, settings: settings) {
+                if trails.count < limit { trails.append(segment) } else { truncated = true }
+            }
         }
-        return join(pieces)
+        join(&trails)
+        return truncated
     }
 
     /// The region as a segment if it is long and thin (unweighted moments, so
@@ -96,15 +113,32 @@ enum TrailFinder {
     /// Joins pieces that lie on one line (direction within 3 degrees, each
     /// end within 4 px of the other's line) into one segment spanning them.
     static func join(_ pieces: [TrailSegment]) -> [TrailSegment] {
-        var out: [TrailSegment] = []
-        for piece in pieces.sorted(by: { $0.length > $1.length }) {
-            if let i = out.firstIndex(where: { collinear($0, piece) }) {
-                out[i] = span(out[i], piece)
-            } else {
-                out.append(piece)
-            }
-        }
+        var out = pieces
+        join(&out)
         return out
+    }
+
+    /// `join` in place: longest first (equal lengths in their order), each piece merged into the
+    /// first longer one it is collinear with. Allocates nothing.
+    static func join(_ pieces: inout [TrailSegment]) {
+        let kept = pieces.withUnsafeMutableBufferPointer { p -> Int in
+            // Insertion sort: stable and in place (the standard library's sort may allocate); a frame has few pieces.
+            for i in 1..<max(1, p.count) {
+                let piece = p[i]
+                var j = i
+                while j > 0, p[j - 1].length < piece.length { p[j] = p[j - 1]; j -= 1 }
+                p[j] = piece
+            }
+            var out = 0
+            for i in 0..<p.count {
+                let piece = p[i]
+                var merged = false
+                for k in 0..<out where collinear(p[k], piece) { p[k] = span(p[k], piece); merged = true; break }
+                if !merged { p[out] = piece; out += 1 }
+            }
+            return out
+        }
+        pieces.removeLast(pieces.count - kept)
     }
 
     static func collinear(_ a: TrailSegment, _ b: TrailSegment) -> Bool {
@@ -121,9 +155,12 @@ enum TrailFinder {
 
     static func span(_ a: TrailSegment, _ b: TrailSegment) -> TrailSegment {
         let ux = (a.x1 - a.x0) / max(a.length, 1e-9), uy = (a.y1 - a.y0) / max(a.length, 1e-9)
-        let points = [(a.x0, a.y0), (a.x1, a.y1), (b.x0, b.y0), (b.x1, b.y1)]
-        let t = points.map { ($0.0 - a.x0) * ux + ($0.1 - a.y0) * uy }
-        let lo = t.min()!, hi = t.max()!
+        let t0 = (a.x0 - a.x0) * ux + (a.y0 - a.y0) * uy, t1 = (a.x1 - a.x0) * ux + (a.y1 - a.y0) * uy
+        let t2 = (b.x0 - a.x0) * ux + (b.y0 - a.y0) * uy, t3 = (b.x1 - a.x0) * ux + (b.y1 - a.y0) * uy
+        // As Sequence.min() and max() fold: the first of equal values is kept.
+        var lo = t0, hi = t0
+        if t1 < lo { lo = t1 }; if t2 < lo { lo = t2 }; if t3 < lo { lo = t3 }
+        if hi < t1 { hi = t1 }; if hi < t2 { hi = t2 }; if hi < t3 { hi = t3 }
         return TrailSegment(x0: a.x0 + lo * ux, y0: a.y0 + lo * uy, x1: a.x0 + hi * ux, y1: a.y0 + hi * uy, area: a.area + b.area)
     }
 }

@@ -154,6 +154,7 @@ struct QualityCommand: ParsableCommand {
             "region_stars": q.regionStars, "region_cloudy": q.regionCloudy, "region_judged": q.regionJudged,
             "region_noise": q.regionNoise.map(number), "region_expected_stars": q.regionExpectedStars.map(number), "cloud_fraction": number(q.cloudFraction),
             "score": q.score, "verdict": q.verdict, "flags": q.flags,
+            "sky_glow": q.skyGlow.map { ["roughness": number($0.roughness), "zenith_to_rim": number($0.zenithToRim)] } ?? NSNull(),
         ]
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
@@ -169,6 +170,9 @@ struct QualityCommand: ParsableCommand {
         let sky: String = q.skyMagnitudesPerSquareArcsec.map { "  sky " + String(format: "%.2f", $0) + " mag/arcsec²" } ?? ""
         lines.append("sky       background \(f(q.background))  gradient \(f(q.backgroundGradient))  noise \(f(q.noise))" + sky)
         lines.append("stars     \(q.stars) usable of \(q.sources) sources; per region \(q.regionStars); cloud fraction \(f(q.cloudFraction))")
+        if let g = q.skyGlow {
+            lines.append("sky glow  roughness \(f(g.roughness))  zenith/rim \(f(g.zenithToRim))" + (q.clearBySkyGlow ? "  (clear by it)" : ""))
+        }
         let shape: String = "  ellipticity \(f(q.ellipticity)) (coherence \(f(q.ellipticityCoherence)))"
         let focus: String = "  HFR \(f(q.halfFluxRadius)) px  rings \(f(q.ringFraction))"
         lines.append("seeing    FWHM \(f(q.fwhmPx)) px" + arcsec + shape + focus)

@@ -1,5 +1,5 @@
 import Testing
-import SkyImage
+@testable import SkyImage
 @testable import SkyEdge
 
 @Test func thePlanAddsUpAndFitsANanoAt4K() throws {
@@ -66,6 +66,29 @@ import SkyImage
     }
     #expect(inRegion)
     #expect(pipeline.extractor.threads == 2)
+}
+
+@Test func theQualityJudgementWorksInItsArenaRegion() throws {
+    let config = frames(640, 480)
+    let plan = MemoryPlan.make(config: config, board: try BoardProfiles.load("generic-x86_64", from: PackagePaths.boards))
+    let entry = try #require(plan.entries.first { $0.name == "quality scratch" })
+    #expect(entry.inArena)
+    #expect(entry.bytes == QualityScratch.bytes(maxWidth: 640, maxHeight: 480, catalogCapacity: config.pipeline.maxStars))
+    #expect(plan.formatted().contains("quality scratch"))
+    // Well under a byte a pixel at 4K: the bad-column finder's offsets per column and 64-row block,
+    // its per-column levels, the trail cross-sections along the diagonal, a bounded region lattice.
+    let at4K = QualityScratch.bytes(maxWidth: 4096, maxHeight: 4096, catalogCapacity: config.pipeline.maxStars)
+    #expect(at4K > 4096 / 64 * 4096 * 4 && at4K < 4096 * 4096 / 2, "\(at4K) bytes")
+    let arena = try Arena(plan: plan)
+    let pipeline = FramePipeline(config: config, arena: arena)
+    let region = arena.region("quality scratch")
+    let lo = Int(bitPattern: region.baseAddress!), hi = lo + region.count
+    let s = pipeline.qualityScratch
+    let starts = [Int(bitPattern: s.stars.baseAddress!), Int(bitPattern: s.badColumns.deviation.baseAddress!),
+                  Int(bitPattern: s.trailProfile.samples.baseAddress!), Int(bitPattern: s.regionSamples.value.baseAddress!)]
+    #expect(starts.allSatisfy { $0 >= lo && $0 < hi })
+    let end = s.regionSamples.region.baseAddress! + s.regionSamples.region.count
+    #expect(Int(bitPattern: end) <= hi)
 }
 
 /// A site config for frames up to `width x height`, defaults otherwise.

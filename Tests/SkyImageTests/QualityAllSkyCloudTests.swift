@@ -67,8 +67,16 @@ import Testing
         #expect(agreement(moonlit, "004") >= 30)
         #expect(!moonlit.flags.contains("clouds") && !moonlit.flags.contains("clouds_unknown"), "\(moonlit.flags)")
         #expect(moonlit.regionJudged.filter { $0 }.count >= 9 && moonlit.verdict != "bad", "\(moonlit.verdict)")
-        #expect(twilight.regionJudged.filter { $0 }.count < 9, "next to no stars in a 3 s twilight frame")
-        #expect(twilight.flags.contains("clouds_unknown") && !twilight.flags.contains("clouds"))
+        // Next to no stars in a 3 s dawn frame: its sky's brightness pattern judges it, clear.
+        let glow = try #require(twilight.skyGlow)
+        #expect(twilight.clearBySkyGlow && twilight.flags.contains("clear_by_sky_glow"), "\(glow) \(twilight.flags)")
+        #expect(twilight.regionJudged.allSatisfy { $0 } && !twilight.regionCloudy.contains(true))
+        #expect(!twilight.flags.contains("clouds_unknown") && !twilight.flags.contains("clouds"))
+        // The frames whose stars judge them are not judged by their glow, and none of the others would be
+        // called clear by it: the overcast 000 is brightest overhead, broken cloud 001 is rough.
+        for q in [overcast, broken, moonlit] {
+            #expect(!q.clearBySkyGlow && !(q.skyGlow?.looksClear(options.cloudRule) ?? true), "\(String(describing: q.skyGlow))")
+        }
         // Too few stars to judge seeing or shape: none of those flags from lit sky or the odd star.
         #expect(twilight.flags.allSatisfy { !["poor_seeing", "elongated", "tracking"].contains($0) }, "\(twilight.flags)")
     }

@@ -31,7 +31,11 @@ import Testing
         #expect(Set(FrameQualityJudge.score(q, QualityOptions()).1) == ["poor_seeing", "elongated", "tracking"])
         q.stars = 3
         #expect(FrameQualityJudge.score(q, QualityOptions()) == (40, ["few_stars"]))
-        q.halfFluxRadius = 9   // donuts: focus is judged whatever the star count
+        q.halfFluxRadius = 9   // the median HFR of three detections says nothing about focus
+        #expect(FrameQualityJudge.score(q, QualityOptions()).1 == ["few_stars"])
+        q.stars = 6   // donuts: focus is judged from fewer stars than seeing needs
+        #expect(FrameQualityJudge.score(q, QualityOptions()).1 == ["few_stars", "defocus"])
+        q.stars = 3; q.halfFluxRadius = 3; q.ringFraction = 0.8   // bright rings say so whatever their count
         #expect(FrameQualityJudge.score(q, QualityOptions()).1 == ["few_stars", "defocus"])
     }
 }

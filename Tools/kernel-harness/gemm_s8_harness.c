@@ -1,5 +1,6 @@
 /* Stand-alone test of the CSkyKernels int8 GEMM kernels, for targets the Swift
-   tests cannot run on (AArch64 under qemu). Every kernel this CPU offers is
+   tests cannot run on (AArch64 under qemu; VNNI emulated with -DSKY_EMULATE_VNNI).
+   Every kernel this CPU offers is
    compared with a plain reference (the same TFLite output stage the Swift tests
    prove equal to SkyNN's reference) on random shapes. Exit status 0 = all equal.
    Build: cc -O2 -I Sources/CSkyKernels/include -I Sources/CSkyKernels \
