@@ -1,23 +1,35 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 /// A fixed set of worker threads that run `parallelFor` bodies. Created once
 /// (at prepare); dispatching work allocates nothing.
+///
+/// A call returns when all of its indices are done, not when every worker has woken:
+/// a worker that wakes after the others took all the work finds none and does not hold
+/// the caller up (on a shared machine a worker can wait a scheduler slice to run). A
+/// worker that runs out of work polls for the next call for a short while before it
+/// sleeps, so back-to-back calls (one per layer or per inference) find it awake.
 public final class ThreadPool: @unchecked Sendable {
     public let threads: Int
     // Heap-allocated so their addresses are stable (pthread objects must not move).
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private let done = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    // All of these under `mutex`.
     private var generation = 0
-    private var pending = 0
     private var next = 0
     private var count = 0
+    private var finished = 0
     private var stopping = false
     private var task: Task?
     private var context: UnsafeMutableRawPointer?
     private var workers: [pthread_t] = []
+    /// `generation`, readable without the mutex by workers polling for the next call.
+    private let posted = Atomic<Int>(0)
+    /// Polls of `posted` before a worker without work sleeps (some tens of microseconds).
+    private static let pollsBeforeSleep = 20_000
 
     /// `threads` counts the caller: 1 runs everything on the calling thread.
     public init(threads: Int) {
@@ -38,7 +50,12 @@ public final class ThreadPool: @unchecked Sendable {
     }
 
     deinit {
-        pthread_mutex_lock(mutex); stopping = true; pthread_cond_broadcast(wake); pthread_mutex_unlock(mutex)
+        pthread_mutex_lock(mutex)
+        stopping = true
+        generation &+= 1
+        posted.store(generation, ordering: .releasing)
+        pthread_cond_broadcast(wake)
+        pthread_mutex_unlock(mutex)
         for t in workers { pthread_join(t, nil) }
         pthread_cond_destroy(wake); pthread_cond_destroy(done); pthread_mutex_destroy(mutex)
         wake.deallocate(); done.deallocate(); mutex.deallocate()
@@ -61,49 +78,46 @@ public final class ThreadPool: @unchecked Sendable {
         self.context = context
         self.count = count
         next = 0
-        pending = threads - 1
+        finished = 0
         generation &+= 1
+        posted.store(generation, ordering: .releasing)
         pthread_cond_broadcast(wake)
-        pthread_mutex_unlock(mutex)
-        drain(task, context, thread: 0)
-        pthread_mutex_lock(mutex)
-        while pending > 0 { pthread_cond_wait(done, mutex) }
-        self.task = nil
-        pthread_mutex_unlock(mutex)
-    }
-
-    private func claim() -> Int {
-        pthread_mutex_lock(mutex)
-        let i = next < count ? next : -1
-        if i >= 0 { next += 1 }
-        pthread_mutex_unlock(mutex)
-        return i
-    }
-
-    private func drain(_ task: Task, _ context: UnsafeMutableRawPointer?, thread: Int) {
-        while true {
-            let i = claim()
-            if i < 0 { return }
-            task(context, i, thread)
+        while next < count {
+            let i = next
+            next += 1
+            pthread_mutex_unlock(mutex)
+            task(context, i, 0)
+            pthread_mutex_lock(mutex)
+            finished += 1
         }
+        while finished < count { pthread_cond_wait(done, mutex) }
+        self.task = nil
+        self.count = 0
+        next = 0
+        pthread_mutex_unlock(mutex)
     }
 
     private func workerLoop(_ index: Int) {
-        var seen = 0
+        pthread_mutex_lock(mutex)
         while true {
+            if next < count, let t = task {
+                // Claimed under the mutex together with the task it belongs to.
+                let i = next, c = context
+                next += 1
+                pthread_mutex_unlock(mutex)
+                t(c, i, index)
+                pthread_mutex_lock(mutex)
+                finished += 1
+                if finished == count { pthread_cond_signal(done) }
+                continue
+            }
+            if stopping { pthread_mutex_unlock(mutex); return }
+            let seen = generation
+            pthread_mutex_unlock(mutex)
+            var polls = 0
+            while posted.load(ordering: .acquiring) == seen && polls < ThreadPool.pollsBeforeSleep { polls += 1 }
             pthread_mutex_lock(mutex)
             while generation == seen && !stopping { pthread_cond_wait(wake, mutex) }
-            if stopping { pthread_mutex_unlock(mutex); return }
-            seen = generation
-            do {
-                let t = task!, c = context
-                pthread_mutex_unlock(mutex)
-                drain(t, c, thread: index)
-            }
-            pthread_mutex_lock(mutex)
-            pending -= 1
-            if pending == 0 { pthread_cond_signal(done) }
-            pthread_mutex_unlock(mutex)
         }
     }
 }
