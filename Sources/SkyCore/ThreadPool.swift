@@ -1,16 +1,13 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Synchronization
 
 /// A fixed set of worker threads that run `parallelFor` bodies. Created once
 /// (at prepare); dispatching work allocates nothing.
 ///
 /// A call returns when all of its indices are done, not when every worker has woken:
 /// a worker that wakes after the others took all the work finds none and does not hold
-/// the caller up (on a shared machine a worker can wait a scheduler slice to run). A
-/// worker that runs out of work polls for the next call for a short while before it
-/// sleeps, so back-to-back calls (one per layer or per inference) find it awake.
+/// the caller up (on a shared machine a worker can wait a scheduler slice to run).
 public final class ThreadPool: @unchecked Sendable {
     public let threads: Int
     // Heap-allocated so their addresses are stable (pthread objects must not move).
@@ -26,10 +23,6 @@ public final class ThreadPool: @unchecked Sendable {
     private var task: Task?
     private var context: UnsafeMutableRawPointer?
     private var workers: [pthread_t] = []
-    /// `generation`, readable without the mutex by workers polling for the next call.
-    private let posted = Atomic<Int>(0)
-    /// Polls of `posted` before a worker without work sleeps (some tens of microseconds).
-    private static let pollsBeforeSleep = 20_000
 
     /// `threads` counts the caller: 1 runs everything on the calling thread.
     public init(threads: Int) {
@@ -53,7 +46,6 @@ public final class ThreadPool: @unchecked Sendable {
         pthread_mutex_lock(mutex)
         stopping = true
         generation &+= 1
-        posted.store(generation, ordering: .releasing)
         pthread_cond_broadcast(wake)
         pthread_mutex_unlock(mutex)
         for t in workers { pthread_join(t, nil) }
@@ -80,7 +72,6 @@ public final class ThreadPool: @unchecked Sendable {
         next = 0
         finished = 0
         generation &+= 1
-        posted.store(generation, ordering: .releasing)
         pthread_cond_broadcast(wake)
         while next < count {
             let i = next
@@ -113,10 +104,6 @@ public final class ThreadPool: @unchecked Sendable {
             }
             if stopping { pthread_mutex_unlock(mutex); return }
             let seen = generation
-            pthread_mutex_unlock(mutex)
-            var polls = 0
-            while posted.load(ordering: .acquiring) == seen && polls < ThreadPool.pollsBeforeSleep { polls += 1 }
-            pthread_mutex_lock(mutex)
             while generation == seen && !stopping { pthread_cond_wait(wake, mutex) }
         }
     }
