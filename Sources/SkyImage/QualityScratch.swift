@@ -69,15 +69,8 @@ public final class QualityScratch: @unchecked Sendable {
         self.catalogCapacity = max(1, catalogCapacity)
         let bytes = Self.bytes(maxWidth: self.maxWidth, maxHeight: self.maxHeight, catalogCapacity: self.catalogCapacity,
                                badColumnBlockHeight: badColumnBlockHeight)
-        let memory: UnsafeMutableRawBufferPointer
-        if let region {
-            precondition(region.count >= bytes, "quality scratch of \(region.count) bytes, needs \(bytes)")
-            memory = region
-            owned = nil
-        } else {
-            memory = .allocate(byteCount: bytes, alignment: ScratchLayout.alignment)
-            owned = memory
-        }
+        let (memory, owned) = ScratchLayout.memory(region, bytes: bytes, for: "quality scratch")
+        self.owned = owned
         var carver = ScratchLayout(memory)
         let layout = Layout(&carver, maxWidth: self.maxWidth, maxHeight: self.maxHeight, catalogCapacity: self.catalogCapacity,
                             badColumnBlockHeight: badColumnBlockHeight)

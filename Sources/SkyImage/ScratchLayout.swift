@@ -16,6 +16,18 @@ struct ScratchLayout {
         guard let base else { return UnsafeMutableBufferPointer(start: nil, count: 0) }
         return UnsafeMutableBufferPointer(start: (base + offset).bindMemory(to: T.self, capacity: count), count: count)
     }
+
+    /// The memory to carve `bytes` from: `given` (an arena region, which must hold them) or a
+    /// new allocation, returned as `owned` for the caller to deallocate.
+    static func memory(_ given: UnsafeMutableRawBufferPointer?, bytes: Int, for what: String)
+        -> (memory: UnsafeMutableRawBufferPointer, owned: UnsafeMutableRawBufferPointer?) {
+        if let given {
+            precondition(given.count >= bytes, "\(what) of \(given.count) bytes, needs \(bytes)")
+            return (given, nil)
+        }
+        let region = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, bytes), alignment: alignment)
+        return (region, region)
+    }
 }
 
 /// Buffers laid out by `carve` in memory of their own: sized by a first pass over no memory, then

@@ -146,15 +146,8 @@ public final class SourceExtractor: @unchecked Sendable {
         self.backgroundOptions = background
         self.threads = max(1, threads)
         let bytes = Self.scratchBytes(maxWidth: maxWidth, maxHeight: maxHeight, options: options, threads: self.threads)
-        let region: UnsafeMutableRawBufferPointer
-        if let scratch {
-            precondition(scratch.count >= bytes, "extractor scratch of \(scratch.count) bytes, needs \(bytes)")
-            region = scratch
-            ownedScratch = nil
-        } else {
-            region = .allocate(byteCount: bytes, alignment: ScratchLayout.alignment)
-            ownedScratch = region
-        }
+        let (region, owned) = ScratchLayout.memory(scratch, bytes: bytes, for: "extractor scratch")
+        ownedScratch = owned
         var carver = ScratchLayout(region)
         let layout = Layout(&carver, maxWidth: maxWidth, maxHeight: maxHeight, options: options, threads: self.threads)
         subtracted = layout.subtracted; rms = layout.rms; convolved = layout.convolved; snr = layout.snr
