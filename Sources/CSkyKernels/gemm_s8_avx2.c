@@ -173,12 +173,12 @@ static AVX2 int conv_direct(const gemm_ctx *g, const int8_t *x, int32_t h, int32
     const int32_t wp = (ow - 1) * sw + kw;   /* input columns one whole output row reads */
     /* Blocks do not cross output rows, so a narrow output (a 16-pixel row is 6 + 6 + 4,
        computed as 18) wastes more than the row gathering costs. */
-    if ((kw * c) % 2 || g->h->n <= 8 || ow < 24 || (size_t)kh * wp * c * 2 > 96 * 1024) return 0;
+    if ((kw * c) % 2 || g->h->n <= 8 || ow < 24 || (size_t)kh * wp * c * 2 > DIRECT_BUF_BYTES) return 0;
     const size_t rowlen = (size_t)wp * c;
     int16_t buf[(size_t)kh * rowlen + 16] __attribute__((aligned(32)));
     for (int32_t p = row0; p < row0 + rows;) {
-        int32_t oy = p / ow, ox = p % ow, run = ow - ox < row0 + rows - p ? ow - ox : row0 + rows - p;
-        int32_t jx0 = ox * sw, jx1 = (ox + run - 1) * sw + kw;   /* padded columns [jx0, jx1) */
+        const output_run pixels = output_run_at(p, row0, rows, ow, sw, kw);
+        const int32_t oy = pixels.oy, run = pixels.run, jx0 = pixels.jx0, jx1 = pixels.jx1;
         for (int32_t ky = 0; ky < kh; ky++) {
             int16_t *d = buf + ky * rowlen;
             const padded_row r = padded_row_at(oy * sh - pt + ky, h, w, c, pl, jx0, jx1);

@@ -106,6 +106,20 @@ static inline AVX2 __m256i finish8(__m256i acc, const stage8 *s, const stage_com
     return q;   /* packs saturate to [-128, 127], which is the clamp when there is none */
 }
 
+/* Longest row buffer (kh input rows of one output row's span) the direct paths keep on the stack. */
+#define DIRECT_BUF_BYTES (96 * 1024)
+
+/* The run of output pixels from p (of [row0, row0 + rows)) that stays in one output row
+   oy, and the padded input columns [jx0, jx1) that run reads. */
+typedef struct { int32_t oy, ox, run, jx0, jx1; } output_run;
+static inline output_run output_run_at(int32_t p, int32_t row0, int32_t rows, int32_t ow, int32_t sw, int32_t kw) {
+    output_run r;
+    r.oy = p / ow; r.ox = p % ow;
+    r.run = ow - r.ox < row0 + rows - p ? ow - r.ox : row0 + rows - p;
+    r.jx0 = r.ox * sw; r.jx1 = (r.ox + r.run - 1) * sw + kw;
+    return r;
+}
+
 /* What the direct convolution paths copy of input row iy for padded columns [jx0, jx1)
    (pl columns of left padding before the image's): `lead` values of padding, `inside`
    image values from offset `at` of the NHWC image, then padding up to n values; inside

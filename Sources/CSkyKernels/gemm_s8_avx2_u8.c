@@ -19,9 +19,6 @@
    within the 16 ymm registers (6 rows would spill). */
 #define MRU 4
 
-/* ctx_init's context; where it declines (an INT32_MIN multiplier) every output goes
-   through the scalar stage instead (the u8 layout has no other kernel to fall back to). */
-static int u8_ctx(gemm_ctx *g, const void *packed, const sky_requant_s8 *rq) { return ctx_init(g, packed, rq); }
 
 static inline __attribute__((always_inline)) AVX2 void block_u8(const gemm_ctx *g, int vector_stage, const uint8_t *ab, int32_t stride,
                                                                  const int R, const int V, int32_t n0, int8_t *c, size_t ldc) {
@@ -67,20 +64,26 @@ static int32_t superblock_rows_u8(int32_t stride) {
     return r < MRU ? MRU : r > 48 ? 48 : r;
 }
 
-/* n (a multiple of 32) int8 at src as u8 (+128) at dst. */
-static inline AVX2 void flip(uint8_t *dst, const int8_t *src, int32_t n) {
-    const __m256i bias = _mm256_set1_epi8((char)0x80);
-    for (int32_t q = 0; q < n; q += 32)
-        _mm256_storeu_si256((__m256i *)(dst + q), _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(src + q)), bias));
-}
 /* 16 int8 at src as u8 at dst. */
 static inline AVX2 void flip16(uint8_t *dst, const int8_t *src) {
     _mm_storeu_si128((__m128i *)dst, _mm_xor_si128(_mm_loadu_si128((const __m128i *)src), _mm_set1_epi8((char)0x80)));
 }
 
+/* n int8 at src as unsigned bytes (x ^ 0x80) at dst, reading and writing exactly n. */
+static inline AVX2 void flip(uint8_t *dst, const int8_t *src, int32_t n) {
+    const __m256i bias = _mm256_set1_epi8((char)0x80);
+    int32_t q = 0;
+    for (; q + 32 <= n; q += 32)
+        _mm256_storeu_si256((__m256i *)(dst + q), _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(src + q)), bias));
+    if (q + 16 <= n) { flip16(dst + q, src + q); q += 16; }
+    for (; q < n; q++) dst[q] = (uint8_t)src[q] ^ 0x80;
+}
+
 AVX2 void sky_gemm_s8_avx2_u8(const int8_t *a, size_t lda, int32_t m, const void *packed, const sky_requant_s8 *rq, int8_t *c, size_t ldc) {
     gemm_ctx g;
-    const int vs = u8_ctx(&g, packed, rq);
+    /* Where ctx_init declines (an INT32_MIN multiplier) every output goes through the scalar
+       stage (the u8 layout has no other kernel to fall back to). */
+    const int vs = ctx_init(&g, packed, rq);
     stage8 stages[ctx_stage_slots(packed)];
     ctx_stages(&g, vs, stages);
     const int32_t kp = g.h->kp, sb = superblock_rows_u8(kp);   /* kp: a multiple of 32, tail zero */
@@ -139,9 +142,6 @@ DIRECT_U8(1) DIRECT_U8(2) DIRECT_U8(3) DIRECT_U8(4) DIRECT_U8(5)
 typedef void (*direct_u8_fn)(const gemm_ctx *, int, const int8_t *, const uint8_t *, int32_t, size_t, int32_t, int32_t, int32_t, int8_t *, size_t);
 static const direct_u8_fn directs_u8[RD] = {direct_u8_1, direct_u8_2, direct_u8_3, direct_u8_4, direct_u8_5};
 
-/* Longest unsigned row buffer (kh input rows of one output row's span) the direct path
-   keeps on the stack. */
-#define DIRECT_U8_BUF (96 * 1024)
 #define DIRECT_U8_MIN_OW 3
 
 /* Whether the direct path runs: no groups, more than 8 channels (8 or fewer would be
@@ -155,19 +155,10 @@ int sky_conv_s8_avx2_u8_direct(const void *packed, int32_t c, int32_t cg, int32_
     const sky_packed_header *h = (const sky_packed_header *)packed;
     const int64_t wp = (int64_t)(ow - 1) * sw + kw;
     const int rows_laid = h->rows_offset != 0 && h->conv_kh == kh && h->conv_kw == kw && h->conv_c == c;
-    return h->kernel == SKY_GEMM_AVX2_U8 && cg == c && h->n > 8 && ow >= DIRECT_U8_MIN_OW && kh * (wp * c + 4) <= DIRECT_U8_BUF &&
+    return h->kernel == SKY_GEMM_AVX2_U8 && cg == c && h->n > 8 && ow >= DIRECT_U8_MIN_OW && kh * (wp * c + 4) <= DIRECT_BUF_BYTES &&
            ((kw * c) % 4 == 0 || rows_laid);
 }
 
-/* n int8 at src as unsigned bytes (x ^ 0x80) at dst, reading and writing exactly n. */
-static inline AVX2 void flip_exact(uint8_t *dst, const int8_t *src, int32_t n) {
-    const __m256i bias = _mm256_set1_epi8((char)0x80);
-    int32_t q = 0;
-    for (; q + 32 <= n; q += 32)
-        _mm256_storeu_si256((__m256i *)(dst + q), _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(src + q)), bias));
-    if (q + 16 <= n) { flip16(dst + q, src + q); q += 16; }
-    for (; q < n; q++) dst[q] = (uint8_t)src[q] ^ 0x80;
-}
 
 /* Direct convolution: for each run of output pixels along an output row, the kh input
    rows it reads are made unsigned once into a stack buffer, padding included (the zero
@@ -185,13 +176,13 @@ static AVX2 void conv_direct_u8(const gemm_ctx *g, int vs, const int8_t *x, int3
     const int8_t *wt = span % 4 ? (const int8_t *)g->h + g->h->rows_offset : (const int8_t *)g->wt;
     const size_t wblock = span % 4 ? (size_t)kh * seg * 64 : (size_t)(g->h->kp / 4) * 64;
     for (int32_t p = row0; p < row0 + rows;) {
-        int32_t oy = p / ow, ox = p % ow, run = ow - ox < row0 + rows - p ? ow - ox : row0 + rows - p;
-        int32_t jx0 = ox * sw, jx1 = (ox + run - 1) * sw + kw;   /* padded columns [jx0, jx1) */
+        const output_run pixels = output_run_at(p, row0, rows, ow, sw, kw);
+        const int32_t oy = pixels.oy, run = pixels.run, jx0 = pixels.jx0, jx1 = pixels.jx1;
         for (int32_t ky = 0; ky < kh; ky++) {
             uint8_t *d = buf + ky * rowlen;
             const padded_row r = padded_row_at(oy * sh - pt + ky, h, w, c, pl, jx0, jx1);
             memset(d, pad, (size_t)r.lead);
-            flip_exact(d + r.lead, x + r.at, r.inside);
+            flip(d + r.lead, x + r.at, r.inside);
             memset(d + r.lead + r.inside, pad, (size_t)(r.n - r.lead - r.inside) + 4);
         }
         int8_t *o = y + (size_t)(p - row0) * ldy;
@@ -212,7 +203,7 @@ AVX2 void sky_conv_s8_avx2_u8(const int8_t *x, int32_t h, int32_t w, int32_t c, 
                               int32_t pt, int32_t pl, int32_t ow, int32_t row0, int32_t rows, int32_t c0, int32_t cg, int8_t zp,
                               const void *packed, const sky_requant_s8 *rq, int8_t *y, size_t ldy) {
     gemm_ctx g;
-    const int vs = u8_ctx(&g, packed, rq);
+    const int vs = ctx_init(&g, packed, rq);
     stage8 stages[ctx_stage_slots(packed)];
     ctx_stages(&g, vs, stages);
     if (sky_conv_s8_avx2_u8_direct(packed, c, cg, kh, kw, sw, ow)) {

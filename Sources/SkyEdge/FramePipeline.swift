@@ -183,13 +183,8 @@ public struct FramePipeline {
     static let stageCapacity = 8
     static let flagCapacity = 32
 
-    /// The judgement's other measurements for the record; what could not be measured is absent.
-    static func details(_ q: FrameQuality) -> FrameQualityDetails {
-        var badColumns: [Int] = [], trails: [TrailLine] = []
-        return details(q, badColumns: &badColumns, trails: &trails)
-    }
-
-    /// `details`, its lists refilled from the pipeline's (no allocation unless the last report is still held).
+    /// The judgement's other measurements for the record (what could not be measured is absent), its
+    /// lists refilled from the pipeline's (no allocation unless the last report is still held).
     private mutating func details(_ q: FrameQuality) -> FrameQualityDetails {
         var badColumns: [Int] = [], trails: [TrailLine] = []
         swap(&badColumns, &badColumnList); swap(&trails, &trailList)

@@ -272,13 +272,7 @@ public struct BackgroundModel: Sendable {
 
     /// Median; the mean of the two middle values for an even count (SEP's fqmedian). Reorders `values`.
     static func median(_ values: UnsafeMutableBufferPointer<Float>) -> Float {
-        let n = values.count
-        guard n > 0 else { return 0 }
-        let upper = selectKth(values, n / 2)
-        guard n % 2 == 0 else { return upper }
-        var lower = values[0]
-        for i in 1..<(n / 2) { lower = max(lower, values[i]) }
-        return Float((Double(lower) + Double(upper)) / 2)
+        values.isEmpty ? 0 : Float(selectionMedian(values))
     }
 }
 

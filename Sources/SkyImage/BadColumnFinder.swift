@@ -152,8 +152,6 @@ public enum BadColumnFinder {
         return lo..<hi
     }
 
-    static func median(_ v: [Double]) -> Double { FrameQualityJudge.median(v) }
-
     /// Rows sampled per block for each column's first, rough level.
     static let probeRows = 9
 

@@ -17,7 +17,7 @@ public final class QualityScratch: @unchecked Sendable {
     let badColumns: BadColumnFinder.Workspace
     let trailProfile: TrailProfile.Workspace
     let regionSamples: RegionSamples
-    /// Trail pieces, then the trails among them (capacity `FrameQualityJudge.maxTrailPieces`).
+    /// Trail candidates: the finder's pieces, joined (capacity `FrameQualityJudge.maxTrailPieces`).
     var trailPieces: [TrailSegment] = []
     /// The region map of the last layout and frame size (rebuilt when they change).
     var regionMap: (key: RegionMapKey, map: RegionMap)?
@@ -166,24 +166,6 @@ extension FrameQualityJudge {
         }
     }
 
-    /// Median (the mean of the middle two of an even count), by selection: reorders `v`.
-    static func median(_ v: UnsafeMutableBufferPointer<Double>) -> Double {
-        guard !v.isEmpty else { return .nan }
-        let n = v.count, upper = selectKth(v, n / 2)
-        guard n % 2 == 0 else { return upper }
-        // Selection leaves the smaller half before n / 2: its largest is the lower middle value.
-        var lower = v[0]
-        for i in 1..<(n / 2) where v[i] > lower { lower = v[i] }
-        return 0.5 * (lower + upper)
-    }
-
-    /// `median` of Float values, in Double as the median of the values converted.
-    static func median(_ v: UnsafeMutableBufferPointer<Float>) -> Double {
-        guard !v.isEmpty else { return .nan }
-        let n = v.count, upper = selectKth(v, n / 2)
-        guard n % 2 == 0 else { return Double(upper) }
-        var lower = v[0]
-        for i in 1..<(n / 2) where v[i] > lower { lower = v[i] }
-        return 0.5 * (Double(lower) + Double(upper))
-    }
+    /// `selectionMedian` (NaN when empty): reorders `v`.
+    static func median<T: BinaryFloatingPoint>(_ v: UnsafeMutableBufferPointer<T>) -> Double { selectionMedian(v) }
 }

@@ -182,9 +182,8 @@ struct RegionCloudAssessment {
                 let range = (1 + ring * r.sectors)..<(1 + (ring + 1) * r.sectors)
                 known.removeAll(keepingCapacity: true)
                 for i in range where depth[i].isFinite { known.append(depth[i]) }
-                known.withUnsafeMutableBufferPointer { heapSort($0, by: <) }
                 guard !known.isEmpty else { continue }
-                let darkerQuarter = known[(known.count - 1) / 4]
+                let darkerQuarter = known.withUnsafeMutableBufferPointer { selectKth($0, ($0.count - 1) / 4) }
                 for i in range where depth[i].isFinite { depth[i] = min(depth[i], darkerQuarter) }
             }
         }

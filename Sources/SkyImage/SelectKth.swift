@@ -21,3 +21,14 @@ func selectKth<T: Comparable>(_ buf: UnsafeMutableBufferPointer<T>, _ k: Int) ->
     }
     return buf[k]
 }
+
+/// Median (the mean of the middle two of an even count, in Double) by selection, NaN when empty;
+/// reorders `v`. Selection leaves the smaller half before n / 2: its largest is the lower middle value.
+func selectionMedian<T: BinaryFloatingPoint>(_ v: UnsafeMutableBufferPointer<T>) -> Double {
+    guard !v.isEmpty else { return .nan }
+    let n = v.count, upper = selectKth(v, n / 2)
+    guard n % 2 == 0 else { return Double(upper) }
+    var lower = v[0]
+    for i in 1..<(n / 2) where v[i] > lower { lower = v[i] }
+    return 0.5 * (Double(lower) + Double(upper))
+}

@@ -111,15 +111,9 @@ enum TrailFinder {
     }
 
     /// Joins pieces that lie on one line (direction within 3 degrees, each
-    /// end within 4 px of the other's line) into one segment spanning them.
-    static func join(_ pieces: [TrailSegment]) -> [TrailSegment] {
-        var out = pieces
-        join(&out)
-        return out
-    }
-
-    /// `join` in place: longest first (equal lengths in their order), each piece merged into the
-    /// first longer one it is collinear with. Allocates nothing.
+    /// end within 4 px of the other's line) into one segment spanning them, in place: longest
+    /// first (equal lengths in their order), each piece merged into the first longer one it is
+    /// collinear with. Allocates nothing.
     static func join(_ pieces: inout [TrailSegment]) {
         let kept = pieces.withUnsafeMutableBufferPointer { p -> Int in
             // Insertion sort: stable and in place (the standard library's sort may allocate); a frame has few pieces.

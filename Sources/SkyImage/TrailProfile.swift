@@ -104,14 +104,8 @@ struct TrailProfile {
     }
 
     /// Full width at half maximum of a profile centred on the segment: the peak within 6 px
-    /// of the centre over the baseline of the outer quarter on each side.
-    static func fwhm(_ p: [Double]) -> Double? {
-        withUnsafeTemporaryAllocation(of: Double.self, capacity: p.count) { scratch in
-            p.withUnsafeBufferPointer { fwhm($0, scratch: scratch) }
-        }
-    }
-
-    /// `fwhm` with `scratch` (as long as `p`) for the baseline's median.
+    /// of the centre over the baseline of the outer quarter on each side; `scratch` (as long as
+    /// `p`) holds the baseline's values for their median.
     static func fwhm(_ p: UnsafeBufferPointer<Double>, scratch: UnsafeMutableBufferPointer<Double>) -> Double? {
         let r = p.count / 2
         var n = 0

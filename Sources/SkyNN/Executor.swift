@@ -37,7 +37,7 @@ public final class Executor: @unchecked Sendable {
     private var floatOutput: FloatOutput?
     /// The step that run() leaves out: the last dense layer, which it computes in float
     /// from its input instead (-1: none). Its int8 tensor is then never written.
-    private(set) var skippedStep = -1
+    var skippedStep: Int { floatOutput == nil ? -1 : plan.lastInt8 }
 
     /// - gemmKernel: force one SKY_GEMM_* kernel (tests, benchmarks); nil picks the best the CPU offers.
     public init(model: Model, maxBatch: Int = 1, threads: Int = 1, gemmKernel: Int32? = nil) throws {
@@ -63,7 +63,6 @@ public final class Executor: @unchecked Sendable {
             for o in 0..<n { b[o] = node.weights!.bias![o]; sc[o] = scales[o] }
             floatOutput = FloatOutput(x: plan.tensorOffset[node.inputs[0]], k: k, n: n, zp: model.nodes[node.inputs[0]].quant!.zeroPoint,
                                       activation: act, weights: UnsafePointer(w), bias: UnsafePointer(b), scales: UnsafePointer(sc))
-            skippedStep = plan.lastInt8
         }
         steps = .allocate(capacity: stepList.count)
         _ = steps.initialize(from: stepList)
@@ -234,7 +233,8 @@ public final class Executor: @unchecked Sendable {
     }
 
     /// Runs on input already quantized with the input tensor's parameters; the int8
-    /// result stays in the arena (`tensor`). For benchmarks of the int8 path alone.
+    /// result stays in the arena (`tensor`), except a last dense layer's (`skippedStep`):
+    /// it is read in float by run() and never computed. For benchmarks of the int8 path.
     public func runQuantized(input: UnsafePointer<Int8>, batch: Int) {
         precondition(batch >= 1 && batch <= plan.maxBatch, "batch \(batch) outside 1...\(plan.maxBatch)")
         (arena + plan.tensorOffset[0]).copyMemory(from: input, byteCount: batch * inputCount)
