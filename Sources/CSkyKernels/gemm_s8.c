@@ -4,8 +4,8 @@
    element (n, k) at ((n/4 * kp/chunk + k/chunk) * 4 + n%4) * chunk + k%chunk, int8;
    AVX2: int16 (widened once here), blocks of 16 channels holding k pairs:
    ((n/16 * kp/2 + k/2) * 16 + n%16) * 2 + k%2;
-   AVX2 u8 (7-bit weights): int8, blocks of 16 channels holding k quads:
-   ((n/16 * kp/4 + k/4) * 16 + n%16) * 4 + k%4. */
+   AVX2 u8 (7-bit weights) and AVX-512 VNNI (any weights): int8, blocks of 16 channels
+   holding k quads: ((n/16 * kp/4 + k/4) * 16 + n%16) * 4 + k%4. */
 #include "gemm_s8_internal.h"
 #include <string.h>
 
@@ -44,26 +44,30 @@ int sky_gemm_s8_pack(const int8_t *w, const int32_t *bias, int32_t zp, int32_t n
     return sky_gemm_s8_pack_for(best_kernel(), w, bias, zp, n, k, packed);
 }
 
-/* Whether the u8 x s8 kernel is exact for these weights (every one in [-64, 63], so no
-   vpmaddubsw pair sum can saturate) and worth it (a 16-channel block of 1-4 channels is
-   mostly padding; the int16 kernel has a dot-product path for those), with rows short
-   enough for its stack blocks. */
-static int fits_u8(const int8_t *w, int32_t n, int32_t k) {
+/* Whether a kernel of the 16-channel quad layout (u8, VNNI) takes these weights: worth it
+   (a 16-channel block of 1-4 channels is mostly padding; the int16 kernel has a
+   dot-product path for those), rows short enough for its stack blocks, and for the u8
+   kernel exact (every weight in [-64, 63], so no vpmaddubsw pair sum can saturate;
+   vpdpbusd has no int16 step and takes any weight). */
+static int fits_quads(int kernel, const int8_t *w, int32_t n, int32_t k) {
     if (n <= 4 || sky_gemm_s8_k_padded(k) > 16384) return 0;
-    for (size_t i = 0; i < (size_t)n * k; i++)
-        if (w[i] < -64 || w[i] > 63) return 0;
+    if (kernel == SKY_GEMM_AVX2_U8)
+        for (size_t i = 0; i < (size_t)n * k; i++)
+            if (w[i] < -64 || w[i] > 63) return 0;
     return 1;
 }
 
 int sky_gemm_s8_pack_for(int kernel, const int8_t *w, const int32_t *bias, int32_t zp, int32_t n, int32_t k, void *packed) {
-    if (kernel == SKY_GEMM_AVX2_U8 && !fits_u8(w, n, k)) kernel = SKY_GEMM_AVX2;
     int needs = kernel == SKY_GEMM_AVX2_U8 ? SKY_GEMM_AVX2 : kernel;
     if (kernel < 0 || kernel > SKY_GEMM_AVX2_U8 || !(sky_gemm_s8_available() & (1u << needs))) return -1;
+    const int quads = kernel == SKY_GEMM_AVX2_U8 || kernel == SKY_GEMM_AVX512VNNI;
+    if (quads && !fits_quads(kernel, w, n, k)) kernel = SKY_GEMM_AVX2;   /* always there beside them */
     sky_packed_header *h = (sky_packed_header *)packed;
     memset(h, 0, sizeof *h);
     h->n = n; h->k = k; h->kp = sky_gemm_s8_k_padded(k); h->kernel = kernel;
-    h->np = kernel == SKY_GEMM_AVX2 || kernel == SKY_GEMM_AVX2_U8 ? (n + 15) / 16 * 16 : n_padded(n);
-    h->chunk = kernel == SKY_GEMM_AVX512VNNI ? 32 : 16;
+    const int layout16 = kernel == SKY_GEMM_AVX2 || kernel == SKY_GEMM_AVX2_U8 || kernel == SKY_GEMM_AVX512VNNI;
+    h->np = layout16 ? (n + 15) / 16 * 16 : n_padded(n);
+    h->chunk = 16;
     int32_t *b = (int32_t *)((char *)packed + sizeof *h);
     /* The zero point (and VNNI's unsigned offset) times the weight column sum folds into the bias. */
     int32_t offset = zp + (kernel == SKY_GEMM_AVX512VNNI || kernel == SKY_GEMM_AVX2_U8 ? 128 : 0);
@@ -89,7 +93,7 @@ int sky_gemm_s8_pack_for(int kernel, const int8_t *w, const int32_t *bias, int32
             int8_t v = (j < n && q < k) ? w[(size_t)j * k + q] : 0;
             if (kernel == SKY_GEMM_AVX2) {   /* [n/16][k/2][n%16][k%2] int16 */
                 ((int16_t *)dst)[(((size_t)(j / 16) * (h->kp / 2) + q / 2) * 16 + j % 16) * 2 + q % 2] = v;
-            } else if (kernel == SKY_GEMM_AVX2_U8) {   /* [n/16][k/4][n%16][k%4] int8 */
+            } else if (kernel == SKY_GEMM_AVX2_U8 || kernel == SKY_GEMM_AVX512VNNI) {   /* [n/16][k/4][n%16][k%4] int8 */
                 ((int8_t *)dst)[(((size_t)(j / 16) * (h->kp / 4) + q / 4) * 16 + j % 16) * 4 + q % 4] = v;
             } else {
                 ((int8_t *)dst)[(((size_t)(j / 4) * kc + q / chunk) * 4 + j % 4) * chunk + q % chunk] = v;
@@ -119,7 +123,7 @@ int sky_conv_s8_pack_for(int kernel, const int8_t *w, const int32_t *bias, int32
     if (got < 0) return got;
     sky_packed_header *h = (sky_packed_header *)packed;
     h->conv_kh = kh; h->conv_kw = kw; h->conv_c = cg; h->rows_offset = 0;
-    if (got != SKY_GEMM_AVX2_U8 || span % 4 == 0) return got;
+    if ((got != SKY_GEMM_AVX2_U8 && got != SKY_GEMM_AVX512VNNI) || span % 4 == 0) return got;
     /* [n/16][kh][seg][n%16][4]: each kernel row's quads start on a quad, zero weights past it. */
     h->rows_offset = (int32_t)((packed_weights_offset(h->np) + (size_t)h->np * h->kp + 63) / 64 * 64);
     int8_t *rows = (int8_t *)packed + h->rows_offset;
@@ -235,6 +239,10 @@ void sky_conv_s8(const int8_t *x, int32_t h, int32_t w, int32_t c, int32_t kh, i
         sky_conv_s8_avx2_u8(x, h, w, c, kh, kw, sh, sw, pt, pl, ow, row0, rows, c0, cg, zp, packed, rq, y, ldy);
         return;
     }
+    if (sky_gemm_s8_kernel(packed) == SKY_GEMM_AVX512VNNI) {
+        sky_conv_s8_vnni(x, h, w, c, kh, kw, sh, sw, pt, pl, ow, row0, rows, c0, cg, zp, packed, rq, y, ldy);
+        return;
+    }
 #endif
     sky_im2col_s8(x, h, w, c, kh, kw, sh, sw, pt, pl, ow, row0, rows, c0, cg, zp, scratch, lda);
     sky_gemm_s8(scratch, lda, rows, packed, rq, y, ldy);
@@ -242,7 +250,7 @@ void sky_conv_s8(const int8_t *x, int32_t h, int32_t w, int32_t c, int32_t kh, i
 
 int sky_conv_s8_u8_direct(const void *packed, int32_t c, int32_t cg, int32_t kh, int32_t kw, int32_t sw, int32_t out_w) {
 #if defined(__x86_64__)
-    return sky_conv_s8_avx2_u8_direct(packed, c, cg, kh, kw, sw, out_w);
+    return sky_conv_s8_avx2_u8_direct(packed, c, cg, kh, kw, sw, out_w) || sky_conv_s8_vnni_direct(packed, c, cg, kh, kw, sw, out_w);
 #else
     (void)packed; (void)c; (void)cg; (void)kh; (void)kw; (void)sw; (void)out_w;
     return 0;

@@ -77,7 +77,12 @@ int sky_conv_s8_avx2_u8_direct(const void *packed, int32_t c, int32_t cg, int32_
 int sky_conv_s8_avx2(const int8_t *x, int32_t h, int32_t w, int32_t c, int32_t kh, int32_t kw, int32_t sh, int32_t sw,
                      int32_t pt, int32_t pl, int32_t ow, int32_t row0, int32_t rows, int32_t c0, int32_t cg, int8_t zp,
                      const void *packed, const sky_requant_s8 *rq, int8_t *y, size_t ldy);
+/* The same three for weights packed for SKY_GEMM_AVX512VNNI (gemm_s8_vnni.c). */
 void sky_gemm_s8_vnni(const int8_t *a, size_t lda, int32_t m, const void *packed, const sky_requant_s8 *rq, int8_t *c, size_t ldc);
+void sky_conv_s8_vnni(const int8_t *x, int32_t h, int32_t w, int32_t c, int32_t kh, int32_t kw, int32_t sh, int32_t sw,
+                      int32_t pt, int32_t pl, int32_t ow, int32_t row0, int32_t rows, int32_t c0, int32_t cg, int8_t zp,
+                      const void *packed, const sky_requant_s8 *rq, int8_t *y, size_t ldy);
+int sky_conv_s8_vnni_direct(const void *packed, int32_t c, int32_t cg, int32_t kh, int32_t kw, int32_t sw, int32_t ow);
 void sky_gemm_s8_neon(const int8_t *a, size_t lda, int32_t m, const void *packed, const sky_requant_s8 *rq, int8_t *c, size_t ldc);
 void sky_gemm_s8_neon_dot(const int8_t *a, size_t lda, int32_t m, const void *packed, const sky_requant_s8 *rq, int8_t *c, size_t ldc);
 #endif

@@ -1,9 +1,8 @@
 /* x86 int8 GEMM kernels. AVX2 (rows longer than the 6x16 kernel's stack
    block, or multipliers of INT32_MIN): activations sign-extended to int16 in the
    loop, weights pre-widened at pack time, vpmaddwd (no saturation, so exact),
-   4 rows x 16 output channels per tile (gemm_s8_avx2.c has the usual kernel).
-   AVX-512 VNNI: vpdpbusd on ymm with activations offset to unsigned (x ^ 0x80;
-   the +128 x column-sum is folded into the packed bias), k in steps of 32. */
+   4 rows x 16 output channels per tile (gemm_s8_avx2.c has the usual kernel), and the
+   AVX2 peak loops. The AVX-512 VNNI kernel is gemm_s8_vnni.c. */
 #include "gemm_s8_internal.h"
 
 #if defined(__x86_64__)
@@ -11,28 +10,6 @@
 #include <string.h>
 
 #define AVX2 __attribute__((target("avx2,fma")))
-#if defined(SKY_EMULATE_VNNI)
-/* Harness builds only (Tools/kernel-harness on a CPU without VNNI): vpdpbusd's arithmetic
-   in AVX2, exact (unsigned x signed byte products summed by fours into 32 bits, no
-   saturation), so the VNNI kernel's packing, tiling, unsigned offset and output stage run
-   and are compared with the reference here. The instruction's own encoding is not. */
-#define VNNI AVX2
-static inline AVX2 __m256i emulated_dpbusd(__m256i acc, __m256i u, __m256i s) {
-    __m256i ue = _mm256_and_si256(u, _mm256_set1_epi16(0x00FF)), uo = _mm256_srli_epi16(u, 8);
-    __m256i se = _mm256_srai_epi16(_mm256_slli_epi16(s, 8), 8), so = _mm256_srai_epi16(s, 8);
-    return _mm256_add_epi32(acc, _mm256_add_epi32(_mm256_madd_epi16(ue, se), _mm256_madd_epi16(uo, so)));
-}
-#undef _mm256_dpbusd_epi32
-#define _mm256_dpbusd_epi32 emulated_dpbusd
-#else
-#define VNNI __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512vnni")))
-#endif
-
-/* [sum(v0), sum(v1), sum(v2), sum(v3)] */
-static inline AVX2 __m128i hsum4(__m256i v0, __m256i v1, __m256i v2, __m256i v3) {
-    __m256i t = _mm256_hadd_epi32(_mm256_hadd_epi32(v0, v1), _mm256_hadd_epi32(v2, v3));
-    return _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
-}
 
 /* TFLite MultiplyByQuantizedMultiplier on 8 lanes, bit-exact with the scalar:
    gemmlowp's SIMD SaturatingRoundingDoublingHighMul (one nudge of 2^30, floor) equals
@@ -129,38 +106,6 @@ AVX2 void sky_gemm_s8_avx2_4x16(const int8_t *a, size_t lda, int32_t m, const vo
             if (i + 1 < m) { o += ldc; store8(c10, bias, n0, h->n, rq, o); store8(c11, bias, n0 + 8, h->n, rq, o); }
             if (i + 2 < m) { o += ldc; store8(c20, bias, n0, h->n, rq, o); store8(c21, bias, n0 + 8, h->n, rq, o); }
             if (i + 3 < m) { o += ldc; store8(c30, bias, n0, h->n, rq, o); store8(c31, bias, n0 + 8, h->n, rq, o); }
-        }
-    }
-}
-
-VNNI void sky_gemm_s8_vnni(const int8_t *a, size_t lda, int32_t m, const void *packed, const sky_requant_s8 *rq, int8_t *c, size_t ldc) {
-    const sky_packed_header *h = (const sky_packed_header *)packed;
-    const int8_t *wt = (const int8_t *)packed_weights(packed);
-    const int32_t *bias = packed_bias(packed);
-    const int32_t kc = h->kp / 32;
-    const __m256i flip = _mm256_set1_epi8((char)0x80);
-    for (int32_t i = 0; i < m; i += 2) {
-        const int8_t *a0 = a + (size_t)i * lda;
-        const int8_t *a1 = i + 1 < m ? a0 + lda : a0;
-        for (int32_t n0 = 0; n0 < h->np; n0 += 4) {
-            const int8_t *b = wt + (size_t)(n0 / 4) * kc * 128;
-            __m256i c00 = _mm256_setzero_si256(), c01 = c00, c02 = c00, c03 = c00;
-            __m256i c10 = c00, c11 = c00, c12 = c00, c13 = c00;
-            for (int32_t q = 0; q < kc; q++, b += 128) {
-                __m256i x0 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(a0 + q * 32)), flip);
-                __m256i x1 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(a1 + q * 32)), flip);
-                __m256i w0 = _mm256_load_si256((const __m256i *)b), w1 = _mm256_load_si256((const __m256i *)(b + 32));
-                __m256i w2 = _mm256_load_si256((const __m256i *)(b + 64)), w3 = _mm256_load_si256((const __m256i *)(b + 96));
-                c00 = _mm256_dpbusd_epi32(c00, x0, w0); c10 = _mm256_dpbusd_epi32(c10, x1, w0);
-                c01 = _mm256_dpbusd_epi32(c01, x0, w1); c11 = _mm256_dpbusd_epi32(c11, x1, w1);
-                c02 = _mm256_dpbusd_epi32(c02, x0, w2); c12 = _mm256_dpbusd_epi32(c12, x1, w2);
-                c03 = _mm256_dpbusd_epi32(c03, x0, w3); c13 = _mm256_dpbusd_epi32(c13, x1, w3);
-            }
-            int32_t r0[4], r1[4];
-            _mm_storeu_si128((__m128i *)r0, hsum4(c00, c01, c02, c03));
-            _mm_storeu_si128((__m128i *)r1, hsum4(c10, c11, c12, c13));
-            sky_store_row(r0, bias, n0, h->n, rq, c + (size_t)i * ldc);
-            if (i + 1 < m) sky_store_row(r1, bias, n0, h->n, rq, c + (size_t)(i + 1) * ldc);
         }
     }
 }

@@ -29,7 +29,7 @@ import Testing
 
     static func build(compiler: String, output: String, defines: [String] = []) throws -> (Int32, String) {
         let k = root.appendingPathComponent("Sources/CSkyKernels").path
-        let sources = ["cpu_features.c", "gemm_s8.c", "gemm_s8_x86.c", "gemm_s8_avx2.c", "gemm_s8_avx2_u8.c", "gemm_s8_arm.c"].map { "\(k)/\($0)" }
+        let sources = ["cpu_features.c", "gemm_s8.c", "gemm_s8_x86.c", "gemm_s8_avx2.c", "gemm_s8_avx2_u8.c", "gemm_s8_vnni.c", "gemm_s8_arm.c"].map { "\(k)/\($0)" }
         return try run(compiler, ["-O2", "-Wall", "-I", "\(k)/include", "-I", k] + defines.map { "-D\($0)" } + [
                                   root.appendingPathComponent("Tools/kernel-harness/gemm_s8_harness.c").path] + sources + ["-o", output])
     }
@@ -59,8 +59,10 @@ import Testing
 
     /// The AVX-512 VNNI kernel on a CPU without VNNI (this machine, CI): built with
     /// SKY_EMULATE_VNNI, vpdpbusd is done exactly in AVX2 and everything else of the kernel
-    /// (packing, 2x4 tiles, the unsigned offset folded into the bias, the output stage) runs
-    /// as on VNNI hardware; on a CPU with VNNI the plain host build runs the real instruction.
+    /// (packing, the tiles and direct/gathering convolution paths shared with the u8 kernel,
+    /// the unsigned offset folded into the bias, the output stage) runs as on VNNI hardware,
+    /// on any 8-bit weights; on a CPU with VNNI the plain host build runs the real instruction.
+    /// The u8 kernel, on 7-bit weights, is checked in the same run.
     @Test(.enabled(if: tool("cc") != nil && hostHasAVX2, "no host C compiler or no AVX2"))
     func vnniKernelIsBitExactWithEmulatedDotProducts() throws {
         let exe = FileManager.default.temporaryDirectory.appendingPathComponent("sky-harness-vnni-\(UUID().uuidString)").path
@@ -70,7 +72,9 @@ import Testing
         let (status, out) = try Self.run(exe, ["150"])
         print(out)
         #expect(status == 0, "\(out)")
-        #expect(out.contains("\navx512vnni: 150 random shapes bit-exact") && out.contains("\navx512vnni: 75 random convolutions bit-exact"), "\(out)")
+        for k in ["avx512vnni", "avx2-u8"] {
+            #expect(out.contains("\n\(k): 150 random shapes bit-exact") && out.contains("\n\(k): 75 random convolutions bit-exact"), "\(k): \(out)")
+        }
     }
 
     @Test(.enabled(if: tool("cc") != nil, "no host C compiler"))

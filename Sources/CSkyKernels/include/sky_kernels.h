@@ -66,6 +66,10 @@ void sky_matched_filter_3x3_row(const float *r0, const float *r1, const float *r
 enum {
     SKY_GEMM_PORTABLE   = 0,
     SKY_GEMM_AVX2       = 1,
+    /* vpdpbusd on ymm, unsigned activations x signed weights, any 8-bit weights, in the
+       AVX2 u8 kernel's layout and tiles. sky_gemm_s8_pack_for(SKY_GEMM_AVX512VNNI, ...)
+       returns SKY_GEMM_AVX2 (packing for it) for layers of at most 4 channels or rows
+       longer than 16384, as the u8 kernel does. */
     SKY_GEMM_AVX512VNNI = 2,
     SKY_GEMM_NEON       = 3,
     SKY_GEMM_NEON_DOT   = 4,
@@ -107,7 +111,7 @@ void sky_gemm_s8(const int8_t *a, size_t lda, int32_t m, const void *packed,
 
 /* A convolution's weights (n filters of kh x kw x cg, OHWI flattened) packed as
    sky_gemm_s8_pack(_for) packs them with k = kh*kw*cg, plus what sky_conv_s8's direct
-   paths need of the kernel geometry: for the AVX2 u8 kernel, where kernel rows are not
+   paths need of the kernel geometry: for the AVX2 u8 and VNNI kernels, where kernel rows are not
    whole 4-byte groups (kw*cg % 4 != 0: 1- and 3-channel first layers), a second copy with
    each kernel row padded by zero weights to whole groups. Packed by sky_gemm_s8_pack,
    such layers take the row-gathering path instead. */
@@ -134,7 +138,7 @@ void sky_conv_s8(const int8_t *x, int32_t h, int32_t w, int32_t c,
                  const void *packed, const sky_requant_s8 *rq, int8_t *y, size_t ldy,
                  int8_t *scratch, size_t lda);
 
-/* Whether sky_conv_s8 runs this layer (weights packed for it) on the AVX2 u8 kernel's
+/* Whether sky_conv_s8 runs this layer (weights packed for it) on the AVX2 u8 or VNNI kernel's
    direct path, reading kernel rows straight from unsigned copies of the input rows
    (for tests: which shapes exercise it). */
 int sky_conv_s8_u8_direct(const void *packed, int32_t c, int32_t cg, int32_t kh, int32_t kw, int32_t sw, int32_t out_w);
@@ -167,6 +171,10 @@ uint64_t sky_peak_madd_avx2(uint64_t iterations);
 uint64_t sky_peak_madd_add_avx2(uint64_t iterations);
 /* The 7-bit path's sequence: vpmaddubsw (32 u8 x s8 MACs), vpmaddwd by ones, vpaddd. */
 uint64_t sky_peak_maddubs_add_avx2(uint64_t iterations);
+/* The VNNI kernel's instruction: iterations x 12 independent vpdpbusd chains on ymm (32 MACs
+   each), and on zmm (64 MACs each). 0 without AVX-512 VNNI. */
+uint64_t sky_peak_dpbusd_avx512vnni(uint64_t iterations);
+uint64_t sky_peak_dpbusd_zmm_avx512vnni(uint64_t iterations);
 
 #ifdef __cplusplus
 }
