@@ -29,21 +29,12 @@
 #define KCONV sky_conv_s8_avx2_u8
 #define KDIRECT sky_conv_s8_avx2_u8_direct
 #include "gemm_s8_x86_dot_body.h"
+#include "gemm_s8_peak.h"
 
 /* The u8 sequence's ceiling: 12 chains acc += madd(maddubs(acc, w), ones), 32 MACs each. */
-AVX2 static uint64_t peak_loop_u8(uint64_t iterations) {
-    const __m256i w = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
-    __m256i acc[12];
-    for (int r = 0; r < 12; r++) acc[r] = _mm256_set1_epi8((char)(r + 1));
-    for (uint64_t i = 0; i < iterations; i++) {
-        for (int r = 0; r < 12; r++) acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(_mm256_maddubs_epi16(acc[r], w), ones));
-        __asm__ volatile("" : "+x"(acc[0]), "+x"(acc[1]), "+x"(acc[2]), "+x"(acc[3]), "+x"(acc[4]), "+x"(acc[5]),
-                              "+x"(acc[6]), "+x"(acc[7]), "+x"(acc[8]), "+x"(acc[9]), "+x"(acc[10]), "+x"(acc[11]));
-    }
-    __m256i s = acc[0];
-    for (int r = 1; r < 12; r++) s = _mm256_xor_si256(s, acc[r]);
-    return (uint64_t)_mm256_extract_epi64(s, 0) | 1;
-}
+#define MADDUBS_ADD(a) _mm256_add_epi32(a, _mm256_madd_epi16(_mm256_maddubs_epi16(a, w), ones))
+SKY_PEAK_LOOP(peak_loop_u8, AVX2, __m256i, _mm256_set1_epi8, const __m256i w = _mm256_set1_epi8(3); const __m256i ones = _mm256_set1_epi16(1);,
+              MADDUBS_ADD, _mm256_xor_si256, SKY_LOW64_YMM)
 uint64_t sky_peak_maddubs_add_avx2(uint64_t iterations) {
     return (sky_cpu_features() & SKY_CPU_AVX2) ? peak_loop_u8(iterations) : 0;
 }

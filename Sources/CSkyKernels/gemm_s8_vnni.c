@@ -51,41 +51,20 @@ static inline VNNI __m256i emulated_dpbusd(__m256i acc, __m256i u, __m256i s) {
 #define KCONV sky_conv_s8_vnni
 #define KDIRECT sky_conv_s8_vnni_direct
 #include "gemm_s8_x86_dot_body.h"
+#include "gemm_s8_peak.h"
 
 #if defined(SKY_EMULATE_VNNI)
 /* An emulated instruction has no peak to measure. */
 uint64_t sky_peak_dpbusd_avx512vnni(uint64_t iterations) { (void)iterations; return 0; }
 uint64_t sky_peak_dpbusd_zmm_avx512vnni(uint64_t iterations) { (void)iterations; return 0; }
 #else
-/* 12 independent chains acc = dpbusd(acc, acc, w): throughput-bound, 32 MACs each (ymm). */
-VNNI static uint64_t peak_loop_vnni(uint64_t iterations) {
-    const __m256i w = _mm256_set1_epi8(3);
-    __m256i acc[12];
-    for (int r = 0; r < 12; r++) acc[r] = _mm256_set1_epi8((char)(r + 1));
-    for (uint64_t i = 0; i < iterations; i++) {
-        for (int r = 0; r < 12; r++) acc[r] = _mm256_dpbusd_epi32(acc[r], acc[r], w);
-        __asm__ volatile("" : "+v"(acc[0]), "+v"(acc[1]), "+v"(acc[2]), "+v"(acc[3]), "+v"(acc[4]), "+v"(acc[5]),
-                              "+v"(acc[6]), "+v"(acc[7]), "+v"(acc[8]), "+v"(acc[9]), "+v"(acc[10]), "+v"(acc[11]));
-    }
-    __m256i s = acc[0];
-    for (int r = 1; r < 12; r++) s = _mm256_xor_si256(s, acc[r]);
-    return (uint64_t)_mm256_extract_epi64(s, 0) | 1;
-}
-
-/* The same on zmm: 64 MACs per instruction (cores with one 512-bit port issue one a cycle). */
-VNNI static uint64_t peak_loop_vnni_zmm(uint64_t iterations) {
-    const __m512i w = _mm512_set1_epi8(3);
-    __m512i acc[12];
-    for (int r = 0; r < 12; r++) acc[r] = _mm512_set1_epi8((char)(r + 1));
-    for (uint64_t i = 0; i < iterations; i++) {
-        for (int r = 0; r < 12; r++) acc[r] = _mm512_dpbusd_epi32(acc[r], acc[r], w);
-        __asm__ volatile("" : "+v"(acc[0]), "+v"(acc[1]), "+v"(acc[2]), "+v"(acc[3]), "+v"(acc[4]), "+v"(acc[5]),
-                              "+v"(acc[6]), "+v"(acc[7]), "+v"(acc[8]), "+v"(acc[9]), "+v"(acc[10]), "+v"(acc[11]));
-    }
-    __m512i s = acc[0];
-    for (int r = 1; r < 12; r++) s = _mm512_xor_si512(s, acc[r]);
-    return (uint64_t)_mm_cvtsi128_si64(_mm512_castsi512_si128(s)) | 1;
-}
+/* 12 chains a = dpbusd(a, a, w): 32 MACs each on ymm, 64 on zmm (cores with one 512-bit
+   port issue one a cycle). */
+#define DPBUSD_YMM(a) _mm256_dpbusd_epi32(a, a, w)
+#define DPBUSD_ZMM(a) _mm512_dpbusd_epi32(a, a, w)
+#define LOW64_ZMM(s) (uint64_t)_mm_cvtsi128_si64(_mm512_castsi512_si128(s))
+SKY_PEAK_LOOP(peak_loop_vnni, VNNI, __m256i, _mm256_set1_epi8, const __m256i w = _mm256_set1_epi8(3);, DPBUSD_YMM, _mm256_xor_si256, SKY_LOW64_YMM)
+SKY_PEAK_LOOP(peak_loop_vnni_zmm, VNNI, __m512i, _mm512_set1_epi8, const __m512i w = _mm512_set1_epi8(3);, DPBUSD_ZMM, _mm512_xor_si512, LOW64_ZMM)
 
 static int has_vnni(void) {
     const uint32_t need = SKY_CPU_AVX512F | SKY_CPU_AVX512BW | SKY_CPU_AVX512VNNI;

@@ -8,6 +8,7 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <string.h>
+#include "gemm_s8_peak.h"
 
 #define AVX2 __attribute__((target("avx2,fma")))
 
@@ -110,33 +111,14 @@ AVX2 void sky_gemm_s8_avx2_4x16(const int8_t *a, size_t lda, int32_t m, const vo
     }
 }
 
-AVX2 static uint64_t peak_loop(uint64_t iterations) {
-    __m256i x = _mm256_set1_epi16(3), acc[12];
-    for (int r = 0; r < 12; r++) acc[r] = _mm256_set1_epi16((short)(r + 1));
-    for (uint64_t i = 0; i < iterations; i++) {
-        for (int r = 0; r < 12; r++) acc[r] = _mm256_madd_epi16(acc[r], x);
-        __asm__ volatile("" : "+x"(acc[0]), "+x"(acc[1]), "+x"(acc[2]), "+x"(acc[3]), "+x"(acc[4]), "+x"(acc[5]),
-                              "+x"(acc[6]), "+x"(acc[7]), "+x"(acc[8]), "+x"(acc[9]), "+x"(acc[10]), "+x"(acc[11]));
-    }
-    __m256i s = acc[0];
-    for (int r = 1; r < 12; r++) s = _mm256_xor_si256(s, acc[r]);
-    return (uint64_t)_mm256_extract_epi64(s, 0) | 1;
-}
+/* 12 chains a = madd(a, x): vpmaddwd alone. */
+#define MADD(a) _mm256_madd_epi16(a, x)
+SKY_PEAK_LOOP(peak_loop, AVX2, __m256i, _mm256_set1_epi16, const __m256i x = _mm256_set1_epi16(3);, MADD, _mm256_xor_si256, SKY_LOW64_YMM)
 
 /* The sequence the GEMM's inner loop runs: each vpmaddwd result added into an
    accumulator (acc += madd(acc, x): 12 chains of 4 cycles, so throughput-bound). */
-AVX2 static uint64_t peak_loop_accumulate(uint64_t iterations) {
-    __m256i x = _mm256_set1_epi16(3), acc[12];
-    for (int r = 0; r < 12; r++) acc[r] = _mm256_set1_epi16((short)(r + 1));
-    for (uint64_t i = 0; i < iterations; i++) {
-        for (int r = 0; r < 12; r++) acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(acc[r], x));
-        __asm__ volatile("" : "+x"(acc[0]), "+x"(acc[1]), "+x"(acc[2]), "+x"(acc[3]), "+x"(acc[4]), "+x"(acc[5]),
-                              "+x"(acc[6]), "+x"(acc[7]), "+x"(acc[8]), "+x"(acc[9]), "+x"(acc[10]), "+x"(acc[11]));
-    }
-    __m256i s = acc[0];
-    for (int r = 1; r < 12; r++) s = _mm256_xor_si256(s, acc[r]);
-    return (uint64_t)_mm256_extract_epi64(s, 0) | 1;
-}
+#define MADD_ADD(a) _mm256_add_epi32(a, _mm256_madd_epi16(a, x))
+SKY_PEAK_LOOP(peak_loop_accumulate, AVX2, __m256i, _mm256_set1_epi16, const __m256i x = _mm256_set1_epi16(3);, MADD_ADD, _mm256_xor_si256, SKY_LOW64_YMM)
 
 uint64_t sky_peak_madd_avx2(uint64_t iterations) {
     return (sky_cpu_features() & SKY_CPU_AVX2) ? peak_loop(iterations) : 0;
