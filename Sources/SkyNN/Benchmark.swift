@@ -124,6 +124,35 @@ public enum Benchmark {
     /// 12 chains, 32 MACs each. nil without AVX2.
     public static func measuredU8SequencePeakGMACs() -> Double? { peakGMACs(macsPerChain: 32) { sky_peak_maddubs_add_avx2($0) } }
 
+    /// AVX-512 VNNI's instruction per core: 12 independent vpdpbusd chains on ymm (32 MACs
+    /// each), the kernel's own. nil without VNNI.
+    public static func measuredVNNIPeakGMACs() -> Double? { peakGMACs(macsPerChain: 32) { sky_peak_dpbusd_avx512vnni($0) } }
+
+    /// The same on zmm (64 MACs each): the core's int8 ceiling where it has VNNI. nil without VNNI.
+    public static func measuredVNNIZmmPeakGMACs() -> Double? { peakGMACs(macsPerChain: 64) { sky_peak_dpbusd_zmm_avx512vnni($0) } }
+
+    /// The int8 peak each conv's "% peak" is against, and what measured it.
+    public struct Int8Peak: Sendable, Equatable {
+        public var gmacs: Double
+        public var method: String
+    }
+
+    /// The CPU's int8 peak from the peak loops that ran: where VNNI runs, the best of all of
+    /// them (the zmm vpdpbusd loop on recent cores); otherwise the vpmaddwd loop, as before
+    /// VNNI was measured, so AVX2-only machines print the same figures. nil without AVX2.
+    public static func int8Peak(madd: Double?, sequence: Double?, u8Sequence: Double?, vnni: Double?, vnniZmm: Double?) -> Int8Peak? {
+        let maddMethod = "measured: 12 independent 256-bit vpmaddwd chains x 16 MACs (AVX2)"
+        guard vnni != nil || vnniZmm != nil else { return madd.map { Int8Peak(gmacs: $0, method: maddMethod) } }
+        let loops: [(Double?, String)] = [
+            (madd, maddMethod),
+            (sequence, "measured: 12 chains of acc += vpmaddwd(acc, x) x 16 MACs (AVX2)"),
+            (u8Sequence, "measured: 12 chains of acc += vpmaddwd(vpmaddubsw(acc, w), ones) x 32 MACs (AVX2)"),
+            (vnni, "measured: 12 independent 256-bit vpdpbusd chains x 32 MACs (AVX-512 VNNI, ymm)"),
+            (vnniZmm, "measured: 12 independent 512-bit vpdpbusd chains x 64 MACs (AVX-512 VNNI, zmm)"),
+        ]
+        return loops.compactMap { g, m in g.map { Int8Peak(gmacs: $0, method: m) } }.max { $0.gmacs < $1.gmacs }
+    }
+
     static func convModel(_ s: ConvShape, weightBits: Int = 8) throws -> Model {
         var b = ModelBuilder(name: s.name, input: s.input, seed: 5)
         b.conv(s.outChannels, kernel: s.kernel, stride: s.stride, .relu)

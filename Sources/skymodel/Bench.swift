@@ -14,6 +14,8 @@ struct Bench: ParsableCommand {
         let kernel = Benchmark.bestKernelName
         let peak = Benchmark.measuredPeakGMACs(), sequence = Benchmark.measuredSequencePeakGMACs()
         let u8Sequence = Benchmark.measuredU8SequencePeakGMACs()
+        let vnni = Benchmark.measuredVNNIPeakGMACs(), vnniZmm = Benchmark.measuredVNNIZmmPeakGMACs()
+        let cpuPeak = Benchmark.int8Peak(madd: peak, sequence: sequence, u8Sequence: u8Sequence, vnni: vnni, vnniZmm: vnniZmm)
         var convs: [Benchmark.ConvResult] = []
         for s in Benchmark.convShapes { convs.append(try Benchmark.conv(s, threadsAll: threads, repeats: repeats)) }
         // Whole models with 7-bit weights (the faster path here; exact either way), and the
@@ -30,8 +32,13 @@ struct Bench: ParsableCommand {
             var o: [String: Any] = [
                 "kernel": kernel, "threads_all": threads,
                 "int8_gmacs_1t": top.int8GMACs1t, "sgemm_gmacs_1t": top.sgemmGMACs1t, "best_conv_shape": top.name,
-                "int8_peak_gmacs_1t": peak ?? NSNull(),
-                "int8_peak_method": "measured: 12 independent 256-bit vpmaddwd chains x 16 MACs (AVX2)",
+                "int8_peak_gmacs_1t": cpuPeak?.gmacs ?? NSNull(),
+                "int8_peak_method": cpuPeak?.method ?? "not measured (no AVX2)",
+                "int8_madd_peak_gmacs_1t": peak ?? NSNull(),
+                "int8_vnni_peak_gmacs_1t": vnni ?? NSNull(),
+                "int8_vnni_peak_method": "measured: 12 independent 256-bit vpdpbusd chains x 32 MACs (the VNNI kernel's instruction)",
+                "int8_vnni_zmm_peak_gmacs_1t": vnniZmm ?? NSNull(),
+                "int8_vnni_zmm_peak_method": "measured: 12 independent 512-bit vpdpbusd chains x 64 MACs",
                 "int8_sequence_peak_gmacs_1t": sequence ?? NSNull(),
                 "int8_sequence_peak_method": "measured: 12 chains of acc += vpmaddwd(acc, x) (the GEMM inner loop's vpmaddwd + vpaddd pair)",
                 "int8_u8_sequence_peak_gmacs_1t": u8Sequence ?? NSNull(),
@@ -57,21 +64,35 @@ struct Bench: ParsableCommand {
         print("int8 kernel: \(kernel); all-threads columns use \(threads) threads; medians of \(repeats) runs")
         print("1-thread figures: CPU time of the calling thread (the work runs there; other load on the machine is not counted); all-threads figures: wall time")
         if let peak {
-            print(String(format: "int8 peak (measured, 1 core): %.1f GMAC/s  [12 independent vpmaddwd ymm chains, 16 MACs each; %%peak is against this]", peak))
+            print(String(format: "int8 peak (measured, 1 core): %.1f GMAC/s  [12 independent vpmaddwd ymm chains, 16 MACs each%@]", peak,
+                         vnni == nil ? "; %peak is against this" : ""))
             if let sequence {
                 print(String(format: "vpmaddwd + vpaddd sequence ceiling (measured, 1 core): %.1f GMAC/s  [what the exact AVX2 GEMM loop can reach: 8-bit weights]", sequence))
             }
             if let u8Sequence {
                 print(String(format: "vpmaddubsw + vpmaddwd(ones) + vpaddd ceiling (measured, 1 core): %.1f GMAC/s  [the u8 kernel's loop: 7-bit weights]", u8Sequence))
             }
+            if let vnni {
+                print(String(format: "vpdpbusd ymm peak (measured, 1 core): %.1f GMAC/s  [12 independent chains, 32 MACs each: the VNNI kernel's instruction]", vnni))
+            }
+            if let vnniZmm {
+                print(String(format: "vpdpbusd zmm peak (measured, 1 core): %.1f GMAC/s  [12 independent chains, 64 MACs each]", vnniZmm))
+            }
+            if vnni != nil, let cpuPeak {
+                print(String(format: "int8 peak of this CPU (best of the loops above): %.1f GMAC/s  [%@; %%peak is against this]", cpuPeak.gmacs, cpuPeak.method))
+            }
         } else {
             print("int8 peak: not measured (no AVX2)")
         }
         func pad(_ t: String, _ n: Int) -> String { t.count >= n ? t : t + String(repeating: " ", count: n - t.count) }
-        print("int8 columns: 8b = 8-bit weights, exact int16 kernel; 7b = 7-bit weights, u8 kernel; %peak against the vpmaddwd peak above")
+        if kernel == "avx512vnni" {
+            print("int8 columns: 8b = 8-bit weights, 7b = 7-bit weights, both on the VNNI kernel; %peak against this CPU's int8 peak above")
+        } else {
+            print("int8 columns: 8b = 8-bit weights, exact int16 kernel; 7b = 7-bit weights, u8 kernel; %peak against the vpmaddwd peak above")
+        }
         print(pad("conv shape", 32) + "   MMAC  8b 1t  7b 1t  sgemm 1t  8b/sg  7b/sg  %pk 8b  %pk 7b   8b all  7b all  sgemm all  best/sg")
         for c in convs {
-            func pk(_ v: Double) -> String { peak.map { String(format: "%5.0f%%", 100 * v / $0) } ?? "    -" }
+            func pk(_ v: Double) -> String { cpuPeak.map { String(format: "%5.0f%%", 100 * v / $0.gmacs) } ?? "    -" }
             print(pad(c.name, 32) + String(format: " %6.1f  %5.1f  %5.1f  %8.1f  %5.2f  %5.2f  %@  %@  %7.1f  %6.1f  %9.1f  %7.2f", Double(c.macs) / 1e6,
                                            c.exactGMACs1t, c.u8GMACs1t, c.sgemmGMACs1t, c.exactGMACs1t / c.sgemmGMACs1t, c.u8GMACs1t / c.sgemmGMACs1t,
                                            pk(c.exactGMACs1t), pk(c.u8GMACs1t), c.exactGMACsAll, c.u8GMACsAll, c.sgemmGMACsAll,
