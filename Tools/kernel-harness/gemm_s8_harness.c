@@ -23,10 +23,10 @@ static int32_t range(int32_t lo, int32_t hi) { return lo + (int32_t)(rnd() % (ui
 
 static const char *names[] = {"portable", "avx2", "avx512vnni", "neon", "neon-dot", "avx2-u8"};
 
-/* Kernels of the 16-channel quad layout, which leave layers of at most 4 channels to the
-   int16 AVX2 kernel (sky_gemm_s8_pack_for). */
+/* Kernels of the 16-channel quad layout; the u8 one leaves layers of at most 4 channels
+   to the int16 AVX2 kernel (sky_gemm_s8_pack_for). */
 static int quads(int kernel) { return kernel == SKY_GEMM_AVX2_U8 || kernel == SKY_GEMM_AVX512VNNI; }
-static int expected_kernel(int kernel, int32_t n) { return quads(kernel) && n <= 4 ? SKY_GEMM_AVX2 : kernel; }
+static int expected_kernel(int kernel, int32_t n) { return kernel == SKY_GEMM_AVX2_U8 && n <= 4 ? SKY_GEMM_AVX2 : kernel; }
 /* Random weights the kernel is exact for: 7-bit for the u8 kernel, every 8-bit value for
    VNNI (no int16 step), -127..127 elsewhere (the symmetric range the quantizer makes). */
 static int8_t weight(int kernel) {
@@ -182,7 +182,7 @@ static int bench(void) {
         int kk = order[i], needs = kk == SKY_GEMM_AVX2_U8 ? SKY_GEMM_AVX2 : kk;
         if (avail & (1u << needs)) kernels[nk++] = kk;
     }
-    printf("sky_conv_s8, 1 thread, GMAC/s (median of 7; * = packed for the int16 AVX2 kernel instead: 4 or fewer channels)\n");
+    printf("sky_conv_s8, 1 thread, GMAC/s (median of 7; * = packed for the int16 AVX2 kernel instead: u8 on 4 or fewer channels)\n");
     printf("%-32s %7s", "conv shape", "MMAC");
     for (int i = 0; i < nk; i++) printf(" %11s", names[kernels[i]]);
     printf("\n");

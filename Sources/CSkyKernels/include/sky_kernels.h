@@ -68,8 +68,8 @@ enum {
     SKY_GEMM_AVX2       = 1,
     /* vpdpbusd on ymm, unsigned activations x signed weights, any 8-bit weights, in the
        AVX2 u8 kernel's layout and tiles. sky_gemm_s8_pack_for(SKY_GEMM_AVX512VNNI, ...)
-       returns SKY_GEMM_AVX2 (packing for it) for layers of at most 4 channels or rows
-       longer than 16384, as the u8 kernel does. */
+       returns SKY_GEMM_AVX2 (packing for it) for rows longer than 16384, as the u8
+       kernel does. */
     SKY_GEMM_AVX512VNNI = 2,
     SKY_GEMM_NEON       = 3,
     SKY_GEMM_NEON_DOT   = 4,
