@@ -4,7 +4,7 @@
    compared with a plain reference (the same TFLite output stage the Swift tests
    prove equal to SkyNN's reference) on random shapes. Exit status 0 = all equal.
    Build: cc -O2 -I Sources/CSkyKernels/include -I Sources/CSkyKernels \
-          Tools/kernel-harness/gemm_s8_harness.c Sources/CSkyKernels/{cpu_features,gemm_s8,gemm_s8_x86,gemm_s8_avx2,gemm_s8_avx2_u8,gemm_s8_arm}.c */
+          Tools/kernel-harness/gemm_s8_harness.c Sources/CSkyKernels/{cpu_features,gemm_s8,gemm_s8_x86,gemm_s8_avx2,gemm_s8_avx2_u8,gemm_s8_arm}.c -lm */
 #include "gemm_s8_internal.h"
 #include <stdio.h>
 #include <stdlib.h>
