@@ -20,7 +20,7 @@ let package = Package(
     ],
     targets: [
         // C: micro-kernels and CPU feature dispatch only.
-        .target(name: "CSkyKernels", cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]),
+        .target(name: "CSkyKernels", cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])], linkerSettings: [.linkedLibrary("m")]),
 
         // System-library shims, found through pkg-config.
         .systemLibrary(name: "CFITSIO", pkgConfig: "cfitsio",

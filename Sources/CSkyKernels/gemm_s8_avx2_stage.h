@@ -18,6 +18,8 @@ typedef struct {
        products (ce) and the odd ones' (co), with bias = 2^(r-1) + zp 2^r; and bias and r in
        the lane order the products come out in, channels 0 2 1 3 4 6 5 7 (bias_p, right_p). */
     __m256i ce, co, bias_p, right_p;
+    /* The float stage's per-channel scales (sky_requant_s8.float_scale), where it runs. */
+    __m256 fs;
 } stage8;
 
 /* zp_fold: the output zero point where the short sequence adds it (0 otherwise). */
@@ -39,8 +41,10 @@ static inline AVX2 stage8 stage8_make(__m256i m, __m256i sh, int32_t zp_fold) {
     return s;
 }
 static inline AVX2 stage8 stage8_load(int32_t n0, const sky_requant_s8 *rq, int32_t zp_fold) {
-    return stage8_make(_mm256_loadu_si256((const __m256i *)(rq->multiplier + n0)),
-                       _mm256_loadu_si256((const __m256i *)(rq->shift + n0)), zp_fold);
+    stage8 s = stage8_make(_mm256_loadu_si256((const __m256i *)(rq->multiplier + n0)),
+                           _mm256_loadu_si256((const __m256i *)(rq->shift + n0)), zp_fold);
+    s.fs = rq->float_scale ? _mm256_loadu_ps(rq->float_scale + n0) : _mm256_setzero_ps();
+    return s;
 }
 
 /* The same multiplier and shifts in every lane (the leaky slope; one channel in 8 rows). */
@@ -90,6 +94,7 @@ typedef struct {
     int32_t zp, lo, hi, leaky_m, leaky_left, leaky_right;
     int has_left, has_leaky, clamp;
     int short_rounding;   /* short8 is exact for this call, with the zero point folded in */
+    int float_stage;      /* the layer requantizes in float (float8) */
 } stage_common;
 
 /* One 8-channel vector requantized to int32 with the zero point added, before the clamp. */
@@ -100,8 +105,16 @@ static inline AVX2 __m256i requant8(__m256i acc, const stage8 *s, const stage_co
     return _mm256_add_epi32(q, _mm256_set1_epi32(k->zp));
 }
 
+/* The float stage on 8 lanes (sky_requant_float_one): fma, then the conversion's round to
+   nearest even. No clamp here: ctx_init has checked that every accumulator's value stays
+   inside int32, the packs saturate to [-128, 127], and the activation clamp after them
+   gives what clamping before the rounding gives, the bounds being integers. */
+static inline AVX2 __m256i float8(__m256i acc, const stage8 *s, __m256 zp) {
+    return _mm256_cvtps_epi32(_mm256_fmadd_ps(_mm256_cvtepi32_ps(acc), s->fs, zp));
+}
+
 static inline AVX2 __m256i finish8(__m256i acc, const stage8 *s, const stage_common *k, const stage8 *leaky) {
-    __m256i q = requant8(acc, s, k, leaky);
+    __m256i q = k->float_stage ? float8(acc, s, _mm256_set1_ps((float)k->zp)) : requant8(acc, s, k, leaky);
     if (k->clamp) q = _mm256_min_epi32(_mm256_max_epi32(q, _mm256_set1_epi32(k->lo)), _mm256_set1_epi32(k->hi));
     return q;   /* packs saturate to [-128, 127], which is the clamp when there is none */
 }
@@ -185,6 +198,15 @@ static inline AVX2 int ctx_init(gemm_ctx *g, const void *packed, const sky_requa
     /* The weights and the stage's arrays are there even where the vector stage is declined. */
     g->h = h; g->wt = (const int16_t *)packed_weights(packed); g->bias = packed_bias(packed); g->rq = rq; g->st = NULL;
     if (h->kp > MAX_KP || (rq->leaky && rq->leaky_multiplier == INT32_MIN)) return 0;
+    g->k.float_stage = rq->float_scale != NULL;
+    if (rq->float_scale) {   /* float8 converts unclamped: every |acc scale| + |zp| must stay inside int32 */
+        double most = 0;
+        for (int32_t j = 0; j < h->n; j++) {
+            double v = (double)h->acc_bound * (rq->float_scale[j] < 0 ? -rq->float_scale[j] : rq->float_scale[j]);
+            most = v > most ? v : most;
+        }
+        if (!(most + 256 < 2147483520.0)) return 0;
+    }
     int left = 0;
     for (int32_t j = 0; j < h->n; j++) {
         if (rq->multiplier[j] == INT32_MIN) return 0;
@@ -197,7 +219,7 @@ static inline AVX2 int ctx_init(gemm_ctx *g, const void *packed, const sky_requa
     k->leaky_m = rq->leaky_multiplier; k->leaky_left = ls > 0 ? ls : 0; k->leaky_right = r;
     k->zp = rq->output_zero_point; k->lo = rq->act_min; k->hi = rq->act_max;
     k->clamp = rq->act_min > -128 || rq->act_max < 127;
-    k->short_rounding = short_rounding_fits(h, rq);
+    k->short_rounding = !k->float_stage && short_rounding_fits(h, rq);
     g->leaky = uniform_stage(k->leaky_m, k->leaky_left, k->leaky_right, 0);
     return 1;
 }
@@ -220,13 +242,14 @@ static inline AVX2 void ctx_stages(gemm_ctx *g, int vector, stage8 *slots) {
 }
 
 /* R rows of a whole 16-channel block, requantized into c (rows ldc apart), by short8
-   (`is_short`, its bytes put back in channel order by one byte shuffle) or the full
-   sequence. Rows go in pairs: one int8 pack, clamp and permute serve two rows (the clamp
+   (STAGE_SHORT, its bytes put back in channel order by one byte shuffle), the full
+   sequence, or the float stage (STAGE_FLOAT). Rows go in pairs: one int8 pack, clamp and permute serve two rows (the clamp
    after the saturating packs equals the clamp before them, since [act_min, act_max] lies
    within [-128, 127], and it is a no-op without an activation bound). Each instance is
    specialized for one sequence, so a block's rows are straight-line code. */
+enum { STAGE_FULL, STAGE_SHORT, STAGE_FLOAT };
 static inline __attribute__((always_inline)) AVX2 void store_block16(const gemm_ctx *g, __m256i acc[][2], const int R, int32_t n0,
-                                                                      int8_t *o, size_t ldc, const int is_short) {
+                                                                      int8_t *o, size_t ldc, const int sequence) {
     const stage_common *k = &g->k;
     stage8 made[2];
     const stage8 *s = g->st ? g->st + n0 / 8 : made;
@@ -234,7 +257,9 @@ static inline __attribute__((always_inline)) AVX2 void store_block16(const gemm_
     const __m256i lo = _mm256_set1_epi8((char)k->lo), hi = _mm256_set1_epi8((char)k->hi);
     const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     const __m256i bytes = _mm256_broadcastsi128_si256(_mm_setr_epi8(0, 2, 1, 3, 4, 6, 5, 7, 8, 10, 9, 11, 12, 14, 13, 15));
-#define REQUANT(a, st) (is_short ? short8(a, st) : requant8(a, st, k, &g->leaky))
+    const int is_short = sequence == STAGE_SHORT;
+    const __m256 zp = _mm256_set1_ps((float)k->zp);
+#define REQUANT(a, st) (sequence == STAGE_FLOAT ? float8(a, st, zp) : is_short ? short8(a, st) : requant8(a, st, k, &g->leaky))
     for (int r = 0; r < R; r += 2) {
         __m256i a = _mm256_packs_epi32(REQUANT(acc[r][0], s), REQUANT(acc[r][1], s + 1));
         __m256i b = r + 1 < R ? _mm256_packs_epi32(REQUANT(acc[r + 1][0], s), REQUANT(acc[r + 1][1], s + 1)) : a;
@@ -254,8 +279,9 @@ static inline __attribute__((always_inline)) AVX2 void store_rows(const gemm_ctx
                                                                    int32_t n0, int8_t *c, size_t ldc) {
     int8_t *o = c + n0;
     if (vector && V == 2 && n0 + 16 <= g->h->n) {
-        if (g->k.short_rounding) store_block16(g, acc, R, n0, o, ldc, 1);
-        else store_block16(g, acc, R, n0, o, ldc, 0);
+        if (g->k.float_stage) store_block16(g, acc, R, n0, o, ldc, STAGE_FLOAT);
+        else if (g->k.short_rounding) store_block16(g, acc, R, n0, o, ldc, STAGE_SHORT);
+        else store_block16(g, acc, R, n0, o, ldc, STAGE_FULL);
     } else {
         for (int r = 0; r < R; r++, o += ldc) {
             int32_t t[16];

@@ -46,7 +46,18 @@ static inline int32_t sky_mbqm(int32_t x, int32_t m, int32_t shift) {
     int32_t l = shift > 0 ? shift : 0, r = shift > 0 ? 0 : -shift;
     return sky_rdbpot(sky_srdhm((int32_t)(uint32_t)((uint64_t)(int64_t)x << l), m), r);
 }
+/* The float output stage (sky_requant_s8.float_scale): clamped before rounding, which
+   gives the same integer as rounding first since the bounds are integers, and keeps the
+   conversion in range. The process never leaves round-to-nearest-even, which nearbyintf
+   and the vector conversions use. */
+static inline int8_t sky_requant_float_one(int32_t acc, float scale, const sky_requant_s8 *rq) {
+    float v = __builtin_fmaf((float)acc, scale, (float)rq->output_zero_point);
+    v = v < (float)rq->act_min ? (float)rq->act_min : v;
+    v = v > (float)rq->act_max ? (float)rq->act_max : v;
+    return (int8_t)(int32_t)__builtin_nearbyintf(v);
+}
 static inline int8_t sky_requant_one(int32_t acc, int32_t ch, const sky_requant_s8 *rq) {
+    if (rq->float_scale) return sky_requant_float_one(acc, rq->float_scale[ch], rq);
     int32_t q = sky_mbqm(acc, rq->multiplier[ch], rq->shift[ch]);
     if (rq->leaky && q < 0) q = sky_mbqm(q, rq->leaky_multiplier, rq->leaky_shift);
     int32_t v = q + rq->output_zero_point;

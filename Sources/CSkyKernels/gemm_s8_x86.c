@@ -34,7 +34,7 @@ static inline AVX2 __m256i mbqm8(__m256i x, __m256i m, __m256i left, __m256i rig
 /* Requantizes 8 consecutive output channels n0..n0+7 of one row and stores 8 bytes. */
 static inline AVX2 void store8(__m256i acc, const int32_t *bias, int32_t n0, int32_t n, const sky_requant_s8 *rq, int8_t *c) {
     acc = _mm256_add_epi32(acc, _mm256_loadu_si256((const __m256i *)(bias + n0)));   /* bias is padded to 16 */
-    if (n0 + 8 > n) {   /* channel tail: scalar */
+    if (n0 + 8 > n || rq->float_scale) {   /* channel tail, or the float stage (this kernel is a rare fallback): scalar */
         int32_t a[8];
         _mm256_storeu_si256((__m256i *)a, acc);
         for (int j = 0; j < 8 && n0 + j < n; j++) c[n0 + j] = sky_requant_one(a[j], n0 + j, rq);

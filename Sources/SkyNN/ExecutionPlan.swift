@@ -67,7 +67,7 @@ public struct ExecutionPlan: Sendable {
                     tiles[i] = 64; perThread[i] = 4 * x.c
                 } else {
                     let kp = Int(sky_gemm_s8_k_padded(Int32(c.kernelH * c.kernelW * x.c / c.groups)))
-                    tiles[i] = ExecutionPlan.tileRows(kp)
+                    tiles[i] = ExecutionPlan.tileRows(kp, outputWidth: s[i].w)
                     perThread[i] = ExecutionPlan.isDirect(c, x) ? 0 : tiles[i] * kp
                 }
             case .dense:
@@ -130,4 +130,11 @@ public struct ExecutionPlan: Sendable {
     static func isPaddedRow(_ k: Int) -> Bool { Int(sky_gemm_s8_k_padded(Int32(k))) == k }
     /// About 16 KiB of im2col rows per tile: stays in L1 while the weights stream by.
     static func tileRows(_ kp: Int) -> Int { max(8, min(256, 16384 / kp)) / 2 * 2 }
+    /// A convolution's tile, in whole output rows where one fits (an even number of rows'
+    /// pixels): the direct paths run along output rows, and a tile that ends inside one
+    /// leaves short pixel blocks at both ends of it.
+    static func tileRows(_ kp: Int, outputWidth ow: Int) -> Int {
+        let rows = tileRows(kp), unit = ow % 2 == 0 ? ow : 2 * ow
+        return unit <= rows ? rows / unit * unit : rows
+    }
 }

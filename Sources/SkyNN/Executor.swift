@@ -83,16 +83,29 @@ public final class Executor: @unchecked Sendable {
         return p.bindMemory(to: T.self, capacity: count)
     }
 
-    private func requant(_ stage: OutputStage, _ count: Int) -> (UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Int32>) {
-        let m = alloc(count, Int32.self), s = alloc(count, Int32.self)
-        for j in 0..<count { m[j] = stage.multipliers[j].mantissa; s[j] = stage.multipliers[j].shift }
-        return (m, s)
+    /// The stage's per-channel arrays in memory the executor owns: multipliers, shifts and,
+    /// where the layer requantizes in float, its scales.
+    private struct StageArrays {
+        var m: UnsafeMutablePointer<Int32>, s: UnsafeMutablePointer<Int32>, f: UnsafeMutablePointer<Float>?
     }
 
-    private func outputStage(_ stage: OutputStage, _ m: UnsafeMutablePointer<Int32>, _ s: UnsafeMutablePointer<Int32>) -> sky_requant_s8 {
-        sky_requant_s8(multiplier: m, shift: s, output_zero_point: stage.outputZeroPoint, act_min: stage.activationMin,
+    private func requant(_ stage: OutputStage, _ count: Int) -> StageArrays {
+        let m = alloc(count, Int32.self), s = alloc(count, Int32.self)
+        for j in 0..<count { m[j] = stage.multipliers[j].mantissa; s[j] = stage.multipliers[j].shift }
+        let f = stage.floatScales.map { scales in
+            let f = alloc(count, Float.self)
+            for j in 0..<count { f[j] = scales[j] }
+            return f
+        }
+        return StageArrays(m: m, s: s, f: f)
+    }
+
+    /// The C output stage for channels [first, ...) of the stage's arrays.
+    private func outputStage(_ stage: OutputStage, _ a: StageArrays, from first: Int = 0) -> sky_requant_s8 {
+        sky_requant_s8(multiplier: a.m + first, shift: a.s + first, output_zero_point: stage.outputZeroPoint, act_min: stage.activationMin,
                        act_max: stage.activationMax, leaky: stage.leaky == nil ? 0 : 1,
-                       leaky_multiplier: stage.leaky?.mantissa ?? 0, leaky_shift: stage.leaky?.shift ?? 0)
+                       leaky_multiplier: stage.leaky?.mantissa ?? 0, leaky_shift: stage.leaky?.shift ?? 0,
+                       float_scale: a.f.map { UnsafePointer($0 + first) })
     }
 
     private func prepareStep(_ i: Int, gemmKernel: Int32?, chosen: inout Int32) throws -> Step {
@@ -126,8 +139,8 @@ public final class Executor: @unchecked Sendable {
         case .conv2d(let c):
             st.conv = c
             let stage = OutputStage(activation: c.activation, input: model.nodes[node.inputs[0]].quant!,
-                                    weightScales: node.weights!.scales!.array, output: node.quant!)
-            let (m, sh) = requant(stage, c.outChannels)
+                                    weightScales: node.weights!.scales!.array, output: node.quant!, requantization: node.requantization)
+            let arrays = requant(stage, c.outChannels)
             let w = node.weights!.int8!, b = node.weights!.bias!
             if ExecutionPlan.isDepthwise(c, st.xs) {
                 st.kind = .depthwise
@@ -139,7 +152,7 @@ public final class Executor: @unchecked Sendable {
                 }
                 st.dwWeights = UnsafePointer(dw); st.dwBias = UnsafePointer(bias)
                 let rq = alloc(1, sky_requant_s8.self)
-                rq[0] = outputStage(stage, m, sh)
+                rq[0] = outputStage(stage, arrays)
                 st.rq = UnsafePointer(rq)
             } else {
                 st.kind = .conv
@@ -153,7 +166,7 @@ public final class Executor: @unchecked Sendable {
                     for g in 0..<c.groups {
                         try packConv(wp.baseAddress! + g * ocg * k, bp.baseAddress! + g * ocg, n: ocg, c, cg: icg,
                                      into: UnsafeMutableRawPointer(packed + g * st.packedStride))
-                        rq[g] = outputStage(stage, m + g * ocg, sh + g * ocg)
+                        rq[g] = outputStage(stage, arrays, from: g * ocg)
                     }
                 } }
                 st.packed = UnsafeRawPointer(packed); st.rq = UnsafePointer(rq)
@@ -161,8 +174,8 @@ public final class Executor: @unchecked Sendable {
         case .dense(let n, let act):
             st.kind = .dense
             let stage = OutputStage(activation: act, input: model.nodes[node.inputs[0]].quant!,
-                                    weightScales: node.weights!.scales!.array, output: node.quant!)
-            let (m, sh) = requant(stage, n)
+                                    weightScales: node.weights!.scales!.array, output: node.quant!, requantization: node.requantization)
+            let arrays = requant(stage, n)
             let k = st.xs.elements
             st.kp = Int(sky_gemm_s8_k_padded(Int32(k)))
             st.direct = ExecutionPlan.isPaddedRow(k)
@@ -179,7 +192,7 @@ public final class Executor: @unchecked Sendable {
                     let first = sl * sliceWidth, width = min(sliceWidth, n - first)
                     try pack(wp.baseAddress! + first * k, bp.baseAddress! + first, n: width, k: k,
                              into: UnsafeMutableRawPointer(packed + sl * st.packedStride))
-                    rq[sl] = outputStage(stage, m + first, sh + first)
+                    rq[sl] = outputStage(stage, arrays, from: first)
                 }
             } }
             st.packed = UnsafeRawPointer(packed); st.rq = UnsafePointer(rq)

@@ -171,8 +171,12 @@ public struct Node: Sendable {
     /// Quantization of this node's output (nil before quantization).
     public var quant: QuantParams?
     public var weights: LayerWeights?
-    public init(name: String, op: Op, inputs: [Int], quant: QuantParams? = nil, weights: LayerWeights? = nil) {
+    /// How a quantized conv or dense node requantizes its accumulators.
+    public var requantization: Requantization
+    public init(name: String, op: Op, inputs: [Int], quant: QuantParams? = nil, weights: LayerWeights? = nil,
+                requantization: Requantization = .fixedPoint) {
         self.name = name; self.op = op; self.inputs = inputs; self.quant = quant; self.weights = weights
+        self.requantization = requantization
     }
 }
 

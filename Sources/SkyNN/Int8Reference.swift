@@ -112,6 +112,6 @@ public enum Int8Reference {
     static func stage(_ model: Model, _ i: Int, _ act: Activation) -> OutputStage {
         let node = model.nodes[i]
         return OutputStage(activation: act, input: model.nodes[node.inputs[0]].quant!,
-                           weightScales: node.weights!.scales!.array, output: node.quant!)
+                           weightScales: node.weights!.scales!.array, output: node.quant!, requantization: node.requantization)
     }
 }

@@ -3,7 +3,7 @@ import Foundation
 import Glibc
 #endif
 
-/// The model file (version 1), little-endian, memory-mappable:
+/// The model file (version 2, or 1 where no node requantizes in float), little-endian, memory-mappable:
 ///
 ///     0   magic "SKYNNMDL"
 ///     8   u32 version, u32 section count, u64 file size, u64 reserved
@@ -13,9 +13,14 @@ import Glibc
 ///     kind 2: blobs, raw little-endian arrays, each 64-byte aligned inside the section
 ///
 /// Weights are read in place from the mapping (ParamArray views), never copied at load.
+/// Version 2 adds a node's `requantization` ("float"; absent means fixed point): a file
+/// that has one is written as version 2, so a reader that predates it refuses the file
+/// instead of running those layers with other arithmetic.
 public enum ModelFile {
     public static let magic: [UInt8] = Array("SKYNNMDL".utf8)
-    public static let version: UInt32 = 1
+    public static let version: UInt32 = 2
+    /// Versions this build reads.
+    public static let readableVersions: ClosedRange<UInt32> = 1...2
     static let headerBytes = 32, sectionEntryBytes = 32, alignment = 64
     static let graphKind: UInt32 = 1, blobKind: UInt32 = 2
 
@@ -27,6 +32,8 @@ public enum ModelFile {
     }
     struct NodeRecord: Codable {
         var name: String; var op: Op; var inputs: [Int]; var quant: QuantParams?; var weights: WeightRecord?
+        /// Version 2: present only where not fixed point.
+        var requantization: Requantization?
         /// Informative; recomputed and checked on load.
         var shape: TensorShape
     }
@@ -52,7 +59,8 @@ public enum ModelFile {
             let w = n.weights.map { WeightRecord(float: put($0.float), floatBias: put($0.floatBias), int8: put($0.int8),
                                                  scales: put($0.scales), bias: put($0.bias),
                                                  runningMean: put($0.runningMean), runningVar: put($0.runningVar)) }
-            records.append(NodeRecord(name: n.name, op: n.op, inputs: n.inputs, quant: n.quant, weights: w, shape: shapes[i]))
+            records.append(NodeRecord(name: n.name, op: n.op, inputs: n.inputs, quant: n.quant, weights: w,
+                                      requantization: n.requantization == .fixedPoint ? nil : n.requantization, shape: shapes[i]))
         }
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
@@ -65,7 +73,8 @@ public enum ModelFile {
             offset = align(offset + bytes.count)
         }
         var out: [UInt8] = magic
-        appendLE(&out, version); appendLE(&out, UInt32(sections.count)); appendLE(&out, UInt64(offset)); appendLE(&out, UInt64(0))
+        let fileVersion: UInt32 = records.contains { $0.requantization != nil } ? version : 1
+        appendLE(&out, fileVersion); appendLE(&out, UInt32(sections.count)); appendLE(&out, UInt64(offset)); appendLE(&out, UInt64(0))
         for (k, o, l, c) in table { appendLE(&out, k); appendLE(&out, UInt32(0)); appendLE(&out, UInt64(o)); appendLE(&out, UInt64(l)); appendLE(&out, c) }
         for (i, (_, bytes)) in sections.enumerated() {
             out.append(contentsOf: [UInt8](repeating: 0, count: table[i].1 - out.count))
@@ -99,7 +108,7 @@ public enum ModelFile {
         guard bytes.count >= headerBytes else { throw ModelFileError.truncated(path: path, size: bytes.count, needed: headerBytes) }
         guard Array(bytes[0..<8]) == magic else { throw ModelFileError.notAModel(path: path) }
         let version: UInt32 = readLE(bytes, 8)
-        guard version == ModelFile.version else { throw ModelFileError.unsupportedVersion(path: path, version: version) }
+        guard ModelFile.readableVersions.contains(version) else { throw ModelFileError.unsupportedVersion(path: path, version: version) }
         let count = Int(readLE(bytes, 12) as UInt32)
         let size = readLE(bytes, 16) as UInt64
         guard count >= 2, count <= 64 else { throw bad("section count \(count)") }
@@ -140,7 +149,8 @@ public enum ModelFile {
                                  int8: try view(wr.int8, Int8.self), scales: try view(wr.scales, Float.self), bias: try view(wr.bias, Int32.self),
                                  runningMean: try view(wr.runningMean, Float.self), runningVar: try view(wr.runningVar, Float.self))
             }
-            nodes.append(Node(name: r.name, op: r.op, inputs: r.inputs, quant: r.quant, weights: w))
+            if r.requantization != nil && version < 2 { throw bad("node \(r.name): requantization needs model file version 2") }
+            nodes.append(Node(name: r.name, op: r.op, inputs: r.inputs, quant: r.quant, weights: w, requantization: r.requantization ?? .fixedPoint))
         }
         let model = Model(name: g.name, inputShape: g.inputShape, nodes: nodes)
         do { try model.validate() } catch { throw bad("\(error)") }
@@ -163,7 +173,7 @@ public enum ModelFileError: Error, Equatable, CustomStringConvertible {
         switch self {
         case let .io(p, r): return "\(p): \(r)"
         case let .notAModel(p): return "\(p): not a SkyNN model file (bad magic)"
-        case let .unsupportedVersion(p, v): return "\(p): model file version \(v) is not supported (this build reads \(ModelFile.version))"
+        case let .unsupportedVersion(p, v): return "\(p): model file version \(v) is not supported (this build reads versions \(ModelFile.readableVersions.lowerBound) to \(ModelFile.readableVersions.upperBound))"
         case let .truncated(p, s, n): return "\(p): truncated model file (\(s) bytes, needs at least \(n))"
         case let .corrupt(p, r): return "\(p): corrupt model file: \(r)"
         }

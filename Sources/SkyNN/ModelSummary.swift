@@ -24,7 +24,8 @@ public enum ModelSummary {
             case .batchNorm(let bn): op += " \(activationName(bn.activation))"
             default: break
             }
-            let q = n.quant.map { "s=\(String(format: "%.4g", $0.scale)) zp=\($0.zeroPoint)" } ?? "-"
+            var q = n.quant.map { "s=\(String(format: "%.4g", $0.scale)) zp=\($0.zeroPoint)" } ?? "-"
+            if n.requantization == .float { q += " requant=float" }
             lines.append(pad("\(i)", 4) + pad(n.name, nameWidth) + pad(op, 22) + pad(n.inputs.map(String.init).joined(separator: ","), 10)
                          + pad("\(s[i])", 12) + lpad("\(p)", 10) + lpad("\(m)", 12) + "  " + q)
         }

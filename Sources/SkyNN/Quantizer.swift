@@ -21,9 +21,31 @@ public enum Quantizer {
         public var biasCorrection = true
         /// 8, or 7: weights in [-63, 63], which the AVX2 u8 kernel runs exactly (WeightBits.swift).
         public var weightBits = 8
-        public init(method: RangeMethod = .minMax, biasCorrection: Bool = true, weightBits: Int = 8) {
+        /// Layers with at most this many MACs per output (kernel h x w x input channels, or
+        /// a dense layer's inputs) and no leaky slope requantize in float
+        /// (`Requantization.float`); 0 keeps every layer on TFLite's fixed point.
+        public var floatRequantizationMaxK = Quantizer.defaultFloatRequantizationMaxK
+        public init(method: RangeMethod = .minMax, biasCorrection: Bool = true, weightBits: Int = 8,
+                    floatRequantizationMaxK: Int = Quantizer.defaultFloatRequantizationMaxK) {
             self.method = method; self.biasCorrection = biasCorrection; self.weightBits = weightBits
+            self.floatRequantizationMaxK = floatRequantizationMaxK
         }
+    }
+
+    /// 32: the first layers of image models (3x3 over 1 or 3 channels: 9 or 27 MACs per
+    /// output), where the exact output stage costs about as much as the MACs; from 16
+    /// input channels on (144 MACs) it is a small share and the layer stays bit-exact.
+    public static let defaultFloatRequantizationMaxK = 32
+
+    static func requantization(_ op: Op, macsPerOutput k: Int, options: Options) -> Requantization {
+        let activation: Activation
+        switch op {
+        case .conv2d(let c): activation = c.activation
+        case .dense(_, let a): activation = a
+        default: return .fixedPoint
+        }
+        if case .leaky = activation { return .fixedPoint }
+        return k <= options.floatRequantizationMaxK ? .float : .fixedPoint
     }
 
     public static func quantize(_ model: Model, calibration: [[Float]], method: RangeMethod = .minMax, weightBits: Int = 8) throws -> Model {
@@ -115,6 +137,7 @@ public enum Quantizer {
                 bias[o] = Int32(max(-Double(1 << 30), min(Double(1 << 30), b)))
             }
             out.nodes[i].weights = LayerWeights(float: fw, floatBias: fb, int8: ParamArray(q), scales: ParamArray(scales), bias: ParamArray(bias))
+            out.nodes[i].requantization = requantization(node.op, macsPerOutput: per, options: options)
         }
         return out
     }

@@ -71,5 +71,35 @@ public func requantize(_ acc: Int32, _ m: QuantizedMultiplier, outputZeroPoint: 
     return Int8(truncatingIfNeeded: Swift.min(Swift.max(v, lo), hi))
 }
 
+/// How a conv or dense layer's int32 accumulators become int8 outputs (a property of the
+/// layer, stored in the model file, so the reference and every kernel agree on it).
+public enum Requantization: String, Sendable, Equatable, Codable {
+    /// TFLite's fixed-point MultiplyByQuantizedMultiplier, bit for bit (the default).
+    case fixedPoint
+    /// In float: round_half_even(fma(Float(acc), scale, zp)) clamped to the activation
+    /// range, `scale` being the fixed-point multiplier rounded to Float
+    /// (`floatRequantizationScale`). Within one LSB of `fixedPoint` (both are within
+    /// half an LSB and a few float roundings of acc x M), and three vector operations per
+    /// eight outputs where the exact sequence takes eleven: the quantizer chooses it for
+    /// layers with so few MACs per output (first layers: 9 to 27) that the output stage
+    /// would cost as much as the MACs. Not with a leaky slope.
+    case float
+}
+
+/// The float stage's per-channel scale: the fixed-point multiplier's value (exact in
+/// Double), rounded once to Float.
+@inline(__always)
+public func floatRequantizationScale(_ m: QuantizedMultiplier) -> Float { Float(m.realValue) }
+
+/// The float output stage (`Requantization.float`), bit for bit what the C kernels do
+/// (sky_requant_float_one): clamping before rounding gives the same integer as after, the
+/// bounds being integers.
+@inline(__always)
+public func requantizeInFloat(_ acc: Int32, scale: Float, outputZeroPoint: Int32,
+                              min lo: Int32 = -128, max hi: Int32 = 127) -> Int8 {
+    let v = Float(outputZeroPoint).addingProduct(Float(acc), scale)
+    return Int8(Swift.min(Swift.max(v, Float(lo)), Float(hi)).rounded(.toNearestOrEven))
+}
+
 @inline(__always)
 func pow2(_ e: Int) -> Double { e >= 0 ? Double(sign: .plus, exponent: e, significand: 1) : 1 / Double(sign: .plus, exponent: -e, significand: 1) }

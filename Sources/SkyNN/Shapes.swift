@@ -125,6 +125,14 @@ extension Model {
             if case .leaky(let a)? = activation, !(a >= 0 && a < 1) {
                 throw ModelError.invalid(node: i, name: node.name, reason: "leaky alpha must be in [0, 1)")
             }
+            if node.requantization == .float {
+                guard node.op.hasWeights else {
+                    throw ModelError.invalid(node: i, name: node.name, reason: "float requantization applies to conv2d and dense only")
+                }
+                if case .leaky? = activation {
+                    throw ModelError.invalid(node: i, name: node.name, reason: "float requantization does not support a leaky activation")
+                }
+            }
         }
     }
 

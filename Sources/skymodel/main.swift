@@ -119,8 +119,12 @@ struct Quantize: ParsableCommand {
     @Option(help: "Activation ranges: minmax, mse (least quantization error), or a percentile such as 99.99") var method: String = "minmax"
     @Flag(name: .customLong("no-bias-correction"), help: "Keep the plain rounded bias (no correction of the weight-rounding shift)") var noBiasCorrection = false
     @Option(name: .customLong("weight-bits"), help: "8, or 7 ([-63, 63]: the faster exact u8 kernel on AVX2 without VNNI)") var weightBits: Int = 8
+    @Option(name: .customLong("float-requantization-max-k"),
+            help: "Layers with at most this many MACs per output (first layers) requantize in float, within one LSB of TFLite's fixed point; 0: fixed point everywhere")
+    var floatRequantizationMaxK: Int = Quantizer.defaultFloatRequantizationMaxK
     func run() throws {
         guard WeightBits.supported.contains(weightBits) else { throw ValidationError("--weight-bits must be 7 or 8") }
+        guard floatRequantizationMaxK >= 0 else { throw ValidationError("--float-requantization-max-k must be 0 or more") }
         let model = try ModelFile.load(input)
         let d = try Dataset.read(data)
         guard d.shape == model.inputShape else { throw ValidationError("dataset items are \(d.shape), model input is \(model.inputShape)") }
@@ -130,11 +134,14 @@ struct Quantize: ParsableCommand {
             throw ValidationError("method must be minmax, mse or a percentile in (50, 100]")
         }
         let q = try Quantizer.quantize(model, calibration: Array(d.items[0..<calibration]),
-                                       options: .init(method: m, biasCorrection: !noBiasCorrection, weightBits: weightBits))
+                                       options: .init(method: m, biasCorrection: !noBiasCorrection, weightBits: weightBits,
+                                                      floatRequantizationMaxK: floatRequantizationMaxK))
         try ModelFile.write(q, to: output)
         let held = try heldOut.map(Dataset.read) ?? d.subset(calibration..<d.count)
         guard held.shape == model.inputShape else { throw ValidationError("held-out items are \(held.shape), model input is \(model.inputShape)") }
-        var line = "wrote \(output) (\(method)\(noBiasCorrection ? "" : ", bias corrected"), \(weightBits)-bit weights, \(calibration) calibration items)"
+        let floatLayers = q.nodes.filter { $0.requantization == .float }.count
+        var line = "wrote \(output) (\(method)\(noBiasCorrection ? "" : ", bias corrected"), \(weightBits)-bit weights, \(calibration) calibration items, "
+            + "\(floatLayers) layer\(floatLayers == 1 ? "" : "s") requantized in float)"
         if held.count > 0 { line += "; float vs int8 on held-out data: \(try Agreement.measure(float: model, int8: try Executor(model: q), data: held))" }
         print(line)
     }

@@ -31,7 +31,7 @@ import Testing
         let k = root.appendingPathComponent("Sources/CSkyKernels").path
         let sources = ["cpu_features.c", "gemm_s8.c", "gemm_s8_x86.c", "gemm_s8_avx2.c", "gemm_s8_avx2_u8.c", "gemm_s8_vnni.c", "gemm_s8_arm.c"].map { "\(k)/\($0)" }
         return try run(compiler, ["-O2", "-Wall", "-I", "\(k)/include", "-I", k] + defines.map { "-D\($0)" } + [
-                                  root.appendingPathComponent("Tools/kernel-harness/gemm_s8_harness.c").path] + sources + ["-o", output])
+                                  root.appendingPathComponent("Tools/kernel-harness/gemm_s8_harness.c").path] + sources + ["-lm", "-o", output])
     }
 
     @Test(.enabled(if: crossTools, "aarch64-linux-gnu-gcc / qemu-aarch64 missing: ARM kernels not tested (run Tools/setup.sh)"))

@@ -27,7 +27,7 @@ import Testing
         #expect(try Int8Reference.run(model, input: x).output == Int8Reference.run(loaded, input: x).output)
         // Sections are 64-byte aligned, so int32/float views are aligned too.
         let bytes = try ModelFile.encode(model)
-        let graphOffset: UInt64 = readLE(UnsafeRawBufferPointer(start: bytes, count: bytes.count), 40)
+        let graphOffset: UInt64 = bytes.withUnsafeBytes { readLE($0, 40) }
         #expect(graphOffset % 64 == 0)
     }
 

@@ -64,7 +64,8 @@ struct RandomConvolutionCase {
         let outScale = r.index(8) == 0 ? r.uniform(0.00005, 0.0005) : r.uniform(0.01, 2)
         stage = OutputStage(activation: acts[r.index(4)], input: QuantParams(scale: Float(r.uniform(0.001, 0.1)), zeroPoint: zp),
                             weightScales: (0..<c.outChannels).map { _ in Float(r.uniform(0.001, 0.05)) },
-                            output: QuantParams(scale: Float(outScale), zeroPoint: Int32(r.index(256)) - 128))
+                            output: QuantParams(scale: Float(outScale), zeroPoint: Int32(r.index(256)) - 128),
+                            requantization: r.index(3) == 0 ? .float : .fixedPoint)
         let biasRange = r.index(8) == 0 ? 1_500_000_000 : 50_000
         let k = c.kernelH * c.kernelW * (xs.c / c.groups)
         x = (0..<xs.elements).map { _ in Int8(truncatingIfNeeded: r.index(256)) }
@@ -93,7 +94,6 @@ struct RandomConvolutionCase {
         let packed = UnsafeMutableRawPointer.allocate(byteCount: packedStride * groups, alignment: 64)
         defer { packed.deallocate() }
         var scratch = [Int8](repeating: 0, count: tile * kp)
-        let mult = stage.multipliers.map(\.mantissa), shift = stage.multipliers.map(\.shift)
         var got = [Int8](repeating: 0, count: ys.elements)
         var chosen: [Int32] = [], u8Direct: [Bool] = []
         for g in 0..<groups {
@@ -102,11 +102,7 @@ struct RandomConvolutionCase {
                                       : sky_conv_s8_pack_for(kernel, wg, bg, zp, Int32(ocg), kh, kw, Int32(cg), packed + g * packedStride))
             u8Direct.append(sky_conv_s8_u8_direct(packed + g * packedStride, Int32(xs.c), Int32(cg), Int32(c.kernelH),
                                                   Int32(c.kernelW), Int32(c.strideW), Int32(ys.w)) != 0)
-            mult.withUnsafeBufferPointer { mp in shift.withUnsafeBufferPointer { sp in
-                var rq = sky_requant_s8(multiplier: mp.baseAddress! + g * ocg, shift: sp.baseAddress! + g * ocg,
-                                        output_zero_point: stage.outputZeroPoint, act_min: stage.activationMin,
-                                        act_max: stage.activationMax, leaky: stage.leaky == nil ? 0 : 1,
-                                        leaky_multiplier: stage.leaky?.mantissa ?? 0, leaky_shift: stage.leaky?.shift ?? 0)
+            stage.withCStage(from: g * ocg) { rq in
                 got.withUnsafeMutableBufferPointer { y in
                     for row0 in stride(from: 0, to: m, by: tile) {
                         sky_conv_s8(x, Int32(xs.h), Int32(xs.w), Int32(xs.c), Int32(c.kernelH), Int32(c.kernelW),
@@ -115,7 +111,7 @@ struct RandomConvolutionCase {
                                     packed + g * packedStride, &rq, y.baseAddress! + row0 * ys.c + g * ocg, ys.c, &scratch, kp)
                     }
                 }
-            } }
+            }
         }
         return (got, chosen, u8Direct)
     }

@@ -20,21 +20,13 @@ private let u8Kernel = Int32(SKY_GEMM_AVX2_U8), exactKernel = Int32(SKY_GEMM_AVX
         return w
     }
 
-    static func requant(_ stage: OutputStage, _ body: (inout sky_requant_s8) -> Void) {
-        let mult = stage.multipliers.map(\.mantissa), shift = stage.multipliers.map(\.shift)
-        mult.withUnsafeBufferPointer { mp in shift.withUnsafeBufferPointer { sp in
-            var rq = sky_requant_s8(multiplier: mp.baseAddress, shift: sp.baseAddress, output_zero_point: stage.outputZeroPoint,
-                                    act_min: stage.activationMin, act_max: stage.activationMax, leaky: stage.leaky == nil ? 0 : 1,
-                                    leaky_multiplier: stage.leaky?.mantissa ?? 0, leaky_shift: stage.leaky?.shift ?? 0)
-            body(&rq)
-        } }
-    }
 
     static func randomStage(_ n: Int, _ zp: Int32, _ r: inout SeededRandom) -> OutputStage {
         let acts: [Activation] = [.none, .relu, .relu6, .leaky(alpha: 0.1)]
         return OutputStage(activation: acts[r.index(4)], input: QuantParams(scale: Float(r.uniform(0.001, 0.1)), zeroPoint: zp),
                            weightScales: (0..<n).map { _ in Float(r.uniform(0.001, 0.05)) },
-                           output: QuantParams(scale: Float(r.uniform(0.01, 2)), zeroPoint: Int32(r.index(256)) - 128))
+                           output: QuantParams(scale: Float(r.uniform(0.01, 2)), zeroPoint: Int32(r.index(256)) - 128),
+                           requantization: r.index(3) == 0 ? .float : .fixedPoint)
     }
 
     @Test(arguments: [false, true])
@@ -64,7 +56,7 @@ private let u8Kernel = Int32(SKY_GEMM_AVX2_U8), exactKernel = Int32(SKY_GEMM_AVX
             #expect(chosen == (outlier || n <= 4 ? exactKernel : u8Kernel), "n=\(n) outlier \(outlier)")
             #expect(sky_gemm_s8_kernel(packed) == chosen)
             var got = [Int8](repeating: 0, count: m * n)
-            Self.requant(stage) { sky_gemm_s8(a, lda, Int32(m), packed, &$0, &got, n) }
+            stage.withCStage { sky_gemm_s8(a, lda, Int32(m), packed, &$0, &got, n) }
             #expect(got == expected, "m=\(m) n=\(n) k=\(k) outlier \(outlier)")
             if got != expected { return }
         }

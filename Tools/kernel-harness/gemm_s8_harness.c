@@ -5,7 +5,7 @@
    SkyNN's reference) on random GEMMs and convolutions. Exit status 0 = all equal.
    Build, from the repository root (bash; any C11 compiler, gcc or clang):
      cc -O3 -I Sources/CSkyKernels/include -I Sources/CSkyKernels -o gemm_s8_harness \
-        Tools/kernel-harness/gemm_s8_harness.c Sources/CSkyKernels/{cpu_features,gemm_s8,gemm_s8_x86,gemm_s8_avx2,gemm_s8_avx2_u8,gemm_s8_vnni,gemm_s8_arm}.c
+        Tools/kernel-harness/gemm_s8_harness.c Sources/CSkyKernels/{cpu_features,gemm_s8,gemm_s8_x86,gemm_s8_avx2,gemm_s8_avx2_u8,gemm_s8_vnni,gemm_s8_arm}.c -lm
    (add -DSKY_EMULATE_VNNI on an AVX2 CPU without VNNI to run the VNNI kernel with its
    dot product done in AVX2). Run: ./gemm_s8_harness [shapes]   (default 200)
    Timing: ./gemm_s8_harness --bench   sky_conv_s8 on the 13 conv shapes of skymodel bench
@@ -14,6 +14,7 @@
 #include "gemm_s8_internal.h"
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #include <time.h>
 
@@ -33,6 +34,16 @@ static int8_t weight(int kernel) {
     return (int8_t)(kernel == SKY_GEMM_AVX2_U8 ? range(-64, 63) : kernel == SKY_GEMM_AVX512VNNI ? range(-128, 127) : range(-127, 127));
 }
 
+/* A quarter of the shapes requantize in float (sky_requant_s8.float_scale, never with a
+   leaky slope), at the scales the fixed-point multipliers stand for. The scales to free, or NULL. */
+static float *maybe_float_stage(sky_requant_s8 *rq, int32_t n) {
+    if (rnd() % 4) return NULL;
+    float *scales = malloc(4 * (size_t)n);
+    for (int32_t j = 0; j < n; j++) scales[j] = (float)ldexp(rq->multiplier[j], rq->shift[j] - 31);
+    rq->float_scale = scales; rq->leaky = 0;
+    return scales;
+}
+
 static int check(int kernel, int shapes) {
     for (int s = 0; s < shapes; s++) {
         int32_t m = range(1, 37), n = range(1, 70), k = range(1, 300), zp = range(-128, 127);
@@ -46,6 +57,7 @@ static int check(int kernel, int shapes) {
         for (int32_t j = 0; j < n; j++) { bias[j] = range(-50000, 50000); mult[j] = range(1 << 30, 0x7FFFFFFF); shift[j] = range(-14, 1); }
         sky_requant_s8 rq = {mult, shift, range(-128, 127), -128, 127, (int32_t)(rnd() % 2), range(1 << 30, 0x7FFFFFFF), range(-6, -1)};
         if (rnd() % 2) { rq.act_min = rq.output_zero_point; rq.act_max = range(rq.act_min, 127); }
+        float *scales = maybe_float_stage(&rq, n);
         for (int32_t i = 0; i < m; i++)
             for (int32_t j = 0; j < n; j++) {
                 int32_t acc = bias[j];
@@ -59,7 +71,7 @@ static int check(int kernel, int shapes) {
                 if (c[i] != ref[i]) { printf("%s: MISMATCH m=%d n=%d k=%d at %d: %d != %d\n", names[kernel], m, n, k, i, c[i], ref[i]); break; }
             return 1;
         }
-        free(a); free(w); free(c); free(ref); free(bias); free(mult); free(shift); free(packed);
+        free(a); free(w); free(c); free(ref); free(bias); free(mult); free(shift); free(packed); free(scales);
     }
     printf("%s: %d random shapes bit-exact\n", names[kernel], shapes);
     return 0;
@@ -92,6 +104,7 @@ static int check_conv(int kernel, int shapes) {
         for (int32_t i = 0; i < n * k; i++) wt[i] = weight(kernel);
         for (int32_t j = 0; j < n; j++) { bias[j] = range(-50000, 50000); mult[j] = range(1 << 30, 0x7FFFFFFF); shift[j] = range(-14, 1); }
         sky_requant_s8 rq = {mult, shift, range(-128, 127), -128, 127, (int32_t)(rnd() % 2), range(1 << 30, 0x7FFFFFFF), range(-6, -1)};
+        float *scales = maybe_float_stage(&rq, n);
         for (int32_t oy = 0; oy < oh; oy++) for (int32_t ox = 0; ox < ow; ox++) for (int32_t o = 0; o < n; o++) {
             int32_t g = o / ng, acc = bias[o];
             for (int32_t ky = 0; ky < kh; ky++) for (int32_t kx = 0; kx < kw; kx++) for (int32_t i = 0; i < cg; i++) {
@@ -112,6 +125,7 @@ static int check_conv(int kernel, int shapes) {
                 direct += d; rows_laid += d && (kw * cg) % 4 != 0; gathered += !d;
             }
             sky_requant_s8 rg = rq; rg.multiplier = mult + g * ng; rg.shift = shift + g * ng;
+            if (scales) rg.float_scale = scales + g * ng;
             for (int32_t r0 = 0; r0 < m; r0 += tile)
                 sky_conv_s8(x, h, w, c, kh, kw, sh, sw, pt, pl, ow, r0, m - r0 < tile ? m - r0 : tile, g * cg, cg, (int8_t)zp,
                             packed + g * ps, &rg, y + (size_t)r0 * n + g * ng, (size_t)n, scratch, (size_t)kp);
@@ -120,7 +134,7 @@ static int check_conv(int kernel, int shapes) {
             printf("%s conv: MISMATCH %dx%dx%d k%dx%d s%dx%d p%d,%d groups %d n %d\n", names[kernel], h, w, c, kh, kw, sh, sw, pt, pl, groups, n);
             return 1;
         }
-        free(x); free(wt); free(y); free(ref); free(scratch); free(bias); free(mult); free(shift); free(packed);
+        free(x); free(wt); free(y); free(ref); free(scratch); free(bias); free(mult); free(shift); free(packed); free(scales);
     }
     printf("%s: %d random convolutions bit-exact", names[kernel], shapes);
     if (quads(kernel)) printf(" (%d direct, %d of them 1-3 byte kernel rows re-laid; %d gathered)", direct, rows_laid, gathered);

@@ -84,7 +84,11 @@ enum {
 
 /* Output stage: per-channel Q31 multiplier and shift (as QuantizedMultiplier),
    output zero point, activation clamp, optional leaky-ReLU multiplier applied
-   to negative requantized values before the zero point is added. */
+   to negative requantized values before the zero point is added.
+   float_scale, where not NULL, requantizes in float instead (a layer the model marks so,
+   never with a leaky slope): q = clamp(round_half_even(fma((float)acc, float_scale[ch],
+   (float)output_zero_point)), act_min, act_max), within one LSB of the fixed-point
+   result (Requantization.swift, FloatRequantization); multiplier and shift are unused. */
 typedef struct {
     const int32_t *multiplier;
     const int32_t *shift;
@@ -94,6 +98,7 @@ typedef struct {
     int32_t leaky;
     int32_t leaky_multiplier;
     int32_t leaky_shift;
+    const float *float_scale;
 } sky_requant_s8;
 
 int32_t sky_gemm_s8_k_padded(int32_t k);
