@@ -144,8 +144,11 @@ static inline __attribute__((always_inline)) KT void KFN(block_direct)(const gem
         }
     }
 #undef PIXEL
-    __m256i acc[12][2] = {{c0a, c0b}, {c1a, c1b}, {c2a, c2b}, {c3a, c3b}, {c4a, c4b}, {c5a, c5b},
-                          {c6a, c6b}, {c7a, c7b}, {c8a, c8b}, {c9a, c9b}, {c10a, c10b}, {c11a, c11b}};
+    /* Only the R rows the block computed (R <= KRD, so i % KRD is i wherever it runs). */
+    __m256i acc[KRD][2];
+#define OUT(i) if (R > i) { acc[i % KRD][0] = c##i##a; acc[i % KRD][1] = c##i##b; }
+    OUT(0) OUT(1) OUT(2) OUT(3) OUT(4) OUT(5) OUT(6) OUT(7) OUT(8) OUT(9) OUT(10) OUT(11)
+#undef OUT
     store_rows(g, vs, acc, R, 2, n0, c, ldc);
 }
 
