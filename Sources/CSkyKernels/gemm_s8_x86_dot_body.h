@@ -10,7 +10,11 @@
      KDIRECT_MIN_OW the narrowest output row the direct path takes
      KKERNEL        the SKY_GEMM_* id whose packing this code reads
      KFN(name)      a name prefix for the static functions
-     KGEMM, KCONV, KDIRECT  the names of the GEMM, the convolution and its direct-path test.
+     KGEMM, KCONV, KDIRECT  the names of the GEMM, the convolution and its direct-path test
+     KBLOCKS_PROVIDED  (optional) the includer defines the register blocks and their tables
+                    (KFN(block_fn), KFN(blocks)[2][KMR], KFN(direct_fn), KFN(directs)[KRD])
+                    itself, as gemm_s8_vnni.c does with zmm accumulators; this file then
+                    brings only the drivers around them.
    Packed weights: [n/16][k/4][n%16][k%4] int8 (gemm_s8.c), so one 32-bit broadcast of
    four activations meets 8 channels' four weights per vector; activations go in as
    unsigned bytes (x ^ 0x80 = x + 128; the 128 x column sum is folded into the packed
@@ -23,6 +27,7 @@
 #error "KMR must be 4, 8 or 12 and KRD 5, 8 or 12"
 #endif
 
+#ifndef KBLOCKS_PROVIDED   /* an includer may bring its own blocks and tables (gemm_s8_vnni.c: zmm) */
 static inline __attribute__((always_inline)) KT void KFN(block)(const gemm_ctx *g, int vector_stage, const uint8_t *ab, int32_t stride,
                                                                 const int R, const int V, int32_t n0, int8_t *c, size_t ldc) {
     const sky_packed_header *h = g->h;
@@ -68,6 +73,7 @@ KBLOCKS_9_12(1) KBLOCKS_9_12(2)
 #define KNAMES_9_12(V)
 #endif
 static const KFN(block_fn) KFN(blocks)[2][KMR] = {{KNAMES_1_4(1) KNAMES_5_8(1) KNAMES_9_12(1)}, {KNAMES_1_4(2) KNAMES_5_8(2) KNAMES_9_12(2)}};
+#endif
 
 /* All rows of a super-block (unsigned, `stride` bytes apart) times all weights: channel
    blocks outermost, so one block's weights stay in L1 while the rows pass by. */
@@ -115,6 +121,7 @@ KT void KGEMM(const int8_t *a, size_t lda, int32_t m, const void *packed, const 
     }
 }
 
+#ifndef KBLOCKS_PROVIDED
 /* R output pixels of one output row, `pixel` bytes apart in the unsigned input rows
    (rowlen apart), times the 16-channel block at n0 whose weights are at b. Each pixel's
    kernel row is kw*c contiguous bytes there, read as seg k quads, which the weights'
@@ -171,6 +178,7 @@ KDIRECT_BLOCK(9) KDIRECT_BLOCK(10) KDIRECT_BLOCK(11) KDIRECT_BLOCK(12)
 #endif
 static const KFN(direct_fn) KFN(directs)[KRD] = {KFN(direct_1), KFN(direct_2), KFN(direct_3), KFN(direct_4), KFN(direct_5)
                                                  KDIRECT_NAMES_6_8 KDIRECT_NAMES_9_12};
+#endif
 
 /* Whether the direct path runs: no groups, more than 8 channels (8 or fewer would be
    half padding), a buffer that fits, and, where kernel rows are not whole k quads
