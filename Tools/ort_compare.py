@@ -114,6 +114,7 @@ def to_onnx(g):
     dims = ['N', sh['h'] * sh['w'] * sh['c']] if op_kind(last['op']) == 'softmax' else ['N', sh['c'], sh['h'], sh['w']]
     outp = helper.make_tensor_value_info(names[len(g['nodes']) - 1], TensorProto.FLOAT, dims)
     model = helper.make_model(helper.make_graph(nodes, g['name'], [inp], [outp], inits), opset_imports=[helper.make_opsetid('', 17)])
+    model.ir_version = 8   # opset 17's IR version: ONNX Runtime builds older than the onnx package refuse newer ones
     onnx.checker.check_model(model)
     return model
 
