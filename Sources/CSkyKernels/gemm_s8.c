@@ -21,7 +21,8 @@ size_t sky_gemm_s8_packed_size(int32_t n, int32_t k) {
 uint32_t sky_gemm_s8_available(void) {
     uint32_t f = sky_cpu_features(), a = 1u << SKY_GEMM_PORTABLE;
 #if defined(__x86_64__)
-    if (f & SKY_CPU_AVX2) a |= 1u << SKY_GEMM_AVX2;
+    /* The AVX2 kernels are built with FMA too (the float output stage uses it). */
+    if ((f & SKY_CPU_AVX2) && (f & SKY_CPU_FMA)) a |= 1u << SKY_GEMM_AVX2;
     if ((f & SKY_CPU_AVX512VNNI) && (f & SKY_CPU_AVX512BW)) a |= 1u << SKY_GEMM_AVX512VNNI;
 #elif defined(__aarch64__)
     if (f & SKY_CPU_NEON) a |= 1u << SKY_GEMM_NEON;

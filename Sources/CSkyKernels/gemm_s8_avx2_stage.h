@@ -1,11 +1,13 @@
-/* The AVX2 int8 kernels' shared output stage (TFLite MultiplyByQuantizedMultiplier on
-   8 lanes, bit-exact with sky_requant_one) and per-call context: used by the exact
-   int16 kernel (gemm_s8_avx2.c) and the u8 x s8 kernel for 7-bit weights
-   (gemm_s8_avx2_u8.c). Include only inside #if defined(__x86_64__). */
+/* The x86 int8 kernels' shared output stage (TFLite MultiplyByQuantizedMultiplier on
+   8 lanes, bit-exact with sky_requant_one, or the float stage) and per-call context:
+   used by the exact int16 kernel (gemm_s8_avx2.c) and by the u8 x s8 (7-bit weights) and
+   VNNI kernels' shared body (gemm_s8_x86_dot_body.h). Include only inside
+   #if defined(__x86_64__). */
 #ifndef SKY_GEMM_S8_AVX2_STAGE_H
 #define SKY_GEMM_S8_AVX2_STAGE_H
 #include "gemm_s8_internal.h"
 #include <immintrin.h>
+#include <string.h>
 
 #define AVX2 __attribute__((target("avx2,fma")))
 /* Longest padded row the 6x16 kernels take (their row blocks live on the stack). */
@@ -197,8 +199,9 @@ static inline AVX2 int ctx_init(gemm_ctx *g, const void *packed, const sky_requa
     const sky_packed_header *h = (const sky_packed_header *)packed;
     /* The weights and the stage's arrays are there even where the vector stage is declined. */
     g->h = h; g->wt = (const int16_t *)packed_weights(packed); g->bias = packed_bias(packed); g->rq = rq; g->st = NULL;
-    if (h->kp > MAX_KP || (rq->leaky && rq->leaky_multiplier == INT32_MIN)) return 0;
+    memset(&g->k, 0, sizeof g->k);   /* defined even where the call declines (nothing reads it then) */
     g->k.float_stage = rq->float_scale != NULL;
+    if (h->kp > MAX_KP || (rq->leaky && rq->leaky_multiplier == INT32_MIN)) return 0;
     if (rq->float_scale) {   /* float8 converts unclamped: every |acc scale| + |zp| must stay inside int32 */
         double most = 0;
         for (int32_t j = 0; j < h->n; j++) {

@@ -18,8 +18,9 @@
    Packed weights: [n/16][k/4][n%16][k%4] int8 (gemm_s8.c), so one 32-bit broadcast of
    four activations meets 8 channels' four weights per vector; activations go in as
    unsigned bytes (x ^ 0x80 = x + 128; the 128 x column sum is folded into the packed
-   bias). The output stage is gemm_s8_avx2_stage.h's. Only ymm registers, so the harness's
-   AVX2 emulation of vpdpbusd (gemm_s8_vnni.c) runs all of it on CPUs without VNNI. */
+   bias). The output stage is gemm_s8_avx2_stage.h's. The blocks here use only ymm
+   registers, so the harness's AVX2 emulation of vpdpbusd (gemm_s8_vnni.c) runs all of it
+   on CPUs without VNNI; the native VNNI build brings zmm blocks of its own. */
 #include "gemm_s8_avx2_stage.h"
 #include <string.h>
 

@@ -33,14 +33,19 @@ public enum Quantizer {
     }
 
     /// 32: the first layers of image models (3x3 over 1 or 3 channels: 9 or 27 MACs per
-    /// output), where the exact output stage costs about as much as the MACs; from 16
-    /// input channels on (144 MACs) it is a small share and the layer stays bit-exact.
+    /// output), and 1x1 convolutions or dense layers of up to 32 inputs, where the exact
+    /// output stage costs about as much as the MACs; a 3x3 over 16 channels (144 MACs)
+    /// pays it a small share and stays bit-exact, as do grouped and depthwise layers.
     public static let defaultFloatRequantizationMaxK = 32
 
     static func requantization(_ op: Op, macsPerOutput k: Int, options: Options) -> Requantization {
         let activation: Activation
         switch op {
-        case .conv2d(let c): activation = c.activation
+        case .conv2d(let c):
+            // Grouped and depthwise convolutions run kernels whose output stage is scalar
+            // anyway: float would cost them TFLite's bit-exactness for no speed.
+            guard c.groups == 1 else { return .fixedPoint }
+            activation = c.activation
         case .dense(_, let a): activation = a
         default: return .fixedPoint
         }

@@ -66,8 +66,9 @@ void sky_matched_filter_3x3_row(const float *r0, const float *r1, const float *r
 enum {
     SKY_GEMM_PORTABLE   = 0,
     SKY_GEMM_AVX2       = 1,
-    /* vpdpbusd on ymm, unsigned activations x signed weights, any 8-bit weights, in the
-       AVX2 u8 kernel's layout and tiles. sky_gemm_s8_pack_for(SKY_GEMM_AVX512VNNI, ...)
+    /* vpdpbusd, unsigned activations x signed weights, any 8-bit weights, in the AVX2 u8
+       kernel's layout (gemm_s8_x86_dot_body.h), with zmm register blocks of 16 channels
+       (ymm ones in the emulated harness build). sky_gemm_s8_pack_for(SKY_GEMM_AVX512VNNI, ...)
        returns SKY_GEMM_AVX2 (packing for it) for rows longer than 16384, as the u8
        kernel does. */
     SKY_GEMM_AVX512VNNI = 2,
@@ -88,7 +89,9 @@ enum {
    float_scale, where not NULL, requantizes in float instead (a layer the model marks so,
    never with a leaky slope): q = clamp(round_half_even(fma((float)acc, float_scale[ch],
    (float)output_zero_point)), act_min, act_max), within one LSB of the fixed-point
-   result (Requantization.swift, FloatRequantization); multiplier and shift are unused. */
+   result (Requantization.swift, requantizeInFloat); multiplier and shift must still point
+   at n entries (the AVX2 stage reads them while it sets up, though the float stage does
+   not use them). */
 typedef struct {
     const int32_t *multiplier;
     const int32_t *shift;
