@@ -130,11 +130,12 @@ public struct ExecutionPlan: Sendable {
     static func isPaddedRow(_ k: Int) -> Bool { Int(sky_gemm_s8_k_padded(Int32(k))) == k }
     /// About 16 KiB of im2col rows per tile: stays in L1 while the weights stream by.
     static func tileRows(_ kp: Int) -> Int { max(8, min(256, 16384 / kp)) / 2 * 2 }
-    /// A convolution's tile, in whole output rows where one fits (an even number of rows'
-    /// pixels): the direct paths run along output rows, and a tile that ends inside one
-    /// leaves short pixel blocks at both ends of it.
+    /// A convolution's tile, in whole output rows where one fits: the direct paths run along
+    /// output rows, and a tile that ends inside one leaves short pixel blocks at both ends
+    /// of it (a 31-wide output in 56-pixel tiles ran blocks of 12, 12, 7, 12, 12 and 1 pixels
+    /// on VNNI). Any tile size works (an item's last tile is a remainder anyway).
     static func tileRows(_ kp: Int, outputWidth ow: Int) -> Int {
-        let rows = tileRows(kp), unit = ow % 2 == 0 ? ow : 2 * ow
-        return unit <= rows ? rows / unit * unit : rows
+        let rows = tileRows(kp)
+        return ow <= rows ? rows / ow * ow : rows
     }
 }

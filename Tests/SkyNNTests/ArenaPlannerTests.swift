@@ -1,3 +1,4 @@
+import CSkyKernels
 import SkyCore
 import Testing
 @testable import SkyNN
@@ -33,5 +34,22 @@ import Testing
         #expect(plan.arenaBytes >= s.indices.dropFirst().map { s[$0].elements + s[$0 - 1].elements }.max()!)
         let batched = try ExecutionPlan(model: ModelZoo.quality(), maxBatch: 64)
         #expect(batched.arenaBytes <= plan.arenaBytes * 64 + 64 * 1024, "batch 64 needs about 64 times the activations")
+    }
+
+    /// Convolution tiles end at output row ends where a row fits the planned size (63- and
+    /// 31-wide outputs of the real/bogus net, whose 256- and 56-pixel sizes did not), and
+    /// never hold more im2col rows than the size planned from kp.
+    @Test func convolutionTilesHoldWholeOutputRows() throws {
+        let model = ModelZoo.realBogus()
+        let plan = try ExecutionPlan(model: model, maxBatch: 1)
+        var checked = 0
+        for (i, node) in model.nodes.enumerated() {
+            guard case .conv2d(let c) = node.op else { continue }
+            let x = plan.shapes[node.inputs[0]], ow = plan.shapes[i].w
+            let planned = ExecutionPlan.tileRows(Int(sky_gemm_s8_k_padded(Int32(c.kernelH * c.kernelW * x.c))))
+            #expect(plan.tileRows[i] <= planned)
+            if ow <= planned { #expect(plan.tileRows[i] % ow == 0, "node \(i): \(plan.tileRows[i]) pixels, rows of \(ow)"); checked += 1 }
+        }
+        #expect(checked == 4)
     }
 }
