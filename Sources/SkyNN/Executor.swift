@@ -170,6 +170,13 @@ public final class Executor: @unchecked Sendable {
                     }
                 } }
                 st.packed = UnsafeRawPointer(packed); st.rq = UnsafePointer(rq)
+                // The kernels' direct paths read the image itself and use no scratch, so their
+                // tiles need not fit the planned im2col scratch: they are sized to spread an
+                // item over the threads instead.
+                if c.groups == 1 && !st.direct && sky_conv_s8_u8_direct(packed, Int32(st.xs.c), Int32(icg), Int32(c.kernelH),
+                                                                          Int32(c.kernelW), Int32(c.strideW), Int32(st.ys.w)) != 0 {
+                    st.tileRows = ExecutionPlan.directTileRows(output: st.ys, threads: plan.threads, planned: st.tileRows)
+                }
             }
         case .dense(let n, let act):
             st.kind = .dense
