@@ -118,8 +118,9 @@ public struct FrameReport: Sendable, Equatable, Codable {
     public var stages: [StageTiming]
     /// Optional work dropped to meet the deadline, in the order it was dropped.
     public var shed: [String]
-    /// Conditions worth a human's attention: `stars_truncated`, `saturated` (over 1% of pixels),
-    /// `no_stars`, `deadline_missed`.
+    /// Conditions worth a human's attention, such as `stars_truncated`, `saturated` (over 1% of
+    /// pixels), `no_stars`, `deadline_missed` and the quality judgement's flags; Docs/telemetry.md
+    /// lists them all.
     public var flags: [String]
     /// The frame-quality judgement (absent from sites that do not judge frames): score
     /// 0-100, verdict `good`/`medium`/`bad`, seeing (median FWHM of good stars, px),

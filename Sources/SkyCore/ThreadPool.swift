@@ -44,8 +44,7 @@ public final class ThreadPool: @unchecked Sendable {
 
     deinit {
         pthread_mutex_lock(mutex)
-        stopping = true
-        generation &+= 1
+        stopping = true   // a waiting worker leaves its wait on it
         pthread_cond_broadcast(wake)
         pthread_mutex_unlock(mutex)
         for t in workers { pthread_join(t, nil) }
@@ -82,9 +81,7 @@ public final class ThreadPool: @unchecked Sendable {
             finished += 1
         }
         while finished < count { pthread_cond_wait(done, mutex) }
-        self.task = nil
-        self.count = 0
-        next = 0
+        self.task = nil   // a worker that wakes late finds no task and claims nothing
         pthread_mutex_unlock(mutex)
     }
 

@@ -122,7 +122,7 @@ public enum BadColumnFinder {
                     if found.count < limit {
                         for (i, block) in span.enumerated() { ws.runs[i] = Double(deviation[block * w + x]) }
                         found.append(BadColumnSpan(x: x, y0: span.lowerBound * bh, y1: span.upperBound == blocks ? h - 1 : span.upperBound * bh - 1,
-                                                   offset: FrameQualityJudge.median(UnsafeMutableBufferPointer(rebasing: ws.runs[0..<span.count]))))
+                                                   offset: selectionMedian(UnsafeMutableBufferPointer(rebasing: ws.runs[0..<span.count]))))
                     } else {
                         truncated = true
                     }
@@ -141,7 +141,7 @@ public enum BadColumnFinder {
                            settings: Settings, scratch: UnsafeMutableBufferPointer<Double>) -> Range<Int>? {
         let magnitude = { (b: Int) in Double(abs(deviation[b * w + x])) }
         for (i, b) in run.enumerated() { scratch[i] = magnitude(b) }
-        let typical = FrameQualityJudge.median(UnsafeMutableBufferPointer(rebasing: scratch[0..<run.count]))
+        let typical = selectionMedian(UnsafeMutableBufferPointer(rebasing: scratch[0..<run.count]))
         var lo = run.lowerBound, hi = run.upperBound
         while lo < hi, magnitude(lo) < settings.steadiness * typical { lo += 1 }
         while hi > lo, magnitude(hi - 1) < settings.steadiness * typical { hi -= 1 }

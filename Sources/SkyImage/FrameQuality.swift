@@ -249,7 +249,7 @@ public enum FrameQualityJudge {
         func median(_ keep: (Source) -> Bool, _ value: (Source) -> Double) -> Double {
             var n = 0
             for i in stars where keep(sources[Int(i)]) { values[n] = value(sources[Int(i)]); n += 1 }
-            return FrameQualityJudge.median(UnsafeMutableBufferPointer(rebasing: values[0..<n]))
+            return selectionMedian(UnsafeMutableBufferPointer(rebasing: values[0..<n]))
         }
         // Seeing from the bright stars: the width of faint ones is biased up by noise.
         let brightCount = stars.count { sources[Int($0)].flux > 50 * sources[Int($0)].fluxError }
@@ -375,7 +375,7 @@ public enum FrameQualityJudge {
         if !q.badColumns.isEmpty { flags.append("bad_columns") }
         if q.clearBySkyGlow { flags.append("clear_by_sky_glow") }
         let judged = q.regionJudged.count { $0 }
-        if !q.regionJudged.isEmpty && Double(judged) < max(1, o.cloudRule.minimumJudgedFraction * Double(q.regionJudged.count)) {
+        if !q.regionJudged.isEmpty && !o.cloudRule.enoughJudged(judged, of: q.regionJudged.count) {
             flags.append("clouds_unknown")
         }
         return max(0, min(100, Int(s.rounded())))
@@ -443,8 +443,7 @@ public enum FrameQualityJudge {
     }
 
     static func median(_ v: [Double]) -> Double {
-        guard !v.isEmpty else { return .nan }
-        let s = v.sorted()
-        return s.count % 2 == 1 ? s[s.count / 2] : 0.5 * (s[s.count / 2 - 1] + s[s.count / 2])
+        var copy = v
+        return copy.withUnsafeMutableBufferPointer { selectionMedian($0) }
     }
 }

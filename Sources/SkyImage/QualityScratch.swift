@@ -165,7 +165,4 @@ extension FrameQualityJudge {
             return false
         }
     }
-
-    /// `selectionMedian` (NaN when empty): reorders `v`.
-    static func median<T: BinaryFloatingPoint>(_ v: UnsafeMutableBufferPointer<T>) -> Double { selectionMedian(v) }
 }

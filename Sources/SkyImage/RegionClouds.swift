@@ -65,6 +65,10 @@ public struct CloudRule: Sendable, Equatable {
     public var skyGlowMaximumZenithToRim = 0.85
     /// d log10 N / d m of star counts.
     public static let starCountSlope = 0.45
+    /// Whether `judged` of `total` regions are enough to give the frame a cloud fraction.
+    public func enoughJudged(_ judged: Int, of total: Int) -> Bool {
+        Double(judged) >= max(1, minimumJudgedFraction * Double(total))
+    }
     public init() {}
     public init(minimumExpectedStars: Double, cloudyFraction: Double) {
         self.minimumExpectedStars = minimumExpectedStars; self.cloudyFraction = cloudyFraction
@@ -128,10 +132,9 @@ struct RegionCloudAssessment {
         judged.removeAll(keepingCapacity: true)
         cloudy.removeAll(keepingCapacity: true)
         clearBySkyGlow = false
-        let referenced = options.clearReference.map {
-            $0.regionStars.count == map.count && $0.regionNoise.count == map.count
-        } ?? false
-        if referenced, let reference = options.clearReference {
+        let usable = options.clearReference.flatMap { $0.regionStars.count == map.count && $0.regionNoise.count == map.count ? $0 : nil }
+        var ownBest = 0.0
+        if let reference = usable {
             let exposure = options.exposure ?? reference.exposure
             var rings: (count: Int, sectors: Int)?
             if case let .allSky(r, sectors) = options.regionLayout { rings = (r, sectors) }
@@ -140,28 +143,22 @@ struct RegionCloudAssessment {
             // No reference: the frame's own best quarter of regions stands in for a clear sky.
             ordered.removeAll(keepingCapacity: true)
             ordered.append(contentsOf: stars)
-            let best = Double(ordered.withUnsafeMutableBufferPointer { selectKth($0, stars.count * 3 / 4) })
-            let reference = best
-            for _ in stars.indices { expected.append(reference); judged.append(true) }
-            for n in stars { cloudy.append(reference > 0 ? Double(n) < options.cloudRule.cloudyFraction * reference : true) }
+            ownBest = Double(ordered.withUnsafeMutableBufferPointer { selectKth($0, stars.count * 3 / 4) })
+            for _ in stars.indices { expected.append(ownBest); judged.append(true) }
+            for n in stars { cloudy.append(ownBest > 0 ? Double(n) < options.cloudRule.cloudyFraction * ownBest : true) }
             cloudFraction = Double(cloudy.count { $0 }) / Double(max(1, stars.count))
         }
-        if let glow, glow.looksClear(options.cloudRule),
-           !starsCanJudge(options.cloudRule, withReference: referenced) {
+        // Stars can judge against a reference where enough regions are judged; without one,
+        // where the best quarter shows the stars a region must expect to be judged.
+        let starsCanJudge = usable != nil ? options.cloudRule.enoughJudged(judged.count { $0 }, of: judged.count)
+                                          : ownBest >= options.cloudRule.minimumExpectedStars
+        if let glow, glow.looksClear(options.cloudRule), !starsCanJudge {
             judged.removeAll(keepingCapacity: true)
             cloudy.removeAll(keepingCapacity: true)
             for _ in stars.indices { judged.append(true); cloudy.append(false) }
             cloudFraction = 0
             clearBySkyGlow = true
         }
-    }
-
-    /// Whether enough regions expect (or show) stars for their counts to say where the cloud is:
-    /// against a reference, as many judged regions as the rule asks; without one, a best quarter
-    /// of regions that shows the stars a region must expect to be judged.
-    private func starsCanJudge(_ rule: CloudRule, withReference: Bool) -> Bool {
-        guard withReference else { return expected.count { $0 >= rule.minimumExpectedStars } > 0 }
-        return Double(judged.count { $0 }) >= max(1, rule.minimumJudgedFraction * Double(judged.count))
     }
 
     /// `rings`: the all-sky layout, whose rings are altitude bands: within one, a clear sky is
@@ -193,8 +190,7 @@ struct RegionCloudAssessment {
             cloudy.append(expected[i] >= rule.minimumExpectedStars && Double(stars[i]) < rule.cloudyFraction * expected[i])
         }
         let n = judged.count { $0 }
-        cloudFraction = Double(n) >= max(1, rule.minimumJudgedFraction * Double(judged.count))
-            ? Double(cloudy.count { $0 }) / Double(n) : 0
+        cloudFraction = rule.enoughJudged(n, of: judged.count) ? Double(cloudy.count { $0 }) / Double(n) : 0
     }
 }
 
@@ -264,7 +260,7 @@ struct RegionMap {
             // `start[i]` is now region i's end, `start[i - 1]` (0 for the first) its beginning.
             for i in 0..<count {
                 let lo = i == 0 ? 0 : start[i - 1], hi = start[i]
-                medians.append(hi > lo ? FrameQualityJudge.median(UnsafeMutableBufferPointer(rebasing: samples.grouped[lo..<hi])) : .nan)
+                medians.append(hi > lo ? selectionMedian(UnsafeMutableBufferPointer(rebasing: samples.grouped[lo..<hi])) : .nan)
             }
         }
     }

@@ -32,8 +32,10 @@ public struct SkyGlow: Sendable, Equatable {
     public init?(background m: BackgroundModel, circle c: SkyCircle) {
         guard c.radius > 0, m.columns > 0, m.rows > 0, m.levelMesh.count >= m.columns * m.rows else { return nil }
         let fitted: (roughness: Double, zenith: Double, rim: Double)? = m.levelMesh.withUnsafeBufferPointer { level in
+            // Two stack buffers: one of 130 doubles would pass the 1 KiB under which Swift keeps
+            // a temporary allocation off the heap.
             withUnsafeTemporaryAllocation(of: Double.self, capacity: Self.terms * (Self.terms + 2)) { work in
-                Self.fit(level, m, c, work)
+                withUnsafeTemporaryAllocation(of: Double.self, capacity: Self.terms) { terms in Self.fit(level, m, c, work, terms) }
             }
         }
         guard let f = fitted else { return nil }
@@ -57,45 +59,41 @@ public struct SkyGlow: Sendable, Equatable {
         return (x, y, r, Double(log(v)))
     }
 
+    /// The cubic's terms at (x, y) into f: 1, y, y², y³, x, xy, xy², x², x²y, x³ (once per mesh,
+    /// for both the normal equations and the residual).
     @inline(__always)
-    private static func basis(_ x: Double, _ y: Double, _ k: Int) -> Double {
-        switch k {
-        case 0: 1
-        case 1: y
-        case 2: y * y
-        case 3: y * y * y
-        case 4: x
-        case 5: x * y
-        case 6: x * y * y
-        case 7: x * x
-        case 8: x * x * y
-        default: x * x * x
-        }
+    private static func basis(_ x: Double, _ y: Double, into f: UnsafeMutableBufferPointer<Double>) {
+        f[0] = 1; f[1] = y; f[2] = y * y; f[3] = y * y * y
+        f[4] = x; f[5] = x * y; f[6] = x * y * y
+        f[7] = x * x; f[8] = x * x * y; f[9] = x * x * x
     }
 
     /// Least squares by the normal equations in `work` (terms x (terms + 1) augmented matrix, then
-    /// the coefficients), refitted twice without the meshes beyond 3 sigma of the last fit.
+    /// the coefficients; `f` holds one mesh's terms), refitted twice without the meshes beyond
+    /// 3 sigma of the last fit.
     private static func fit(_ level: UnsafeBufferPointer<Float>, _ m: BackgroundModel, _ c: SkyCircle,
-                            _ work: UnsafeMutableBufferPointer<Double>) -> (roughness: Double, zenith: Double, rim: Double)? {
+                            _ work: UnsafeMutableBufferPointer<Double>,
+                            _ f: UnsafeMutableBufferPointer<Double>) -> (roughness: Double, zenith: Double, rim: Double)? {
         let n = terms, stride = terms + 1
         let coefficients = UnsafeMutableBufferPointer(rebasing: work[(n * stride)...])
         var clip = Double.infinity, sigma = Double.nan
-        func residual(_ s: (x: Double, y: Double, r: Double, v: Double)) -> Double {
-            var f = 0.0
-            for k in 0..<n { f += coefficients[k] * basis(s.x, s.y, k) }
-            return s.v - f
+        /// The residual at the mesh whose terms are in f.
+        func residual(_ v: Double) -> Double {
+            var fitted = 0.0
+            for k in 0..<n { fitted += coefficients[k] * f[k] }
+            return v - fitted
         }
         for round in 0..<3 {
             for k in 0..<(n * stride) { work[k] = 0 }
             var used = 0
             for i in 0..<(m.columns * m.rows) {
                 guard let s = sample(i, level, m, c) else { continue }
-                if round > 0 && abs(residual(s)) >= clip { continue }
+                basis(s.x, s.y, into: f)
+                if round > 0 && abs(residual(s.v)) >= clip { continue }
                 used += 1
                 for a in 0..<n {
-                    let fa = basis(s.x, s.y, a)
-                    for b in 0..<n { work[a * stride + b] += fa * basis(s.x, s.y, b) }
-                    work[a * stride + n] += fa * s.v
+                    for b in 0..<n { work[a * stride + b] += f[a] * f[b] }
+                    work[a * stride + n] += f[a] * s.v
                 }
             }
             guard used >= 3 * n, solve(work, n) else { return nil }
@@ -103,7 +101,8 @@ public struct SkyGlow: Sendable, Equatable {
             var sum = 0.0, count = 0
             for i in 0..<(m.columns * m.rows) {
                 guard let s = sample(i, level, m, c) else { continue }
-                let e = residual(s)
+                basis(s.x, s.y, into: f)
+                let e = residual(s.v)
                 if round > 0 && abs(e) >= clip { continue }
                 sum += e * e; count += 1
             }
