@@ -52,7 +52,7 @@ int sky_gemm_s8_pack(const int8_t *w, const int32_t *bias, int32_t zp, int32_t n
    kernel's per-channel dot products beat the u8 kernel there, measured; VNNI's
    instruction does twice the u8 sequence's work per op and keeps them). */
 static int fits_quads(int kernel, const int8_t *w, int32_t n, int32_t k) {
-    if (sky_gemm_s8_k_padded(k) > 16384) return 0;
+    if (sky_gemm_s8_k_padded(k) > MAX_KP) return 0;
     if (kernel == SKY_GEMM_AVX2_U8) {
         if (n <= 4) return 0;
         for (size_t i = 0; i < (size_t)n * k; i++)

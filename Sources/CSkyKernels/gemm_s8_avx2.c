@@ -77,8 +77,7 @@ static AVX2 void block_dot(const gemm_ctx *g, const int16_t *ab, int32_t stride,
         __m256i t1 = _mm256_hadd_epi32(_mm256_hadd_epi32(acc[4], acc[5]), _mm256_setzero_si256());
         __m256i sums = _mm256_add_epi32(_mm256_permute2x128_si256(t0, t1, 0x20), _mm256_permute2x128_si256(t0, t1, 0x31));
         sums = _mm256_add_epi32(sums, _mm256_set1_epi32(g->bias[j]));
-        int32_t sh = g->rq->shift[j];
-        stage8 st = uniform_stage(g->rq->multiplier[j], sh > 0 ? sh : 0, sh > 0 ? 0 : -sh, 0);
+        stage8 st = uniform_stage(g->rq->multiplier[j], g->rq->shift[j]);
         if (k->float_stage) st.fs = _mm256_set1_ps(g->rq->float_scale[j]);
         int32_t out[8];
         _mm256_storeu_si256((__m256i *)out, finish8(sums, &st, k, &g->leaky));   /* the full sequence: lanes are rows here */

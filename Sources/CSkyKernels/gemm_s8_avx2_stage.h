@@ -10,8 +10,6 @@
 #include <string.h>
 
 #define AVX2 __attribute__((target("avx2,fma")))
-/* Longest padded row the 6x16 kernels take (their row blocks live on the stack). */
-#define MAX_KP 16384
 
 /* Per-channel output-stage constants for 8 channels. */
 typedef struct {
@@ -49,9 +47,9 @@ static inline AVX2 stage8 stage8_load(int32_t n0, const sky_requant_s8 *rq, int3
     return s;
 }
 
-/* The same multiplier and shifts in every lane (the leaky slope; one channel in 8 rows). */
-static inline AVX2 stage8 uniform_stage(int32_t m, int32_t left, int32_t right, int32_t zp_fold) {
-    return stage8_make(_mm256_set1_epi32(m), _mm256_set1_epi32(left > 0 ? left : -right), zp_fold);
+/* The same multiplier and shift in every lane (the leaky slope; one channel in 8 rows). */
+static inline AVX2 stage8 uniform_stage(int32_t m, int32_t shift) {
+    return stage8_make(_mm256_set1_epi32(m), _mm256_set1_epi32(shift), 0);
 }
 
 /* SaturatingRoundingDoublingHighMul on 8 lanes for multipliers that are never INT32_MIN
@@ -93,7 +91,7 @@ static inline AVX2 __m256i short8(__m256i x, const stage8 *s) {
 }
 
 typedef struct {
-    int32_t zp, lo, hi, leaky_m, leaky_left, leaky_right;
+    int32_t zp, lo, hi;
     int has_left, has_leaky, clamp;
     int short_rounding;   /* short8 is exact for this call, with the zero point folded in */
     int float_stage;      /* the layer requantizes in float (float8) */
@@ -218,12 +216,10 @@ static inline AVX2 int ctx_init(gemm_ctx *g, const void *packed, const sky_requa
     stage_common *k = &g->k;
     k->has_left = left;
     k->has_leaky = rq->leaky != 0;
-    int32_t ls = rq->leaky_shift, r = ls > 0 ? 0 : -ls;
-    k->leaky_m = rq->leaky_multiplier; k->leaky_left = ls > 0 ? ls : 0; k->leaky_right = r;
     k->zp = rq->output_zero_point; k->lo = rq->act_min; k->hi = rq->act_max;
     k->clamp = rq->act_min > -128 || rq->act_max < 127;
     k->short_rounding = !k->float_stage && short_rounding_fits(h, rq);
-    g->leaky = uniform_stage(k->leaky_m, k->leaky_left, k->leaky_right, 0);
+    g->leaky = uniform_stage(rq->leaky_multiplier, rq->leaky_shift);
     return 1;
 }
 

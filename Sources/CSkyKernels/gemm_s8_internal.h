@@ -6,6 +6,9 @@
 
 #define SKY_GEMM_KALIGN 32  /* row length multiple every kernel can step over */
 #define SKY_GEMM_NR 4       /* output channels per tile */
+/* Longest padded row the x86 kernels keep on the stack (their row blocks); longer rows go
+   to the AVX2 4x16 kernel. */
+#define MAX_KP 16384
 
 /* 64-byte header, then bias[np] int32, then weights (64-byte aligned). */
 typedef struct {

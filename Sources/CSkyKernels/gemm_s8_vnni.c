@@ -26,19 +26,15 @@ static inline VNNI __m256i emulated_dpbusd(__m256i acc, __m256i u, __m256i s) {
 #else
 /* Everything the AVX2 output stage's inline helpers need, so they inline here. */
 #define VNNI __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")))
-#define KMAC(a, x, w) ((a) = _mm256_dpbusd_epi32((a), (x), (w)))
+#define KMAC(a, x, w) ((a) = _mm256_dpbusd_epi32((a), (x), (w)))   /* the ymm blocks (-DSKY_VNNI_YMM) */
 #endif
 
 #if defined(SKY_EMULATE_VNNI) || defined(SKY_VNNI_YMM)
 /* ymm blocks (the body's): rows per GEMM tile and pixels per direct block: 8 x 2
    accumulators + 2 weight vectors + a broadcast use 19 of the 32 registers; 16
    independent chains cover vpdpbusd's latency (about 5 cycles at 2 per cycle). */
-#ifndef SKY_VNNI_MR
 #define SKY_VNNI_MR 8
-#endif
-#ifndef SKY_VNNI_RD
 #define SKY_VNNI_RD 8
-#endif
 #else
 /* zmm blocks (below): one 64-byte k quad of the packed layout is exactly one zmm of 16
    channels' four weights, so each broadcast meets 16 channels in one vpdpbusd, 64 MACs,

@@ -5,8 +5,8 @@
      KT             the target attribute of its functions
      KMAC(a, x, w)  a += the dot products of the 4 unsigned bytes of x's lanes and w's
      KMAC_SETUP     the constants KMAC uses (declarations; may be empty)
-     KMR            GEMM rows per tile: 4, 8 or 12
-     KRD            direct-convolution pixels per block: 5, 8 or 12
+     KMR            GEMM rows per tile: 4 or 8
+     KRD            direct-convolution pixels per block: 5 or 8
      KDIRECT_MIN_OW the narrowest output row the direct path takes
      KKERNEL        the SKY_GEMM_* id whose packing this code reads
      KFN(name)      a name prefix for the static functions
@@ -24,8 +24,8 @@
 #include "gemm_s8_avx2_stage.h"
 #include <string.h>
 
-#if !(KMR == 4 || KMR == 8 || KMR == 12) || !(KRD == 5 || KRD == 8 || KRD == 12)
-#error "KMR must be 4, 8 or 12 and KRD 5, 8 or 12"
+#if !defined(KBLOCKS_PROVIDED) && (!(KMR == 4 || KMR == 8) || !(KRD == 5 || KRD == 8))
+#error "KMR must be 4 or 8 and KRD 5 or 8"
 #endif
 
 #ifndef KBLOCKS_PROVIDED   /* an includer may bring its own blocks and tables (gemm_s8_vnni.c: zmm) */
@@ -56,10 +56,8 @@ typedef void (*KFN(block_fn))(const gemm_ctx *, int, const uint8_t *, int32_t, i
     KFN(block)(g, vs, ab, s, R, V, n0, c, ldc); }
 #define KBLOCKS_1_4(V) KBLOCK(1, V) KBLOCK(2, V) KBLOCK(3, V) KBLOCK(4, V)
 #define KBLOCKS_5_8(V) KBLOCK(5, V) KBLOCK(6, V) KBLOCK(7, V) KBLOCK(8, V)
-#define KBLOCKS_9_12(V) KBLOCK(9, V) KBLOCK(10, V) KBLOCK(11, V) KBLOCK(12, V)
 #define KNAMES_1_4(V) KFN(block_1_##V), KFN(block_2_##V), KFN(block_3_##V), KFN(block_4_##V)
 #define KNAMES_5_8(V) , KFN(block_5_##V), KFN(block_6_##V), KFN(block_7_##V), KFN(block_8_##V)
-#define KNAMES_9_12(V) , KFN(block_9_##V), KFN(block_10_##V), KFN(block_11_##V), KFN(block_12_##V)
 KBLOCKS_1_4(1) KBLOCKS_1_4(2)
 #if KMR > 4
 KBLOCKS_5_8(1) KBLOCKS_5_8(2)
@@ -67,13 +65,7 @@ KBLOCKS_5_8(1) KBLOCKS_5_8(2)
 #undef KNAMES_5_8
 #define KNAMES_5_8(V)
 #endif
-#if KMR > 8
-KBLOCKS_9_12(1) KBLOCKS_9_12(2)
-#else
-#undef KNAMES_9_12
-#define KNAMES_9_12(V)
-#endif
-static const KFN(block_fn) KFN(blocks)[2][KMR] = {{KNAMES_1_4(1) KNAMES_5_8(1) KNAMES_9_12(1)}, {KNAMES_1_4(2) KNAMES_5_8(2) KNAMES_9_12(2)}};
+static const KFN(block_fn) KFN(blocks)[2][KMR] = {{KNAMES_1_4(1) KNAMES_5_8(1)}, {KNAMES_1_4(2) KNAMES_5_8(2)}};
 #endif
 
 /* All rows of a super-block (unsigned, `stride` bytes apart) times all weights: channel
@@ -135,7 +127,7 @@ static inline __attribute__((always_inline)) KT void KFN(block_direct)(const gem
     KMAC_SETUP
     const __m256i b0 = _mm256_loadu_si256((const __m256i *)(g->bias + n0)), b1 = _mm256_loadu_si256((const __m256i *)(g->bias + n0 + 8));
     __m256i c0a = b0, c0b = b1, c1a = b0, c1b = b1, c2a = b0, c2b = b1, c3a = b0, c3b = b1, c4a = b0, c4b = b1, c5a = b0, c5b = b1;
-    __m256i c6a = b0, c6b = b1, c7a = b0, c7b = b1, c8a = b0, c8b = b1, c9a = b0, c9b = b1, c10a = b0, c10b = b1, c11a = b0, c11b = b1;
+    __m256i c6a = b0, c6b = b1, c7a = b0, c7b = b1;
 #define PIXEL(i)                                                 \
     if (R > i) {                                                 \
         int32_t four;                                            \
@@ -148,14 +140,14 @@ static inline __attribute__((always_inline)) KT void KFN(block_direct)(const gem
         const uint8_t *p = base + ky * rowlen;
         for (int32_t q = 0; q < seg; q++, b += 64, p += 4) {
             const __m256i w0 = _mm256_load_si256((const __m256i *)b), w1 = _mm256_load_si256((const __m256i *)(b + 32));
-            PIXEL(0) PIXEL(1) PIXEL(2) PIXEL(3) PIXEL(4) PIXEL(5) PIXEL(6) PIXEL(7) PIXEL(8) PIXEL(9) PIXEL(10) PIXEL(11)
+            PIXEL(0) PIXEL(1) PIXEL(2) PIXEL(3) PIXEL(4) PIXEL(5) PIXEL(6) PIXEL(7)
         }
     }
 #undef PIXEL
     /* Only the R rows the block computed (R <= KRD, so i % KRD is i wherever it runs). */
     __m256i acc[KRD][2];
 #define OUT(i) if (R > i) { acc[i % KRD][0] = c##i##a; acc[i % KRD][1] = c##i##b; }
-    OUT(0) OUT(1) OUT(2) OUT(3) OUT(4) OUT(5) OUT(6) OUT(7) OUT(8) OUT(9) OUT(10) OUT(11)
+    OUT(0) OUT(1) OUT(2) OUT(3) OUT(4) OUT(5) OUT(6) OUT(7)
 #undef OUT
     store_rows(g, vs, acc, R, 2, n0, c, ldc);
 }
@@ -171,14 +163,8 @@ KDIRECT_BLOCK(6) KDIRECT_BLOCK(7) KDIRECT_BLOCK(8)
 #else
 #define KDIRECT_NAMES_6_8
 #endif
-#if KRD > 8
-KDIRECT_BLOCK(9) KDIRECT_BLOCK(10) KDIRECT_BLOCK(11) KDIRECT_BLOCK(12)
-#define KDIRECT_NAMES_9_12 , KFN(direct_9), KFN(direct_10), KFN(direct_11), KFN(direct_12)
-#else
-#define KDIRECT_NAMES_9_12
-#endif
 static const KFN(direct_fn) KFN(directs)[KRD] = {KFN(direct_1), KFN(direct_2), KFN(direct_3), KFN(direct_4), KFN(direct_5)
-                                                 KDIRECT_NAMES_6_8 KDIRECT_NAMES_9_12};
+                                                 KDIRECT_NAMES_6_8};
 #endif
 
 /* Whether the direct path runs: no groups, more than 8 channels (8 or fewer would be

@@ -134,16 +134,6 @@ public struct ExecutionPlan: Sendable {
     /// output rows, and a tile that ends inside one leaves short pixel blocks at both ends
     /// of it (a 31-wide output in 56-pixel tiles ran blocks of 12, 12, 7, 12, 12 and 1 pixels
     /// on VNNI). Any tile size works (an item's last tile is a remainder anyway).
-    /// A convolution's tile where the kernel runs it directly (no im2col scratch): whole
-    /// output rows, about 1024 pixels (each call sets up its output stage and row buffers;
-    /// 256-pixel calls cost 2-6% over whole images on AVX2, more where the MACs are faster),
-    /// but enough tiles per item for every thread where the item has the rows, and never
-    /// fewer pixels than planned.
-    static func directTileRows(output ys: TensorShape, threads: Int, planned: Int) -> Int {
-        let rows = max(1, min((1024 + ys.w - 1) / ys.w, ys.h / max(1, threads)))
-        return max(planned, rows * ys.w)
-    }
-
     static func tileRows(_ kp: Int, outputWidth ow: Int) -> Int {
         let rows = tileRows(kp)
         return ow <= rows ? rows / ow * ow : rows

@@ -102,10 +102,7 @@ public final class Executor: @unchecked Sendable {
 
     /// The C output stage for channels [first, ...) of the stage's arrays.
     private func outputStage(_ stage: OutputStage, _ a: StageArrays, from first: Int = 0) -> sky_requant_s8 {
-        sky_requant_s8(multiplier: a.m + first, shift: a.s + first, output_zero_point: stage.outputZeroPoint, act_min: stage.activationMin,
-                       act_max: stage.activationMax, leaky: stage.leaky == nil ? 0 : 1,
-                       leaky_multiplier: stage.leaky?.mantissa ?? 0, leaky_shift: stage.leaky?.shift ?? 0,
-                       float_scale: a.f.map { UnsafePointer($0 + first) })
+        stage.cStage(multiplier: a.m + first, shift: a.s + first, floatScale: a.f.map { UnsafePointer($0 + first) })
     }
 
     private func prepareStep(_ i: Int, gemmKernel: Int32?, chosen: inout Int32) throws -> Step {
@@ -170,13 +167,6 @@ public final class Executor: @unchecked Sendable {
                     }
                 } }
                 st.packed = UnsafeRawPointer(packed); st.rq = UnsafePointer(rq)
-                // The kernels' direct paths read the image itself and use no scratch, so their
-                // tiles need not fit the planned im2col scratch: they are sized to spread an
-                // item over the threads instead.
-                if c.groups == 1 && !st.direct && sky_conv_s8_u8_direct(packed, Int32(st.xs.c), Int32(icg), Int32(c.kernelH),
-                                                                          Int32(c.kernelW), Int32(c.strideW), Int32(st.ys.w)) != 0 {
-                    st.tileRows = ExecutionPlan.directTileRows(output: st.ys, threads: plan.threads, planned: st.tileRows)
-                }
             }
         case .dense(let n, let act):
             st.kind = .dense

@@ -107,6 +107,15 @@ public enum Op: Sendable, Equatable, Codable {
     /// Float training graphs only (folded at conversion).
     case batchNorm(BatchNorm)
 
+    /// The activation a producer applies to its own output (conv2d, dense, batch norm), else nil.
+    public var fusedActivation: Activation? {
+        switch self {
+        case .conv2d(let c): return c.activation
+        case .dense(_, let a): return a
+        case .batchNorm(let bn): return bn.activation
+        default: return nil
+        }
+    }
     public var hasWeights: Bool {
         switch self { case .conv2d, .dense: return true; default: return false }
     }

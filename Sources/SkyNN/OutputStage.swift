@@ -44,15 +44,21 @@ public struct OutputStage: Sendable {
 }
 
 extension OutputStage {
+    /// The C kernels' view of this stage, over per-channel arrays the caller keeps alive:
+    /// multipliers' mantissas and shifts, and the float scales where the stage has them.
+    public func cStage(multiplier: UnsafePointer<Int32>, shift: UnsafePointer<Int32>, floatScale: UnsafePointer<Float>?) -> sky_requant_s8 {
+        sky_requant_s8(multiplier: multiplier, shift: shift, output_zero_point: outputZeroPoint,
+                       act_min: activationMin, act_max: activationMax, leaky: leaky == nil ? 0 : 1,
+                       leaky_multiplier: leaky?.mantissa ?? 0, leaky_shift: leaky?.shift ?? 0,
+                       float_scale: floatScales == nil ? nil : floatScale)
+    }
+
     /// The C kernels' view of this stage for channels [first, ...), valid inside `body`
-    /// (the executor keeps its own copies in memory it owns instead).
+    /// (the executor keeps the arrays in memory it owns instead).
     public func withCStage<R>(from first: Int = 0, _ body: (inout sky_requant_s8) throws -> R) rethrows -> R {
         let mult = multipliers.map(\.mantissa), shift = multipliers.map(\.shift), scales = floatScales ?? [0]
         return try mult.withUnsafeBufferPointer { mp in try shift.withUnsafeBufferPointer { sp in try scales.withUnsafeBufferPointer { fp in
-            var rq = sky_requant_s8(multiplier: mp.baseAddress! + first, shift: sp.baseAddress! + first, output_zero_point: outputZeroPoint,
-                                    act_min: activationMin, act_max: activationMax, leaky: leaky == nil ? 0 : 1,
-                                    leaky_multiplier: leaky?.mantissa ?? 0, leaky_shift: leaky?.shift ?? 0,
-                                    float_scale: floatScales == nil ? nil : fp.baseAddress! + first)
+            var rq = cStage(multiplier: mp.baseAddress! + first, shift: sp.baseAddress! + first, floatScale: fp.baseAddress! + first)
             return try body(&rq)
         } } }
     }

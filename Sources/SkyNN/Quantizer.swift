@@ -39,16 +39,10 @@ public enum Quantizer {
     public static let defaultFloatRequantizationMaxK = 32
 
     static func requantization(_ op: Op, macsPerOutput k: Int, options: Options) -> Requantization {
-        let activation: Activation
-        switch op {
-        case .conv2d(let c):
-            // Grouped and depthwise convolutions run kernels whose output stage is scalar
-            // anyway: float would cost them TFLite's bit-exactness for no speed.
-            guard c.groups == 1 else { return .fixedPoint }
-            activation = c.activation
-        case .dense(_, let a): activation = a
-        default: return .fixedPoint
-        }
+        // Grouped and depthwise convolutions run kernels whose output stage is scalar anyway:
+        // float would cost them TFLite's bit-exactness for no speed.
+        if case .conv2d(let c) = op, c.groups != 1 { return .fixedPoint }
+        guard op.hasWeights, let activation = op.fusedActivation else { return .fixedPoint }
         if case .leaky = activation { return .fixedPoint }
         return k <= options.floatRequantizationMaxK ? .float : .fixedPoint
     }

@@ -115,13 +115,7 @@ extension Model {
                 throw ModelError.invalid(node: i, name: node.name, reason: "add supports no, relu or relu6 activation")
             }
             // Every producer that can fuse a leaky ReLU (the int8 kernels need 0 <= alpha < 1).
-            var activation: Activation?
-            switch node.op {
-            case .conv2d(let c): activation = c.activation
-            case .dense(_, let a): activation = a
-            case .batchNorm(let bn): activation = bn.activation
-            default: break
-            }
+            let activation = node.op.fusedActivation
             if case .leaky(let a)? = activation, !(a >= 0 && a < 1) {
                 throw ModelError.invalid(node: i, name: node.name, reason: "leaky alpha must be in [0, 1)")
             }

@@ -144,8 +144,8 @@ private let u8Kernel = Int32(SKY_GEMM_AVX2_U8), exactKernel = Int32(SKY_GEMM_AVX
             for (b, x) in items.enumerated() {
                 let ref = try Int8Reference.run(q, input: x)
                 #expect(Array(out[(b * ex.outputCount)..<((b + 1) * ex.outputCount)]) == ref.output, "\(q.name) item \(b)")
-                // One item over several threads: the u8 kernel's direct convolutions in tiles
-                // sized for the threads (Executor, ExecutionPlan.directTileRows).
+                // One item over several threads: the u8 kernel's direct convolutions split in
+                // tiles of whole output rows across the threads.
                 for threads in [2, 3] {
                     let spread = try Executor(model: q, maxBatch: 1, threads: threads)
                     #expect(spread.run(x, batch: 1) == ref.output, "\(q.name) item \(b) on \(threads) threads")
