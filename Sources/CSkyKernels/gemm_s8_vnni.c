@@ -129,6 +129,7 @@ typedef void (*vnni_direct_fn)(const gemm_ctx *, int, const int8_t *, const uint
 ZDIRECT(1) ZDIRECT(2) ZDIRECT(3) ZDIRECT(4) ZDIRECT(5) ZDIRECT(6) ZDIRECT(7) ZDIRECT(8) ZDIRECT(9) ZDIRECT(10) ZDIRECT(11) ZDIRECT(12)
 static const vnni_direct_fn vnni_directs[KRD] = {vnni_zdirect_1, vnni_zdirect_2, vnni_zdirect_3, vnni_zdirect_4, vnni_zdirect_5, vnni_zdirect_6,
                                                  vnni_zdirect_7, vnni_zdirect_8, vnni_zdirect_9, vnni_zdirect_10, vnni_zdirect_11, vnni_zdirect_12};
+#define KDIRECT_INLINE vnni_zdirect
 #endif
 #include "gemm_s8_x86_dot_body.h"
 #include "gemm_s8_peak.h"

@@ -165,7 +165,33 @@ KDIRECT_BLOCK(6) KDIRECT_BLOCK(7) KDIRECT_BLOCK(8)
 #endif
 static const KFN(direct_fn) KFN(directs)[KRD] = {KFN(direct_1), KFN(direct_2), KFN(direct_3), KFN(direct_4), KFN(direct_5)
                                                  KDIRECT_NAMES_6_8};
+#define KDIRECT_INLINE KFN(block_direct)
 #endif
+
+/* A run of `run` output pixels times the 16-channel block at n0: whole blocks of KRD pixels
+   inline, the tail through the table. Instances with the kernel rows and quads per row as
+   constants (3x3 kernels over 1 or 3 channels: 3 x 1 and 3 x 3 quads, the first layers)
+   unroll the whole dot product, where the generic instance loops over one quad per row:
+   such layers have so few MACs per output that loop and call overhead otherwise rival them. */
+static inline __attribute__((always_inline)) KT void KFN(direct_run)(const gemm_ctx *g, int vs, const int8_t *b, const uint8_t *base,
+                                                                     int32_t pixel, size_t rowlen, int32_t kh, int32_t seg, int32_t run,
+                                                                     int32_t n0, int8_t *o, size_t ldy) {
+    int32_t i = 0;
+    for (; i + KRD <= run; i += KRD)
+        KDIRECT_INLINE(g, vs, b, base + (size_t)i * pixel, pixel, rowlen, kh, seg, KRD, n0, o + (size_t)i * ldy, ldy);
+    if (i < run) KFN(directs)[run - i - 1](g, vs, b, base + (size_t)i * pixel, pixel, rowlen, kh, seg, n0, o + (size_t)i * ldy, ldy);
+}
+typedef void (*KFN(direct_run_fn))(const gemm_ctx *, int, const int8_t *, const uint8_t *, int32_t, size_t, int32_t, int32_t, int32_t,
+                                   int32_t, int8_t *, size_t);
+#define KDIRECT_RUN(NAME, KH, SEG)                                                                                                   \
+    static KT void KFN(NAME)(const gemm_ctx *g, int vs, const int8_t *b, const uint8_t *base, int32_t pixel, size_t rowlen, int32_t kh, \
+                             int32_t seg, int32_t run, int32_t n0, int8_t *o, size_t ldy) {                                          \
+        KFN(direct_run)(g, vs, b, base, pixel, rowlen, KH, SEG, run, n0, o, ldy);                                                 \
+    }
+KDIRECT_RUN(direct_run_any, kh, seg)
+KDIRECT_RUN(direct_run_3x1, 3, 1)
+KDIRECT_RUN(direct_run_3x3, 3, 3)
+#undef KDIRECT_RUN
 
 /* Whether the direct path runs: no groups, more than 8 channels (8 or fewer would be
    half padding), a buffer that fits, and, where kernel rows are not whole k quads
@@ -182,38 +208,51 @@ int KDIRECT(const void *packed, int32_t c, int32_t cg, int32_t kh, int32_t kw, i
            ((kw * c) % 4 == 0 || rows_laid);
 }
 
-/* Direct convolution: for each run of output pixels along an output row, the kh input
-   rows it reads are made unsigned once into a stack buffer, padding included (the zero
-   point ^ 0x80), and blocks of KRD pixels broadcast their k quads straight from them, so
-   each input byte is flipped about kh times instead of kh*kw times and no row is
-   gathered. */
+/* Input row iy over padded columns [0, wp) as unsigned bytes at d, padding included (the
+   zero point ^ 0x80), and 4 more padding bytes for the last quad's overshoot. */
+static inline KT void KFN(flip_padded_row)(uint8_t *d, const int8_t *x, int32_t iy, int32_t h, int32_t w, int32_t c, int32_t pl,
+                                           int32_t wp, uint8_t pad) {
+    const padded_row r = padded_row_at(iy, h, w, c, pl, 0, wp);
+    memset(d, pad, (size_t)r.lead);
+    KFN(flip)(d + r.lead, x + r.at, r.inside);
+    memset(d + r.lead + r.inside, pad, (size_t)(r.n - r.lead - r.inside) + 4);
+}
+
+/* Direct convolution: the input rows a call reads are made unsigned once into a stack
+   buffer of whole padded rows (a band of as many as fit, each input row flipped once
+   however many output rows read it), and blocks of KRD pixels of each run of output
+   pixels along an output row broadcast their k quads straight from the band's rows, so
+   no row is gathered. */
 static KT void KFN(conv_direct)(const gemm_ctx *g, int vs, const int8_t *x, int32_t h, int32_t w, int32_t c, int32_t kh, int32_t kw,
                                 int32_t sh, int32_t sw, int32_t pt, int32_t pl, int32_t ow, int32_t row0, int32_t rows, int8_t zp,
                                 int8_t *y, size_t ldy) {
     const int32_t wp = (ow - 1) * sw + kw, span = kw * c, seg = (span + 3) / 4;
     const size_t rowlen = (size_t)wp * c + 4;   /* + what a padded quad reads past the last pixel */
     const uint8_t pad = (uint8_t)zp ^ 0x80;
-    uint8_t buf[(size_t)kh * rowlen] __attribute__((aligned(32)));
+    /* Input rows [top, end) are the ones the call's output rows read; the band holds at
+       least kh of them (KDIRECT's test). */
+    const int32_t top = (row0 / ow) * sh - pt, end = ((row0 + rows - 1) / ow) * sh - pt + kh;
+    const int32_t fit = (int32_t)(DIRECT_BUF_BYTES / rowlen), band = end - top < fit ? end - top : fit;
+    uint8_t buf[(size_t)band * rowlen] __attribute__((aligned(32)));
+    int32_t have0 = top, have1 = top;   /* input rows [have0, have1) are in buf, row iy at (iy - have0) * rowlen */
     /* Kernel rows of whole quads read the GEMM layout; others the copy packed beside it. */
     const int8_t *wt = span % 4 ? (const int8_t *)g->h + g->h->rows_offset : (const int8_t *)g->wt;
     const size_t wblock = span % 4 ? (size_t)kh * seg * 64 : (size_t)(g->h->kp / 4) * 64;
+    const int32_t pixel = sw * c;
+    const KFN(direct_run_fn) run_fn = kh == 3 && seg == 1 ? KFN(direct_run_3x1) : kh == 3 && seg == 3 ? KFN(direct_run_3x3) : KFN(direct_run_any);
     for (int32_t p = row0; p < row0 + rows;) {
         const output_run pixels = output_run_at(p, row0, rows, ow, sw, kw);
-        const int32_t oy = pixels.oy, run = pixels.run, jx0 = pixels.jx0, jx1 = pixels.jx1;
-        for (int32_t ky = 0; ky < kh; ky++) {
-            uint8_t *d = buf + ky * rowlen;
-            const padded_row r = padded_row_at(oy * sh - pt + ky, h, w, c, pl, jx0, jx1);
-            memset(d, pad, (size_t)r.lead);
-            KFN(flip)(d + r.lead, x + r.at, r.inside);
-            memset(d + r.lead + r.inside, pad, (size_t)(r.n - r.lead - r.inside) + 4);
+        const int32_t iy = pixels.oy * sh - pt;
+        if (iy + kh > have1) {   /* the next band: from this output row's first input row, as many rows as fit */
+            have0 = iy;
+            have1 = iy + band < end ? iy + band : end;
+            for (int32_t r = have0; r < have1; r++) KFN(flip_padded_row)(buf + (size_t)(r - have0) * rowlen, x, r, h, w, c, pl, wp, pad);
         }
+        const uint8_t *base = buf + (size_t)(iy - have0) * rowlen + (size_t)pixels.jx0 * c;
         int8_t *o = y + (size_t)(p - row0) * ldy;
-        const int32_t pixel = sw * c;
         for (int32_t n0 = 0; n0 < g->h->np; n0 += 16)
-            for (int32_t i = 0; i < run; i += KRD)
-                KFN(directs)[(run - i < KRD ? run - i : KRD) - 1](g, vs, wt + (size_t)(n0 / 16) * wblock, buf + (size_t)i * pixel, pixel,
-                                                                  rowlen, kh, seg, n0, o + (size_t)i * ldy, ldy);
-        p += run;
+            run_fn(g, vs, wt + (size_t)(n0 / 16) * wblock, base, pixel, rowlen, kh, seg, pixels.run, n0, o, ldy);
+        p += pixels.run;
     }
 }
 

@@ -52,6 +52,17 @@ struct RandomConvolutionCase {
         self.init(c, TensorShape(h: 3 + r.index(12), w: 24 + r.index(17), c: channels), bottom: 1, right: 1, &r, weights: weights)
     }
 
+    /// Rows of 20-24 KB (3x3 kernels over 256 or 300 channels, 80 columns), so that the direct
+    /// path's buffer of flipped input rows (96 KB) holds 3-4 of them and a call's rows come in
+    /// several bands; strides 1-2, 9-12 output channels.
+    init(longRows r: inout SeededRandom, weights: (Int, inout SeededRandom) -> [Int8]) {
+        var c = Conv2D(outChannels: 9 + r.index(4), kernel: 3)
+        c.strideH = 1 + r.index(2); c.strideW = 1 + r.index(2)
+        c.padTop = r.index(3); c.padLeft = r.index(3)
+        self.init(c, TensorShape(h: 7 + r.index(4), w: 80, c: r.index(2) == 0 ? 256 : 300), bottom: r.index(3), right: r.index(3), &r,
+                  weights: weights)
+    }
+
     private init(_ c: Conv2D, _ xs: TensorShape, bottom: Int, right: Int, _ r: inout SeededRandom,
                  weights: (Int, inout SeededRandom) -> [Int8]) {
         self.xs = xs

@@ -116,6 +116,19 @@ private let u8Kernel = Int32(SKY_GEMM_AVX2_U8), exactKernel = Int32(SKY_GEMM_AVX
         #expect(gathered > 10, "some shapes must decline it (\(gathered) did)")
     }
 
+    /// Input rows too long for the direct path's buffer to hold all that a call reads: the
+    /// call flips them band by band, each band starting at the first input row of an output
+    /// row; whole images and tiles that start and end mid-row.
+    @Test func directConvolutionReadsLongRowsInBands() {
+        var r = SeededRandom(seed: 816)
+        for _ in 0..<3 {
+            let t = RandomConvolutionCase(longRows: &r) { n, r in Self.weights(n, &r, outlier: false) }
+            let (got, _, u8Direct) = t.run(kernel: u8Kernel)
+            #expect(u8Direct == [true], "\(t.description)")
+            #expect(got == t.expected, "\(t.description) tile \(t.tile)")
+        }
+    }
+
     /// 1- and 3-channel first layers (kernel rows of 3 and 9 bytes, not whole 4-byte groups)
     /// packed as convolutions take the direct path, reading the copy of their weights laid
     /// out at pack time with each kernel row padded to whole groups; packed as plain GEMMs

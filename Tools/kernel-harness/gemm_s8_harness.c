@@ -81,19 +81,24 @@ static int check(int kernel, int shapes) {
    direct convolution with the same output stage, on random images, kernels, strides,
    padding and groups, weights packed by sky_conv_s8_pack_for; 1-4 input channels often,
    since first layers take their own path (the first four shapes: 1- and 3-channel first
-   layers, two wide, two narrow). The quad-layout kernels must have met their direct path,
+   layers, two wide, two narrow; the next two, rows too long for the direct path's buffer to
+   hold all a call reads). The quad-layout kernels must have met their direct path,
    its re-laid first-layer weights and the row gathering. */
 static int check_conv(int kernel, int shapes) {
     int direct = 0, rows_laid = 0, gathered = 0;
     for (int s = 0; s < shapes; s++) {
-        const int first = s < 4;
-        int32_t groups = !first && rnd() % 4 == 0 ? range(2, 3) : 1;
-        int32_t cg = first ? (s % 2 ? 3 : 1) : rnd() % 2 ? range(1, 4) : range(1, 40), c = cg * groups;
-        int32_t kh = range(1, 5), kw = first ? 3 : range(1, 5), sh = range(1, 3), sw = range(1, 3);
-        /* A third are wide and short: rows of 24+ output pixels take the direct paths. */
-        int wide = first ? s < 2 : rnd() % 3 == 0;
-        int32_t h = range(kh, wide ? kh + 3 : 14), w = wide ? range(24 * sw + kw, 24 * sw + kw + 40) : range(kw, 14), pt = range(0, kh - 1), pl = range(0, kw - 1);
-        int32_t oh = (h + 2 * pt - kh) / sh + 1, ow = (w + 2 * pl - kw) / sw + 1, ng = first ? range(9, 40) : range(1, 40), n = ng * groups;
+        const int first = s < 4, banded = s == 4 || s == 5;
+        int32_t groups = !first && !banded && rnd() % 4 == 0 ? range(2, 3) : 1;
+        int32_t cg = first ? (s % 2 ? 3 : 1) : banded ? (s == 4 ? 256 : 300) : rnd() % 2 ? range(1, 4) : range(1, 40), c = cg * groups;
+        int32_t kh = banded ? 3 : range(1, 5), kw = first || banded ? 3 : range(1, 5), sh = banded ? s - 3 : range(1, 3), sw = range(1, 3);
+        /* A third are wide and short: rows of 24+ output pixels take the direct paths. The
+           fifth and sixth have rows of 16-25 KB, so that the direct path's band of flipped
+           input rows (96 KB) holds 3-5 of them and refills within a call. */
+        int wide = first ? s < 2 : banded || rnd() % 3 == 0;
+        int32_t h = banded ? range(kh + 6, kh + 10) : range(kh, wide ? kh + 3 : 14);
+        int32_t w = banded ? range(64, 80) : wide ? range(24 * sw + kw, 24 * sw + kw + 40) : range(kw, 14);
+        int32_t pt = range(0, kh - 1), pl = range(0, kw - 1);
+        int32_t oh = (h + 2 * pt - kh) / sh + 1, ow = (w + 2 * pl - kw) / sw + 1, ng = first ? range(9, 40) : banded ? range(9, 16) : range(1, 40), n = ng * groups;
         int32_t k = kh * kw * cg, kp = sky_gemm_s8_k_padded(k), zp = range(-128, 127), m = oh * ow;
         int8_t *x = malloc((size_t)h * w * c), *wt = malloc((size_t)n * k), *y = malloc((size_t)m * n), *ref = malloc((size_t)m * n);
         int8_t *scratch = malloc((size_t)m * kp);
