@@ -247,6 +247,8 @@ static inline AVX2 void ctx_stages(gemm_ctx *g, int vector, stage8 *slots) {
    within [-128, 127], and it is a no-op without an activation bound). Each instance is
    specialized for one sequence, so a block's rows are straight-line code. */
 enum { STAGE_FULL, STAGE_SHORT, STAGE_FLOAT };
+/* The sequence a call's whole 16-channel blocks run. */
+static inline int stage_sequence(const stage_common *k) { return k->float_stage ? STAGE_FLOAT : k->short_rounding ? STAGE_SHORT : STAGE_FULL; }
 static inline __attribute__((always_inline)) AVX2 void store_block16(const gemm_ctx *g, __m256i acc[][2], const int R, int32_t n0,
                                                                       int8_t *o, size_t ldc, const int sequence) {
     const stage_common *k = &g->k;
@@ -271,16 +273,25 @@ static inline __attribute__((always_inline)) AVX2 void store_block16(const gemm_
 #undef REQUANT
 }
 
+/* store_rows's `vector`: 0 scalar, 1 vector where the block has 16 channels, or
+   STAGE_WHOLE + STAGE_FULL / SHORT / FLOAT: the caller knows that it has and which
+   sequence runs (constants, so only that sequence is compiled and the accumulators can
+   stay in registers). */
+#define STAGE_WHOLE 2
 /* R rows of 8V-channel accumulators (bias included) for the channels at n0, requantized
    into c (rows ldc apart): the vector stage on whole 16-channel blocks, the scalar one on
    the channel tail, or everywhere when `vector` is 0 (ctx_init declined). */
 static inline __attribute__((always_inline)) AVX2 void store_rows(const gemm_ctx *g, int vector, __m256i acc[][2], const int R, const int V,
                                                                    int32_t n0, int8_t *c, size_t ldc) {
     int8_t *o = c + n0;
-    if (vector && V == 2 && n0 + 16 <= g->h->n) {
-        if (g->k.float_stage) store_block16(g, acc, R, n0, o, ldc, STAGE_FLOAT);
-        else if (g->k.short_rounding) store_block16(g, acc, R, n0, o, ldc, STAGE_SHORT);
-        else store_block16(g, acc, R, n0, o, ldc, STAGE_FULL);
+    if (V == 2 && vector >= STAGE_WHOLE) {
+        store_block16(g, acc, R, n0, o, ldc, vector - STAGE_WHOLE);
+    } else if (vector && V == 2 && n0 + 16 <= g->h->n) {
+        switch (stage_sequence(&g->k)) {
+        case STAGE_FLOAT: store_block16(g, acc, R, n0, o, ldc, STAGE_FLOAT); break;
+        case STAGE_SHORT: store_block16(g, acc, R, n0, o, ldc, STAGE_SHORT); break;
+        default: store_block16(g, acc, R, n0, o, ldc, STAGE_FULL);
+        }
     } else {
         for (int r = 0; r < R; r++, o += ldc) {
             int32_t t[16];

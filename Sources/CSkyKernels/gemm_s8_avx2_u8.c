@@ -21,6 +21,10 @@
 #define KMR 4
 #define KRD 5
 #define KDIRECT_MIN_OW 3
+/* First layers (3x3 over 1 or 3 channels): blocks of 4 pixels, whose stage runs in whole
+   row pairs and whose 8 accumulators leave registers for it (same-process A/B against 5:
+   1-channel layers 8% faster, 3-channel ones level; 2 was 11-15% slower). */
+#define KRD_FIRST 4
 #define KKERNEL SKY_GEMM_AVX2_U8
 #define KCAT2(a, b) a##b
 #define KCAT(a, b) KCAT2(a, b)

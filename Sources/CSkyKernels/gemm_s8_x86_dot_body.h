@@ -8,6 +8,8 @@
      KMR            GEMM rows per tile: 4 or 8
      KRD            direct-convolution pixels per block: 5 or 8
      KDIRECT_MIN_OW the narrowest output row the direct path takes
+     KRD_FIRST      (optional) pixels per block of the first-layer instances (3x3 kernels over
+                    1 or 3 channels), at most KRD; KRD where not defined
      KKERNEL        the SKY_GEMM_* id whose packing this code reads
      KFN(name)      a name prefix for the static functions
      KGEMM, KCONV, KDIRECT  the names of the GEMM, the convolution and its direct-path test
@@ -168,29 +170,44 @@ static const KFN(direct_fn) KFN(directs)[KRD] = {KFN(direct_1), KFN(direct_2), K
 #define KDIRECT_INLINE KFN(block_direct)
 #endif
 
-/* A run of `run` output pixels times the 16-channel block at n0: whole blocks of KRD pixels
-   inline, the tail through the table. Instances with the kernel rows and quads per row as
+/* A run of `run` output pixels times the 16-channel block at n0: whole blocks of B pixels
+   (B <= KRD) inline, the tail through the table. Instances with the kernel rows and quads per row as
    constants (3x3 kernels over 1 or 3 channels: 3 x 1 and 3 x 3 quads, the first layers)
    unroll the whole dot product, where the generic instance loops over one quad per row:
    such layers have so few MACs per output that loop and call overhead otherwise rival them. */
 static inline __attribute__((always_inline)) KT void KFN(direct_run)(const gemm_ctx *g, int vs, const int8_t *b, const uint8_t *base,
                                                                      int32_t pixel, size_t rowlen, int32_t kh, int32_t seg, int32_t run,
-                                                                     int32_t n0, int8_t *o, size_t ldy) {
+                                                                     int32_t n0, int8_t *o, size_t ldy, const int B) {
     int32_t i = 0;
-    for (; i + KRD <= run; i += KRD)
-        KDIRECT_INLINE(g, vs, b, base + (size_t)i * pixel, pixel, rowlen, kh, seg, KRD, n0, o + (size_t)i * ldy, ldy);
+    for (; i + B <= run; i += B)
+        KDIRECT_INLINE(g, vs, b, base + (size_t)i * pixel, pixel, rowlen, kh, seg, B, n0, o + (size_t)i * ldy, ldy);
     if (i < run) KFN(directs)[run - i - 1](g, vs, b, base + (size_t)i * pixel, pixel, rowlen, kh, seg, n0, o + (size_t)i * ldy, ldy);
 }
 typedef void (*KFN(direct_run_fn))(const gemm_ctx *, int, const int8_t *, const uint8_t *, int32_t, size_t, int32_t, int32_t, int32_t,
                                    int32_t, int8_t *, size_t);
-#define KDIRECT_RUN(NAME, KH, SEG)                                                                                                   \
+#ifndef KRD_FIRST
+#define KRD_FIRST KRD
+#endif
+#if KRD_FIRST > KRD
+#error "KRD_FIRST must not exceed KRD"
+#endif
+/* Instances by geometry (NAME, KH, SEG, B) and stage: any (`vs` as given), or each vector
+   sequence on whole 16-channel blocks, a constant there, so that the accumulators go
+   straight from the dot product into that stage. */
+#define KDIRECT_RUN_STAGE(NAME, KH, SEG, B, STAGE)                                                                                   \
     static KT void KFN(NAME)(const gemm_ctx *g, int vs, const int8_t *b, const uint8_t *base, int32_t pixel, size_t rowlen, int32_t kh, \
                              int32_t seg, int32_t run, int32_t n0, int8_t *o, size_t ldy) {                                          \
-        KFN(direct_run)(g, vs, b, base, pixel, rowlen, KH, SEG, run, n0, o, ldy);                                                 \
+        KFN(direct_run)(g, STAGE, b, base, pixel, rowlen, KH, SEG, run, n0, o, ldy, B);                                              \
     }
-KDIRECT_RUN(direct_run_any, kh, seg)
-KDIRECT_RUN(direct_run_3x1, 3, 1)
-KDIRECT_RUN(direct_run_3x3, 3, 3)
+#define KDIRECT_RUN(NAME, KH, SEG, B)                                         \
+    KDIRECT_RUN_STAGE(NAME, KH, SEG, B, vs)                                   \
+    KDIRECT_RUN_STAGE(NAME##_full, KH, SEG, B, STAGE_WHOLE + STAGE_FULL)      \
+    KDIRECT_RUN_STAGE(NAME##_short, KH, SEG, B, STAGE_WHOLE + STAGE_SHORT)    \
+    KDIRECT_RUN_STAGE(NAME##_float, KH, SEG, B, STAGE_WHOLE + STAGE_FLOAT)    \
+    static const KFN(direct_run_fn) KFN(NAME##_stages)[4] = {KFN(NAME##_full), KFN(NAME##_short), KFN(NAME##_float), KFN(NAME)};
+KDIRECT_RUN(direct_run_any, kh, seg, KRD)
+KDIRECT_RUN(direct_run_3x1, 3, 1, KRD_FIRST)
+KDIRECT_RUN(direct_run_3x3, 3, 3, KRD_FIRST)
 #undef KDIRECT_RUN
 
 /* Whether the direct path runs: no groups, more than 8 channels (8 or fewer would be
@@ -239,7 +256,10 @@ static KT void KFN(conv_direct)(const gemm_ctx *g, int vs, const int8_t *x, int3
     const int8_t *wt = span % 4 ? (const int8_t *)g->h + g->h->rows_offset : (const int8_t *)g->wt;
     const size_t wblock = span % 4 ? (size_t)kh * seg * 64 : (size_t)(g->h->kp / 4) * 64;
     const int32_t pixel = sw * c;
-    const KFN(direct_run_fn) run_fn = kh == 3 && seg == 1 ? KFN(direct_run_3x1) : kh == 3 && seg == 3 ? KFN(direct_run_3x3) : KFN(direct_run_any);
+    const KFN(direct_run_fn) *runs = kh == 3 && seg == 1 ? KFN(direct_run_3x1_stages)
+                                    : kh == 3 && seg == 3 ? KFN(direct_run_3x3_stages) : KFN(direct_run_any_stages);
+    /* Whole 16-channel blocks: the call's vector sequence; a channel tail: any. */
+    const KFN(direct_run_fn) run_whole = runs[vs ? stage_sequence(&g->k) : 3], run_tail = runs[3];
     for (int32_t p = row0; p < row0 + rows;) {
         const output_run pixels = output_run_at(p, row0, rows, ow, sw, kw);
         const int32_t iy = pixels.oy * sh - pt;
@@ -251,7 +271,8 @@ static KT void KFN(conv_direct)(const gemm_ctx *g, int vs, const int8_t *x, int3
         const uint8_t *base = buf + (size_t)(iy - have0) * rowlen + (size_t)pixels.jx0 * c;
         int8_t *o = y + (size_t)(p - row0) * ldy;
         for (int32_t n0 = 0; n0 < g->h->np; n0 += 16)
-            run_fn(g, vs, wt + (size_t)(n0 / 16) * wblock, base, pixel, rowlen, kh, seg, pixels.run, n0, o, ldy);
+            (n0 + 16 <= g->h->n ? run_whole : run_tail)(g, vs, wt + (size_t)(n0 / 16) * wblock, base, pixel, rowlen, kh, seg, pixels.run,
+                                                           n0, o, ldy);
         p += pixels.run;
     }
 }
