@@ -162,11 +162,25 @@ static AVX2 void block_direct(const gemm_ctx *g, const int16_t *base, int32_t pi
     store_rows(g, 1, acc, R, 2, n0, c, ldc);
 }
 
+/* Input row iy over padded columns [0, wp) widened to int16 at d, padding as the zero point. */
+static inline AVX2 void widen_padded_row(int16_t *d, const int8_t *x, int32_t iy, int32_t h, int32_t w, int32_t c, int32_t pl,
+                                         int32_t wp, int8_t zp) {
+    const padded_row r = padded_row_at(iy, h, w, c, pl, 0, wp);
+    const int32_t lead = r.lead, inside = r.inside, n = r.n;
+    for (int32_t j = 0; j < lead; j++) d[j] = zp;
+    const int8_t *src = x + r.at;
+    int32_t q = 0;
+    for (; q + 16 <= inside; q += 16)
+        _mm256_storeu_si256((__m256i *)(d + lead + q), _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(src + q))));
+    for (; q < inside; q++) d[lead + q] = src[q];
+    for (int32_t j = lead + inside; j < n; j++) d[j] = zp;
+}
+
 /* Direct convolution for layers of more than 8 channels whose kernel rows are an even
-   count of values (kw*c): for each run of output pixels along an output row, the kh input
-   rows it reads are widened once, padding included (as the zero point), and blocks of 6
-   pixels read their kernel rows straight from them, so each input value is widened about
-   kh times instead of kh*kw times. 0 where it declines (and the row gathering runs). */
+   count of values (kw*c): the input rows a call reads are widened once, padding included
+   (as the zero point), into a band of whole padded rows (row_band), and blocks of 6 pixels
+   of each run of output pixels along an output row read their kernel rows straight from
+   them. 0 where it declines (and the row gathering runs). */
 static AVX2 int conv_direct(const gemm_ctx *g, const int8_t *x, int32_t h, int32_t w, int32_t c, int32_t kh, int32_t kw,
                             int32_t sh, int32_t sw, int32_t pt, int32_t pl, int32_t ow, int32_t row0, int32_t rows, int8_t zp,
                             int8_t *y, size_t ldy) {
@@ -175,26 +189,18 @@ static AVX2 int conv_direct(const gemm_ctx *g, const int8_t *x, int32_t h, int32
        computed as 18) wastes more than the row gathering costs. */
     if ((kw * c) % 2 || g->h->n <= 8 || ow < 24 || (size_t)kh * wp * c * 2 > DIRECT_BUF_BYTES) return 0;
     const size_t rowlen = (size_t)wp * c;
-    int16_t buf[(size_t)kh * rowlen + 16] __attribute__((aligned(32)));
+    row_band band = row_band_of(row0, rows, ow, sh, pt, kh, rowlen * 2);
+    int16_t buf[(size_t)band.band * rowlen + 16] __attribute__((aligned(32)));
     for (int32_t p = row0; p < row0 + rows;) {
         const output_run pixels = output_run_at(p, row0, rows, ow, sw, kw);
-        const int32_t oy = pixels.oy, run = pixels.run, jx0 = pixels.jx0, jx1 = pixels.jx1;
-        for (int32_t ky = 0; ky < kh; ky++) {
-            int16_t *d = buf + ky * rowlen;
-            const padded_row r = padded_row_at(oy * sh - pt + ky, h, w, c, pl, jx0, jx1);
-            const int32_t lead = r.lead, inside = r.inside, n = r.n;
-            for (int32_t j = 0; j < lead; j++) d[j] = zp;
-            const int8_t *src = x + r.at;
-            int32_t q = 0;
-            for (; q + 16 <= inside; q += 16)
-                _mm256_storeu_si256((__m256i *)(d + lead + q), _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(src + q))));
-            for (; q < inside; q++) d[lead + q] = src[q];
-            for (int32_t j = lead + inside; j < n; j++) d[j] = zp;
-        }
+        const int32_t iy = pixels.oy * sh - pt, run = pixels.run;
+        if (row_band_next(&band, iy, kh))
+            for (int32_t r = band.have0; r < band.have1; r++) widen_padded_row(buf + (size_t)(r - band.have0) * rowlen, x, r, h, w, c, pl, wp, zp);
+        const int16_t *base = buf + (size_t)(iy - band.have0) * rowlen + (size_t)pixels.jx0 * c;
         int8_t *o = y + (size_t)(p - row0) * ldy;
         for (int32_t n0 = 0; n0 < g->h->np; n0 += 16)
             for (int32_t i = 0; i < run; i += MR)
-                block_direct(g, buf + (size_t)i * sw * c, sw * c, rowlen, kh, kw * c / 2, run - i < MR ? run - i : MR, n0,
+                block_direct(g, base + (size_t)i * sw * c, sw * c, rowlen, kh, kw * c / 2, run - i < MR ? run - i : MR, n0,
                              o + (size_t)i * ldy, ldy);
         p += run;
     }

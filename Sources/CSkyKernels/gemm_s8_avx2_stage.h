@@ -133,6 +133,27 @@ static inline output_run output_run_at(int32_t p, int32_t row0, int32_t rows, in
     return r;
 }
 
+/* The input rows a direct convolution call holds in its stack buffer: the call's output
+   rows read input rows [top, end); the buffer holds `band` of them at a time (all, or as
+   many whole rows of `row_bytes` as DIRECT_BUF_BYTES takes, at least kh by the direct
+   paths' tests), rows [have0, have1) now, row iy at (iy - have0) rows in, so that each
+   input row is copied once however many output rows read it. */
+typedef struct { int32_t end, band, have0, have1; } row_band;
+static inline row_band row_band_of(int32_t row0, int32_t rows, int32_t ow, int32_t sh, int32_t pt, int32_t kh, size_t row_bytes) {
+    const int32_t top = (row0 / ow) * sh - pt, end = ((row0 + rows - 1) / ow) * sh - pt + kh;
+    const int32_t fit = (int32_t)(DIRECT_BUF_BYTES / row_bytes);
+    row_band b = {end, end - top < fit ? end - top : fit, top, top};
+    return b;
+}
+/* Whether the kh rows from iy need the next band; if so it becomes rows [iy, iy + band) (to
+   the end), which the caller then copies in. */
+static inline int row_band_next(row_band *b, int32_t iy, int32_t kh) {
+    if (iy + kh <= b->have1) return 0;
+    b->have0 = iy;
+    b->have1 = iy + b->band < b->end ? iy + b->band : b->end;
+    return 1;
+}
+
 /* What the direct convolution paths copy of input row iy for padded columns [jx0, jx1)
    (pl columns of left padding before the image's): `lead` values of padding, `inside`
    image values from offset `at` of the NHWC image, then padding up to n values; inside

@@ -246,12 +246,8 @@ static KT void KFN(conv_direct)(const gemm_ctx *g, int vs, const int8_t *x, int3
     const int32_t wp = (ow - 1) * sw + kw, span = kw * c, seg = (span + 3) / 4;
     const size_t rowlen = (size_t)wp * c + 4;   /* + what a padded quad reads past the last pixel */
     const uint8_t pad = (uint8_t)zp ^ 0x80;
-    /* Input rows [top, end) are the ones the call's output rows read; the band holds at
-       least kh of them (KDIRECT's test). */
-    const int32_t top = (row0 / ow) * sh - pt, end = ((row0 + rows - 1) / ow) * sh - pt + kh;
-    const int32_t fit = (int32_t)(DIRECT_BUF_BYTES / rowlen), band = end - top < fit ? end - top : fit;
-    uint8_t buf[(size_t)band * rowlen] __attribute__((aligned(32)));
-    int32_t have0 = top, have1 = top;   /* input rows [have0, have1) are in buf, row iy at (iy - have0) * rowlen */
+    row_band band = row_band_of(row0, rows, ow, sh, pt, kh, rowlen);
+    uint8_t buf[(size_t)band.band * rowlen] __attribute__((aligned(32)));
     /* Kernel rows of whole quads read the GEMM layout; others the copy packed beside it. */
     const int8_t *wt = span % 4 ? (const int8_t *)g->h + g->h->rows_offset : (const int8_t *)g->wt;
     const size_t wblock = span % 4 ? (size_t)kh * seg * 64 : (size_t)(g->h->kp / 4) * 64;
@@ -263,12 +259,9 @@ static KT void KFN(conv_direct)(const gemm_ctx *g, int vs, const int8_t *x, int3
     for (int32_t p = row0; p < row0 + rows;) {
         const output_run pixels = output_run_at(p, row0, rows, ow, sw, kw);
         const int32_t iy = pixels.oy * sh - pt;
-        if (iy + kh > have1) {   /* the next band: from this output row's first input row, as many rows as fit */
-            have0 = iy;
-            have1 = iy + band < end ? iy + band : end;
-            for (int32_t r = have0; r < have1; r++) KFN(flip_padded_row)(buf + (size_t)(r - have0) * rowlen, x, r, h, w, c, pl, wp, pad);
-        }
-        const uint8_t *base = buf + (size_t)(iy - have0) * rowlen + (size_t)pixels.jx0 * c;
+        if (row_band_next(&band, iy, kh))
+            for (int32_t r = band.have0; r < band.have1; r++) KFN(flip_padded_row)(buf + (size_t)(r - band.have0) * rowlen, x, r, h, w, c, pl, wp, pad);
+        const uint8_t *base = buf + (size_t)(iy - band.have0) * rowlen + (size_t)pixels.jx0 * c;
         int8_t *o = y + (size_t)(p - row0) * ldy;
         for (int32_t n0 = 0; n0 < g->h->np; n0 += 16)
             (n0 + 16 <= g->h->n ? run_whole : run_tail)(g, vs, wt + (size_t)(n0 / 16) * wblock, base, pixel, rowlen, kh, seg, pixels.run,

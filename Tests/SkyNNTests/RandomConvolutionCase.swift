@@ -52,18 +52,20 @@ struct RandomConvolutionCase {
         self.init(c, TensorShape(h: 3 + r.index(12), w: 24 + r.index(17), c: channels), bottom: 1, right: 1, &r, weights: weights)
     }
 
-    /// Rows of 20-24 KB (3x3 kernels over 256 or 300 channels, 80 columns), so that the direct
-    /// path's buffer of flipped input rows (96 KB) holds 3-4 of them and a call's rows come in
-    /// several bands; strides 1-2, 9-12 output channels.
+    /// Rows of 12-15 KB (3x3 kernels over 128 or 150 channels, 96 columns; 25-30 KB widened
+    /// to int16), so that the direct paths' buffer of input rows (96 KB) holds 6-7 of them (3
+    /// widened) and a call's rows come in several bands; strides 1-2, 9-12 output channels;
+    /// calls of at least 3/4 of the image (smaller ones would fit their rows in one band).
     init(longRows r: inout SeededRandom, weights: (Int, inout SeededRandom) -> [Int8]) {
         var c = Conv2D(outChannels: 9 + r.index(4), kernel: 3)
         c.strideH = 1 + r.index(2); c.strideW = 1 + r.index(2)
         c.padTop = r.index(3); c.padLeft = r.index(3)
-        self.init(c, TensorShape(h: 7 + r.index(4), w: 80, c: r.index(2) == 0 ? 256 : 300), bottom: r.index(3), right: r.index(3), &r,
-                  weights: weights)
+        self.init(c, TensorShape(h: 9 + r.index(4), w: 96, c: r.index(2) == 0 ? 128 : 150), bottom: r.index(3), right: r.index(3), &r,
+                  tileFrom: 0.75, weights: weights)
     }
 
-    private init(_ c: Conv2D, _ xs: TensorShape, bottom: Int, right: Int, _ r: inout SeededRandom,
+    /// `tileFrom`: the least fraction of the output pixels a call takes (tiles are drawn from it up to all).
+    private init(_ c: Conv2D, _ xs: TensorShape, bottom: Int, right: Int, _ r: inout SeededRandom, tileFrom: Double = 0,
                  weights: (Int, inout SeededRandom) -> [Int8]) {
         self.xs = xs
         ys = TensorShape(h: (xs.h + c.padTop + bottom - c.kernelH) / c.strideH + 1,
@@ -86,7 +88,8 @@ struct RandomConvolutionCase {
         Int8Kernels.conv2d(x, xs, inputZeroPoint: zp, c, weights: w, bias: bias, stage: stage, &expected, ys)
         self.expected = expected
         self.c = c
-        tile = 1 + r.index(ys.h * ys.w)
+        let least = max(1, Int(Double(ys.h * ys.w) * tileFrom))
+        tile = least + r.index(ys.h * ys.w - least + 1)
     }
 
     var description: String {

@@ -116,17 +116,22 @@ private let u8Kernel = Int32(SKY_GEMM_AVX2_U8), exactKernel = Int32(SKY_GEMM_AVX
         #expect(gathered > 10, "some shapes must decline it (\(gathered) did)")
     }
 
-    /// Input rows too long for the direct path's buffer to hold all that a call reads: the
-    /// call flips them band by band, each band starting at the first input row of an output
-    /// row; whole images and tiles that start and end mid-row.
+    /// Input rows too long for the direct paths' buffer to hold all that a call reads: the
+    /// call copies them band by band, each band starting at the first input row of an output
+    /// row; whole images and tiles that start and end mid-row. The u8 kernel flips them, the
+    /// exact kernel widens them to int16 (its own direct path: rows of 24+ pixels).
     @Test func directConvolutionReadsLongRowsInBands() {
         var r = SeededRandom(seed: 816)
         for _ in 0..<3 {
             let t = RandomConvolutionCase(longRows: &r) { n, r in Self.weights(n, &r, outlier: false) }
             let (got, _, u8Direct) = t.run(kernel: u8Kernel)
             #expect(u8Direct == [true], "\(t.description)")
-            let first = zip(got, t.expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
-            #expect(first == nil, "\(t.description) tile \(t.tile): first wrong output \(first ?? -1)")
+            #expect(t.ys.w >= 24, "\(t.description): the exact kernel's direct path needs rows of 24+ pixels")
+            let (exact, _, _) = t.run(kernel: exactKernel)
+            for (output, path) in [(got, "u8"), (exact, "exact")] {
+                let first = zip(output, t.expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+                #expect(first == nil, "\(t.description) tile \(t.tile) \(path): first wrong output \(first ?? -1)")
+            }
         }
     }
 
