@@ -252,6 +252,19 @@ void sky_conv_s8(const int8_t *x, int32_t h, int32_t w, int32_t c, int32_t kh, i
     sky_gemm_s8(scratch, lda, rows, packed, rq, y, ldy);
 }
 
+int sky_conv_s8_uses_scratch(const void *packed, const sky_requant_s8 *rq) {
+#if defined(__x86_64__)
+    switch (sky_gemm_s8_kernel(packed)) {
+    case SKY_GEMM_AVX2_U8: case SKY_GEMM_AVX512VNNI: return 0;   /* they always run */
+    case SKY_GEMM_AVX2: return sky_conv_s8_avx2_declines(packed, rq);
+    default: return 1;
+    }
+#else
+    (void)packed; (void)rq;
+    return 1;
+#endif
+}
+
 int sky_conv_s8_u8_direct(const void *packed, int32_t c, int32_t cg, int32_t kh, int32_t kw, int32_t sw, int32_t out_w) {
 #if defined(__x86_64__)
     return sky_conv_s8_avx2_u8_direct(packed, c, cg, kh, kw, sw, out_w) || sky_conv_s8_vnni_direct(packed, c, cg, kh, kw, sw, out_w);

@@ -207,6 +207,11 @@ static AVX2 int conv_direct(const gemm_ctx *g, const int8_t *x, int32_t h, int32
     return 1;
 }
 
+AVX2 int sky_conv_s8_avx2_declines(const void *packed, const sky_requant_s8 *rq) {
+    gemm_ctx g;
+    return !ctx_init(&g, packed, rq);
+}
+
 /* Implicit GEMM: the rows of a block are gathered and widened straight from the
    NHWC image (each kernel row of an interior pixel is kw*c contiguous bytes), with
    no int8 im2col pass; border pixels go through sky_im2col_s8 one row at a time. */

@@ -167,6 +167,9 @@ public final class Executor: @unchecked Sendable {
                     }
                 } }
                 st.packed = UnsafeRawPointer(packed); st.rq = UnsafePointer(rq)
+                if !st.direct && (0..<c.groups).allSatisfy({ sky_conv_s8_uses_scratch(packed + $0 * st.packedStride, rq + $0) == 0 }) {
+                    st.tileRows = ExecutionPlan.tileRowsWithoutScratch(output: st.ys, threads: plan.threads, planned: st.tileRows)
+                }
             }
         case .dense(let n, let act):
             st.kind = .dense
@@ -321,6 +324,9 @@ public final class Executor: @unchecked Sendable {
         let p = (arena + off).assumingMemoryBound(to: Int8.self)
         return Array(UnsafeBufferPointer(start: p, count: n))
     }
+
+    /// Output pixels per call of a convolution node (tests check the tiling).
+    func stepTileRows(_ node: Int) -> Int? { steps[node].kind == .conv ? steps[node].tileRows : nil }
 
     /// Independent pieces of one step: output tiles (conv), row tiles (dense) or items.
     private func workItems(_ st: Step, _ batch: Int) -> Int {

@@ -52,4 +52,35 @@ import Testing
         }
         #expect(checked == 4)
     }
+
+    /// Where the kernel needs no scratch, tiles are whole output rows of about 1024 pixels,
+    /// as many per thread for one item, never smaller than planned.
+    @Test func tilesWithoutScratchHoldAboutAThousandPixelsOfWholeRows() {
+        func tile(_ h: Int, _ w: Int, threads: Int, planned: Int) -> Int {
+            ExecutionPlan.tileRowsWithoutScratch(output: TensorShape(h: h, w: w, c: 16), threads: threads, planned: planned)
+        }
+        #expect(tile(63, 63, threads: 1, planned: 63) == 16 * 63)    // 4 tiles of 16, 16, 16 and 15 rows
+        #expect(tile(63, 63, threads: 2, planned: 63) == 16 * 63)    // the same 4: two for each thread
+        #expect(tile(63, 63, threads: 3, planned: 63) == 21 * 63)    // 3 of 21 rows
+        #expect(tile(32, 32, threads: 2, planned: 256) == 16 * 32)   // half the item each
+        #expect(tile(128, 128, threads: 2, planned: 256) == 8 * 128)
+        #expect(tile(4, 16, threads: 8, planned: 16) == 16)          // fewer rows than threads: one row, as planned
+        #expect(tile(64, 8, threads: 1, planned: 128) == 512)      // the whole item: 512 pixels
+        #expect(tile(2, 3000, threads: 1, planned: 4000) == 4000)    // never below the planned tile
+    }
+
+    /// The executor gives those tiles to convolutions that the kernel runs from the image
+    /// (every x86 path here), and keeps the planned ones where it would use the scratch.
+    @Test func executorTilesFollowTheKernelsScratchUse() throws {
+        let model = try TestModels.quantized(ModelZoo.realBogus())
+        let ex = try Executor(model: model, maxBatch: 1, threads: 2)
+        let plan = try ExecutionPlan(model: model, maxBatch: 1, threads: 2)
+        for (i, node) in model.nodes.enumerated() {
+            guard case .conv2d = node.op, let step = ex.stepTileRows(i) else { continue }
+            let scratchFree = sky_gemm_s8_available() & (1 << SKY_GEMM_AVX2) != 0
+            let expected = scratchFree ? ExecutionPlan.tileRowsWithoutScratch(output: plan.shapes[i], threads: 2, planned: plan.tileRows[i])
+                                       : plan.tileRows[i]
+            #expect(step == expected, "node \(i)")
+        }
+    }
 }

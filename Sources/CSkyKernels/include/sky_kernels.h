@@ -146,6 +146,13 @@ void sky_conv_s8(const int8_t *x, int32_t h, int32_t w, int32_t c,
                  const void *packed, const sky_requant_s8 *rq, int8_t *y, size_t ldy,
                  int8_t *scratch, size_t lda);
 
+/* Whether sky_conv_s8 may write its scratch for this layer (weights packed for it, output
+   stage rq): where it runs im2col + sky_gemm_s8 (the portable and ARM kernels, and the
+   AVX2 kernel where it declines). Where it does not, the kernel reads the image itself and
+   a call's rows are not bounded by the scratch: larger calls then spread the per-call set-up
+   (output stage, row buffers) over more pixels. */
+int sky_conv_s8_uses_scratch(const void *packed, const sky_requant_s8 *rq);
+
 /* Whether sky_conv_s8 runs this layer (weights packed for it) on the AVX2 u8 or VNNI kernel's
    direct path, reading kernel rows straight from unsigned copies of the input rows
    (for tests: which shapes exercise it). */
