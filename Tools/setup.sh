@@ -7,7 +7,10 @@ packages=(libcfitsio-dev libv4l-dev libopenblas-dev libmosquitto-dev mosquitto p
           # openssl: skyhub provision and its test (certificates); mosquitto also brings mosquitto_passwd.
           openssl
           # ARM int8 kernels are cross-compiled and run under qemu by the CSkyKernels tests.
-          gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
+          gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+          # SIMDe (headers only): the tests run the AVX-512 VNNI kernel's own zmm code on CPUs
+          # without AVX-512 by building the kernel harness with it; never linked into SkyEdge.
+          libsimde-dev)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -28,8 +28,8 @@ static uint32_t detect(void) {
     if (zmm && (c & (1u << 11))) f |= SKY_CPU_AVX512VNNI;
     __cpuid_count(7, 1, a, b, c, d);
     if (ymm && (a & (1u << 4))) f |= SKY_CPU_AVXVNNI;
-#if defined(SKY_EMULATE_VNNI)
-    /* Harness builds: the VNNI kernel runs on AVX2 through gemm_s8_x86.c's emulation. */
+#if defined(SKY_EMULATE_VNNI) || defined(SKY_EMULATE_AVX512)
+    /* Harness builds: the VNNI kernel runs on AVX2 through gemm_s8_vnni.c's emulation. */
     if (f & SKY_CPU_AVX2) f |= SKY_CPU_AVX512BW | SKY_CPU_AVX512VNNI;
 #endif
     return f;

@@ -11,7 +11,16 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-#if defined(SKY_EMULATE_VNNI)
+#if defined(SKY_EMULATE_AVX512)
+/* Harness builds only (Tools/kernel-harness with -mavx2 -mfma on a CPU without AVX-512):
+   the zmm blocks below as they are, their AVX-512 intrinsics done in AVX2 by SIMDe
+   (libsimde-dev, a header library; never part of the package build), so that the native
+   VNNI build's own code runs and is compared with the reference here too. */
+#define SIMDE_ENABLE_NATIVE_ALIASES
+#include <simde/x86/avx512.h>
+#define VNNI __attribute__((target("avx2,fma")))
+#define KMAC(a, x, w) ((a) = _mm256_dpbusd_epi32((a), (x), (w)))
+#elif defined(SKY_EMULATE_VNNI)
 /* Harness builds only (Tools/kernel-harness on a CPU without VNNI): vpdpbusd's arithmetic
    in AVX2, exact (unsigned x signed byte products summed by fours into 32 bits, no
    saturation), so the VNNI kernel's packing, tiling, unsigned offset and output stage run
@@ -134,7 +143,7 @@ static const vnni_direct_fn vnni_directs[KRD] = {vnni_zdirect_1, vnni_zdirect_2,
 #include "gemm_s8_x86_dot_body.h"
 #include "gemm_s8_peak.h"
 
-#if defined(SKY_EMULATE_VNNI)
+#if defined(SKY_EMULATE_VNNI) || defined(SKY_EMULATE_AVX512)
 /* An emulated instruction has no peak to measure. */
 uint64_t sky_peak_dpbusd_avx512vnni(uint64_t iterations) { (void)iterations; return 0; }
 uint64_t sky_peak_dpbusd_zmm_avx512vnni(uint64_t iterations) { (void)iterations; return 0; }

@@ -7,7 +7,8 @@
      cc -O3 -I Sources/CSkyKernels/include -I Sources/CSkyKernels -o gemm_s8_harness \
         Tools/kernel-harness/gemm_s8_harness.c Sources/CSkyKernels/{cpu_features,gemm_s8,gemm_s8_x86,gemm_s8_avx2,gemm_s8_avx2_u8,gemm_s8_vnni,gemm_s8_arm}.c -lm
    (add -DSKY_EMULATE_VNNI on an AVX2 CPU without VNNI to run the VNNI kernel with its
-   dot product done in AVX2). Run: ./gemm_s8_harness [shapes]   (default 200)
+   dot product done in AVX2, or -DSKY_EMULATE_AVX512 -mavx2 -mfma -Wno-psabi to run its
+   native zmm blocks with SIMDe's AVX-512 (libsimde-dev)). Run: ./gemm_s8_harness [shapes]   (default 200)
    Timing: ./gemm_s8_harness --bench   sky_conv_s8 on the 13 conv shapes of skymodel bench
    (Sources/SkyNN/Benchmark.swift) for every kernel this CPU offers, one thread, GMAC/s as
    the median of 7 runs in thread CPU time, and the int8 peak loops beside them. */
