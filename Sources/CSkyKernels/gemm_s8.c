@@ -106,18 +106,26 @@ int sky_gemm_s8_pack_for(int kernel, const int8_t *w, const int32_t *bias, int32
     return kernel;
 }
 
-/* Bytes of the copy for the direct convolution path: 16-channel blocks of kh kernel rows of
-   whole 4-byte groups. */
+/* Bytes of the copies for the direct convolution paths: 16-channel blocks of kh kernel rows,
+   each of whole 4-byte groups of int8 (the u8 and VNNI kernels) or of whole pairs of int16
+   (the int16 AVX2 kernel): 64 bytes per group or pair of 16 channels. */
 static size_t conv_rows_bytes(int32_t n, int32_t kh, int32_t kw, int32_t cg) {
     return (size_t)((n + 15) / 16) * (size_t)kh * (size_t)((kw * cg + 3) / 4) * 64;
 }
+static size_t conv_pairs_bytes(int32_t n, int32_t kh, int32_t kw, int32_t cg) {
+    return (size_t)((n + 15) / 16) * (size_t)kh * (size_t)((kw * cg + 1) / 2) * 64;
+}
+/* Where each copy starts: after the GEMM layout (np x kp bytes for the quad layout, twice
+   that for int16 pairs), 64-byte aligned. */
+static size_t conv_rows_offset(int32_t np, int32_t kp, int pairs) {
+    return (packed_weights_offset(np) + (size_t)np * kp * (pairs ? 2 : 1) + 63) / 64 * 64;
+}
 
 size_t sky_conv_s8_packed_size(int32_t n, int32_t kh, int32_t kw, int32_t cg) {
-    int32_t k = kh * kw * cg, np = (n + 15) / 16 * 16;
-    /* The u8 GEMM layout takes np x kp bytes of the np x kp x 2 the widest layout reserves. */
-    size_t rows = (packed_weights_offset(np) + (size_t)np * sky_gemm_s8_k_padded(k) + 63) / 64 * 64 + conv_rows_bytes(n, kh, kw, cg);
-    size_t gemm = sky_gemm_s8_packed_size(n, k);
-    return rows > gemm ? rows : gemm;
+    int32_t k = kh * kw * cg, np = (n + 15) / 16 * 16, kp = sky_gemm_s8_k_padded(k);
+    size_t quads = conv_rows_offset(np, kp, 0) + conv_rows_bytes(n, kh, kw, cg);
+    size_t pairs = conv_rows_offset(np, kp, 1) + conv_pairs_bytes(n, kh, kw, cg);
+    return quads > pairs ? quads : pairs;   /* both hold the widest GEMM layout (sky_gemm_s8_packed_size) */
 }
 
 int sky_conv_s8_pack_for(int kernel, const int8_t *w, const int32_t *bias, int32_t zp, int32_t n,
@@ -127,9 +135,21 @@ int sky_conv_s8_pack_for(int kernel, const int8_t *w, const int32_t *bias, int32
     if (got < 0) return got;
     sky_packed_header *h = (sky_packed_header *)packed;
     h->conv_kh = kh; h->conv_kw = kw; h->conv_c = cg; h->rows_offset = 0;
+    if (got == SKY_GEMM_AVX2 && span % 2) {
+        /* [n/16][kh][(span+1)/2][n%16][2] int16: each kernel row's pairs start on a pair, a zero weight past it. */
+        const int32_t seg2 = (span + 1) / 2;
+        h->rows_offset = (int32_t)conv_rows_offset(h->np, h->kp, 1);
+        int16_t *pairs = (int16_t *)((char *)packed + h->rows_offset);
+        memset(pairs, 0, conv_pairs_bytes(n, kh, kw, cg));
+        for (int32_t j = 0; j < n; j++)
+            for (int32_t ky = 0; ky < kh; ky++)
+                for (int32_t t = 0; t < span; t++)
+                    pairs[((((size_t)(j / 16) * kh + ky) * seg2 + t / 2) * 16 + j % 16) * 2 + t % 2] = w[(size_t)j * k + (size_t)ky * span + t];
+        return got;
+    }
     if ((got != SKY_GEMM_AVX2_U8 && got != SKY_GEMM_AVX512VNNI) || span % 4 == 0) return got;
     /* [n/16][kh][seg][n%16][4]: each kernel row's quads start on a quad, zero weights past it. */
-    h->rows_offset = (int32_t)((packed_weights_offset(h->np) + (size_t)h->np * h->kp + 63) / 64 * 64);
+    h->rows_offset = (int32_t)conv_rows_offset(h->np, h->kp, 0);
     int8_t *rows = (int8_t *)packed + h->rows_offset;
     memset(rows, 0, conv_rows_bytes(n, kh, kw, cg));
     for (int32_t j = 0; j < n; j++)
@@ -265,11 +285,13 @@ int sky_conv_s8_uses_scratch(const void *packed, const sky_requant_s8 *rq) {
 #endif
 }
 
-int sky_conv_s8_u8_direct(const void *packed, int32_t c, int32_t cg, int32_t kh, int32_t kw, int32_t sw, int32_t out_w) {
+int sky_conv_s8_direct(const void *packed, const sky_requant_s8 *rq, int32_t c, int32_t cg, int32_t kh, int32_t kw, int32_t sw,
+                       int32_t out_w) {
 #if defined(__x86_64__)
-    return sky_conv_s8_avx2_u8_direct(packed, c, cg, kh, kw, sw, out_w) || sky_conv_s8_vnni_direct(packed, c, cg, kh, kw, sw, out_w);
+    return sky_conv_s8_avx2_u8_direct(packed, c, cg, kh, kw, sw, out_w) || sky_conv_s8_vnni_direct(packed, c, cg, kh, kw, sw, out_w) ||
+           sky_conv_s8_avx2_direct(packed, rq, c, cg, kh, kw, sw, out_w);
 #else
-    (void)packed; (void)c; (void)cg; (void)kh; (void)kw; (void)sw; (void)out_w;
+    (void)packed; (void)rq; (void)c; (void)cg; (void)kh; (void)kw; (void)sw; (void)out_w;
     return 0;
 #endif
 }

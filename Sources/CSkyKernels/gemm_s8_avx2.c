@@ -126,37 +126,44 @@ AVX2 void sky_gemm_s8_avx2(const int8_t *a, size_t lda, int32_t m, const void *p
     }
 }
 
+static inline int32_t pair_at(const int16_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
 /* Six output pixels of one output row, sw*c int16 apart in the widened input rows
-   (rowlen apart), times the 16-channel block at n0; the first R are stored. Each pixel's
-   kernel row is kw*c contiguous values there, so the k pairs run in kh segments. Named
-   accumulators: clang keeps an array of them in memory across the nested loops. */
-static AVX2 void block_direct(const gemm_ctx *g, const int16_t *base, int32_t pixel, size_t rowlen, int32_t kh, int32_t seg,
-                              int R, int32_t n0, int8_t *c, size_t ldc) {
-    const int32_t kp2 = g->h->kp / 2;
-    const int16_t *b = g->wt + (size_t)(n0 / 16) * kp2 * 32;
+   (rowlen apart), times the 16-channel block at n0 whose weights are at b; the first R are
+   stored. Each pixel's kernel row is kw*c contiguous values there, read as seg k pairs,
+   which the weights' pairs (seg per kernel row) meet row by row. Named accumulators:
+   clang keeps an array of them in memory across the nested loops. */
+static AVX2 void block_direct(const gemm_ctx *g, const int16_t *b, const int16_t *base, int32_t pixel, size_t rowlen, int32_t kh,
+                              int32_t seg, int R, int32_t n0, int8_t *c, size_t ldc) {
     __m256i b0 = _mm256_loadu_si256((const __m256i *)(g->bias + n0)), b1 = _mm256_loadu_si256((const __m256i *)(g->bias + n0 + 8));
     __m256i c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1, c40 = b0, c41 = b1, c50 = b0, c51 = b1;
     const int16_t *r0 = base, *r1 = base + (R > 1 ? 1 : 0) * pixel, *r2 = base + (R > 2 ? 2 : R - 1) * pixel,
                   *r3 = base + (R > 3 ? 3 : R - 1) * pixel, *r4 = base + (R > 4 ? 4 : R - 1) * pixel, *r5 = base + (R > 5 ? 5 : R - 1) * pixel;
     for (int32_t ky = 0; ky < kh; ky++) {
-        const int32_t *p0 = (const int32_t *)(r0 + ky * rowlen), *p1 = (const int32_t *)(r1 + ky * rowlen),
-                      *p2 = (const int32_t *)(r2 + ky * rowlen), *p3 = (const int32_t *)(r3 + ky * rowlen),
-                      *p4 = (const int32_t *)(r4 + ky * rowlen), *p5 = (const int32_t *)(r5 + ky * rowlen);
+        /* Pairs start on any int16 (odd pixel strides of 1- and 3-channel layers): memcpy loads. */
+        const int16_t *p0 = r0 + ky * rowlen, *p1 = r1 + ky * rowlen, *p2 = r2 + ky * rowlen, *p3 = r3 + ky * rowlen,
+                      *p4 = r4 + ky * rowlen, *p5 = r5 + ky * rowlen;
+#define PAIR(p) pair_at((p) + 2 * q)
         for (int32_t q = 0; q < seg; q++, b += 32) {
             __m256i w0 = _mm256_load_si256((const __m256i *)b), w1 = _mm256_load_si256((const __m256i *)(b + 16));
-            __m256i x = _mm256_set1_epi32(p0[q]);
+            __m256i x = _mm256_set1_epi32(PAIR(p0));
             c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(x, w0)); c01 = _mm256_add_epi32(c01, _mm256_madd_epi16(x, w1));
-            x = _mm256_set1_epi32(p1[q]);
+            x = _mm256_set1_epi32(PAIR(p1));
             c10 = _mm256_add_epi32(c10, _mm256_madd_epi16(x, w0)); c11 = _mm256_add_epi32(c11, _mm256_madd_epi16(x, w1));
-            x = _mm256_set1_epi32(p2[q]);
+            x = _mm256_set1_epi32(PAIR(p2));
             c20 = _mm256_add_epi32(c20, _mm256_madd_epi16(x, w0)); c21 = _mm256_add_epi32(c21, _mm256_madd_epi16(x, w1));
-            x = _mm256_set1_epi32(p3[q]);
+            x = _mm256_set1_epi32(PAIR(p3));
             c30 = _mm256_add_epi32(c30, _mm256_madd_epi16(x, w0)); c31 = _mm256_add_epi32(c31, _mm256_madd_epi16(x, w1));
-            x = _mm256_set1_epi32(p4[q]);
+            x = _mm256_set1_epi32(PAIR(p4));
             c40 = _mm256_add_epi32(c40, _mm256_madd_epi16(x, w0)); c41 = _mm256_add_epi32(c41, _mm256_madd_epi16(x, w1));
-            x = _mm256_set1_epi32(p5[q]);
+            x = _mm256_set1_epi32(PAIR(p5));
             c50 = _mm256_add_epi32(c50, _mm256_madd_epi16(x, w0)); c51 = _mm256_add_epi32(c51, _mm256_madd_epi16(x, w1));
         }
+#undef PAIR
     }
     __m256i acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
     store_rows(g, 1, acc, R, 2, n0, c, ldc);
@@ -177,17 +184,36 @@ static inline AVX2 void widen_padded_row(int16_t *d, const int8_t *x, int32_t iy
 }
 
 /* Direct convolution for layers of more than 8 channels whose kernel rows are an even
-   count of values (kw*c): the input rows a call reads are widened once, padding included
+   count of values (kw*c), or odd ones (1- and 3-channel first layers) where
+   sky_conv_s8_pack_for laid out a copy of the weights with each kernel row padded by a zero
+   weight to whole pairs: the input rows a call reads are widened once, padding included
    (as the zero point), into a band of whole padded rows (row_band), and blocks of 6 pixels
    of each run of output pixels along an output row read their kernel rows straight from
-   them. 0 where it declines (and the row gathering runs). */
+   them (a padded pair's second value, the next pixel's or the slack past the band, meets
+   the zero weight). 0 where it declines (and the row gathering runs). */
+static int direct_fits(const sky_packed_header *ph, int32_t c, int32_t kh, int32_t kw, int32_t sw, int32_t ow) {
+    const int32_t wp = (ow - 1) * sw + kw, span = kw * c;   /* wp: input columns one whole output row reads */
+    const int rows_laid = ph->rows_offset != 0 && ph->conv_kh == kh && ph->conv_kw == kw && ph->conv_c == c;
+    /* Blocks do not cross output rows, so a narrow output (a 16-pixel row is 6 + 6 + 4,
+       computed as 18) wastes more than the row gathering costs. */
+    return !(span % 2 && !rows_laid) && ph->n > 8 && ow >= 24 && (size_t)kh * wp * c * 2 <= DIRECT_BUF_BYTES;
+}
+
+int sky_conv_s8_avx2_direct(const void *packed, const sky_requant_s8 *rq, int32_t c, int32_t cg, int32_t kh, int32_t kw, int32_t sw,
+                            int32_t ow) {
+    const sky_packed_header *h = (const sky_packed_header *)packed;
+    return h->kernel == SKY_GEMM_AVX2 && cg == c && !sky_conv_s8_avx2_declines(packed, rq) && direct_fits(h, c, kh, kw, sw, ow);
+}
+
 static AVX2 int conv_direct(const gemm_ctx *g, const int8_t *x, int32_t h, int32_t w, int32_t c, int32_t kh, int32_t kw,
                             int32_t sh, int32_t sw, int32_t pt, int32_t pl, int32_t ow, int32_t row0, int32_t rows, int8_t zp,
                             int8_t *y, size_t ldy) {
-    const int32_t wp = (ow - 1) * sw + kw;   /* input columns one whole output row reads */
-    /* Blocks do not cross output rows, so a narrow output (a 16-pixel row is 6 + 6 + 4,
-       computed as 18) wastes more than the row gathering costs. */
-    if ((kw * c) % 2 || g->h->n <= 8 || ow < 24 || (size_t)kh * wp * c * 2 > DIRECT_BUF_BYTES) return 0;
+    const sky_packed_header *ph = g->h;
+    if (!direct_fits(ph, c, kh, kw, sw, ow)) return 0;
+    const int32_t wp = (ow - 1) * sw + kw, span = kw * c, seg = (span + 1) / 2;
+    /* Kernel rows of whole pairs read the GEMM layout; others the copy packed beside it. */
+    const int16_t *wt = span % 2 ? (const int16_t *)((const char *)ph + ph->rows_offset) : g->wt;
+    const size_t wblock = span % 2 ? (size_t)kh * seg * 32 : (size_t)(ph->kp / 2) * 32;
     const size_t rowlen = (size_t)wp * c;
     row_band band = row_band_of(row0, rows, ow, sh, pt, kh, rowlen * 2);
     int16_t buf[(size_t)band.band * rowlen + 16] __attribute__((aligned(32)));
@@ -200,7 +226,7 @@ static AVX2 int conv_direct(const gemm_ctx *g, const int8_t *x, int32_t h, int32
         int8_t *o = y + (size_t)(p - row0) * ldy;
         for (int32_t n0 = 0; n0 < g->h->np; n0 += 16)
             for (int32_t i = 0; i < run; i += MR)
-                block_direct(g, base + (size_t)i * sw * c, sw * c, rowlen, kh, kw * c / 2, run - i < MR ? run - i : MR, n0,
+                block_direct(g, wt + (size_t)(n0 / 16) * wblock, base + (size_t)i * sw * c, sw * c, rowlen, kh, seg, run - i < MR ? run - i : MR, n0,
                              o + (size_t)i * ldy, ldy);
         p += run;
     }

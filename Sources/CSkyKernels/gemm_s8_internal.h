@@ -87,6 +87,9 @@ void sky_conv_s8_avx2_u8(const int8_t *x, int32_t h, int32_t w, int32_t c, int32
                          const void *packed, const sky_requant_s8 *rq, int8_t *y, size_t ldy);
 /* Whether sky_conv_s8_avx2_u8 takes its direct path for this layer. */
 int sky_conv_s8_avx2_u8_direct(const void *packed, int32_t c, int32_t cg, int32_t kh, int32_t kw, int32_t sw, int32_t ow);
+/* Whether sky_conv_s8_avx2 runs this layer on its direct path (weights packed for it). */
+int sky_conv_s8_avx2_direct(const void *packed, const sky_requant_s8 *rq, int32_t c, int32_t cg, int32_t kh, int32_t kw, int32_t sw,
+                            int32_t ow);
 /* Whether sky_conv_s8_avx2 declines every call of this layer (rows too long for its stack
    block, or a multiplier of INT32_MIN). */
 int sky_conv_s8_avx2_declines(const void *packed, const sky_requant_s8 *rq);

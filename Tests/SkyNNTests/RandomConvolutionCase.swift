@@ -99,8 +99,8 @@ struct RandomConvolutionCase {
     /// Packs each group's weights for `kernel` (as a convolution, as the executor does, or
     /// with `gemmPacking` as a plain GEMM, without the kernel geometry) and runs sky_conv_s8
     /// over the image in tiles; returns the output, the kernel the packing chose for each
-    /// group, and whether each group ran on the AVX2 u8 kernel's direct path.
-    func run(kernel: Int32, gemmPacking: Bool = false) -> (output: [Int8], chosen: [Int32], u8Direct: [Bool]) {
+    /// group, and whether each group ran on a kernel's direct path (sky_conv_s8_direct).
+    func run(kernel: Int32, gemmPacking: Bool = false) -> (output: [Int8], chosen: [Int32], direct: [Bool]) {
         let groups = c.groups, cg = xs.c / groups, ocg = c.outChannels / groups
         let k = c.kernelH * c.kernelW * cg, m = ys.h * ys.w, kp = Int(sky_gemm_s8_k_padded(Int32(k)))
         let (kh, kw) = (Int32(c.kernelH), Int32(c.kernelW))
@@ -109,14 +109,14 @@ struct RandomConvolutionCase {
         defer { packed.deallocate() }
         var scratch = [Int8](repeating: 0, count: tile * kp)
         var got = [Int8](repeating: 0, count: ys.elements)
-        var chosen: [Int32] = [], u8Direct: [Bool] = []
+        var chosen: [Int32] = [], direct: [Bool] = []
         for g in 0..<groups {
             let wg = Array(w[(g * ocg * k)...]), bg = Array(bias[(g * ocg)...])
             chosen.append(gemmPacking ? sky_gemm_s8_pack_for(kernel, wg, bg, zp, Int32(ocg), Int32(k), packed + g * packedStride)
                                       : sky_conv_s8_pack_for(kernel, wg, bg, zp, Int32(ocg), kh, kw, Int32(cg), packed + g * packedStride))
-            u8Direct.append(sky_conv_s8_u8_direct(packed + g * packedStride, Int32(xs.c), Int32(cg), Int32(c.kernelH),
-                                                  Int32(c.kernelW), Int32(c.strideW), Int32(ys.w)) != 0)
             stage.withCStage(from: g * ocg) { rq in
+                direct.append(sky_conv_s8_direct(packed + g * packedStride, &rq, Int32(xs.c), Int32(cg), Int32(c.kernelH),
+                                                 Int32(c.kernelW), Int32(c.strideW), Int32(ys.w)) != 0)
                 got.withUnsafeMutableBufferPointer { y in
                     for row0 in stride(from: 0, to: m, by: tile) {
                         sky_conv_s8(x, Int32(xs.h), Int32(xs.w), Int32(xs.c), Int32(c.kernelH), Int32(c.kernelW),
@@ -127,6 +127,6 @@ struct RandomConvolutionCase {
                 }
             }
         }
-        return (got, chosen, u8Direct)
+        return (got, chosen, direct)
     }
 }

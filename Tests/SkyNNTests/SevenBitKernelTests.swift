@@ -125,9 +125,8 @@ private let u8Kernel = Int32(SKY_GEMM_AVX2_U8), exactKernel = Int32(SKY_GEMM_AVX
         for _ in 0..<3 {
             let t = RandomConvolutionCase(longRows: &r) { n, r in Self.weights(n, &r, outlier: false) }
             let (got, _, u8Direct) = t.run(kernel: u8Kernel)
-            #expect(u8Direct == [true], "\(t.description)")
-            #expect(t.ys.w >= 24, "\(t.description): the exact kernel's direct path needs rows of 24+ pixels")
-            let (exact, _, _) = t.run(kernel: exactKernel)
+            let (exact, _, exactDirect) = t.run(kernel: exactKernel)
+            #expect(u8Direct == [true] && exactDirect == [true], "\(t.description)")
             for (output, path) in [(got, "u8"), (exact, "exact")] {
                 let first = zip(output, t.expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
                 #expect(first == nil, "\(t.description) tile \(t.tile) \(path): first wrong output \(first ?? -1)")
@@ -135,18 +134,23 @@ private let u8Kernel = Int32(SKY_GEMM_AVX2_U8), exactKernel = Int32(SKY_GEMM_AVX
         }
     }
 
-    /// 1- and 3-channel first layers (kernel rows of 3 and 9 bytes, not whole 4-byte groups)
-    /// packed as convolutions take the direct path, reading the copy of their weights laid
-    /// out at pack time with each kernel row padded to whole groups; packed as plain GEMMs
-    /// (no kernel geometry) they take the row gathering. Both are exact.
+    /// 1- and 3-channel first layers (kernel rows of 3 and 9 bytes, not whole 4-byte groups,
+    /// nor whole int16 pairs) packed as convolutions take the direct path, reading the copy
+    /// of their weights laid out at pack time with each kernel row padded to whole groups (the
+    /// u8 kernel) or pairs (the exact kernel); packed as plain GEMMs (no kernel geometry) they
+    /// take the row gathering. All are exact.
     @Test func firstLayersReadWeightsLaidOutAtPackTime() {
         var r = SeededRandom(seed: 815)
         for channels in [1, 3, 1, 3, 6, 1, 3] {
             let t = RandomConvolutionCase(firstLayer: channels, &r) { n, r in Self.weights(n, &r, outlier: false) }
-            let conv = t.run(kernel: u8Kernel), gemm = t.run(kernel: u8Kernel, gemmPacking: true)
-            #expect(conv.u8Direct == [true] && gemm.u8Direct == [false], "\(t.description)")
-            #expect(conv.output == t.expected, "\(t.description) direct")
-            #expect(gemm.output == t.expected, "\(t.description) gathered")
+            for kernel in [u8Kernel, exactKernel] {
+                let conv = t.run(kernel: kernel), gemm = t.run(kernel: kernel, gemmPacking: true)
+                // Kernel rows of whole groups (quads for u8, pairs for the exact kernel) need no copy.
+                let whole = (3 * channels) % (kernel == u8Kernel ? 4 : 2) == 0
+                #expect(conv.direct == [true] && gemm.direct == [whole], "kernel \(kernel) \(t.description)")
+                #expect(conv.output == t.expected, "kernel \(kernel) \(t.description) direct")
+                #expect(gemm.output == t.expected, "kernel \(kernel) \(t.description) gathered")
+            }
         }
     }
 

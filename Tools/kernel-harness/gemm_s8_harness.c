@@ -28,6 +28,9 @@ static const char *names[] = {"portable", "avx2", "avx512vnni", "neon", "neon-do
 /* Kernels of the 16-channel quad layout; the u8 one leaves layers of at most 4 channels
    to the int16 AVX2 kernel (sky_gemm_s8_pack_for). */
 static int quads(int kernel) { return kernel == SKY_GEMM_AVX2_U8 || kernel == SKY_GEMM_AVX512VNNI; }
+/* Kernels with a direct convolution path (sky_conv_s8_direct): the quad-layout ones and the
+   int16 AVX2 kernel, whose first layers (odd kernel rows) read weights re-laid in pairs. */
+static int has_direct(int kernel) { return quads(kernel) || kernel == SKY_GEMM_AVX2; }
 static int expected_kernel(int kernel, int32_t n) { return kernel == SKY_GEMM_AVX2_U8 && n <= 4 ? SKY_GEMM_AVX2 : kernel; }
 /* Random weights the kernel is exact for: 7-bit for the u8 kernel, every 8-bit value for
    VNNI (no int16 step), -127..127 elsewhere (the symmetric range the quantizer makes). */
@@ -127,9 +130,9 @@ static int check_conv(int kernel, int shapes) {
                 printf("conv pack failed for %s\n", names[kernel]);
                 return 1;
             }
-            if (g == 0 && sky_gemm_s8_kernel(packed) == kernel && quads(kernel)) {
-                int d = sky_conv_s8_u8_direct(packed, c, cg, kh, kw, sw, ow);
-                direct += d; rows_laid += d && (kw * cg) % 4 != 0; gathered += !d;
+            if (g == 0 && sky_gemm_s8_kernel(packed) == kernel && has_direct(kernel)) {
+                int d = sky_conv_s8_direct(packed, &rq, c, cg, kh, kw, sw, ow);
+                direct += d; rows_laid += d && (kw * cg) % (quads(kernel) ? 4 : 2) != 0; gathered += !d;
             }
             sky_requant_s8 rg = rq; rg.multiplier = mult + g * ng; rg.shift = shift + g * ng;
             if (scales) rg.float_scale = scales + g * ng;
@@ -144,9 +147,9 @@ static int check_conv(int kernel, int shapes) {
         free(x); free(wt); free(y); free(ref); free(scratch); free(bias); free(mult); free(shift); free(packed); free(scales);
     }
     printf("%s: %d random convolutions bit-exact", names[kernel], shapes);
-    if (quads(kernel)) printf(" (%d direct, %d of them 1-3 byte kernel rows re-laid; %d gathered)", direct, rows_laid, gathered);
+    if (has_direct(kernel)) printf(" (%d direct, %d of them first layers on re-laid kernel rows; %d gathered)", direct, rows_laid, gathered);
     printf("\n");
-    if (quads(kernel) && (!direct || !rows_laid || !gathered)) { printf("%s: a convolution path went untested\n", names[kernel]); return 1; }
+    if (has_direct(kernel) && (!direct || !rows_laid || !gathered)) { printf("%s: a convolution path went untested\n", names[kernel]); return 1; }
     return 0;
 }
 

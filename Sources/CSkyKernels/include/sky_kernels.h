@@ -153,10 +153,11 @@ void sky_conv_s8(const int8_t *x, int32_t h, int32_t w, int32_t c,
    (output stage, row buffers) over more pixels. */
 int sky_conv_s8_uses_scratch(const void *packed, const sky_requant_s8 *rq);
 
-/* Whether sky_conv_s8 runs this layer (weights packed for it) on the AVX2 u8 or VNNI kernel's
-   direct path, reading kernel rows straight from unsigned copies of the input rows
-   (for tests: which shapes exercise it). */
-int sky_conv_s8_u8_direct(const void *packed, int32_t c, int32_t cg, int32_t kh, int32_t kw, int32_t sw, int32_t out_w);
+/* Whether sky_conv_s8 runs this layer (weights packed for it, output stage rq) on a
+   kernel's direct path, reading kernel rows straight from copies of the input rows: the
+   AVX2 int16, u8 and VNNI kernels' (for tests: which shapes exercise it). */
+int sky_conv_s8_direct(const void *packed, const sky_requant_s8 *rq, int32_t c, int32_t cg, int32_t kh, int32_t kw, int32_t sw,
+                       int32_t out_w);
 
 /* n floats to int8 as QuantParams.quantize does (bit for bit). */
 void sky_quantize_f32_s8(const float *x, size_t n, float scale, int32_t zero_point, int8_t *y);
