@@ -128,34 +128,35 @@ size_t sky_conv_s8_packed_size(int32_t n, int32_t kh, int32_t kw, int32_t cg) {
     return quads > pairs ? quads : pairs;   /* both hold the widest GEMM layout (sky_gemm_s8_packed_size) */
 }
 
+/* The direct paths' copy of the weights at `dst`: [n/16][kh][seg][n%16][group], each kernel
+   row of `span` values starting on a whole group of `group` (4 int8 for the quad layout, 2
+   int16 for the int16 one), zero weights past it. */
+static void lay_out_kernel_rows(void *dst, int int16, const int8_t *w, int32_t n, int32_t kh, int32_t span) {
+    const int32_t group = int16 ? 2 : 4, seg = (span + group - 1) / group, k = kh * span;
+    memset(dst, 0, (size_t)((n + 15) / 16) * kh * seg * 64);
+    for (int32_t j = 0; j < n; j++)
+        for (int32_t ky = 0; ky < kh; ky++)
+            for (int32_t t = 0; t < span; t++) {
+                const size_t at = ((((size_t)(j / 16) * kh + ky) * seg + t / group) * 16 + j % 16) * group + t % group;
+                const int8_t v = w[(size_t)j * k + (size_t)ky * span + t];
+                if (int16) ((int16_t *)dst)[at] = v; else ((int8_t *)dst)[at] = v;
+            }
+}
+
 int sky_conv_s8_pack_for(int kernel, const int8_t *w, const int32_t *bias, int32_t zp, int32_t n,
                          int32_t kh, int32_t kw, int32_t cg, void *packed) {
-    const int32_t k = kh * kw * cg, span = kw * cg, seg = (span + 3) / 4;
+    const int32_t k = kh * kw * cg, span = kw * cg;
     int got = sky_gemm_s8_pack_for(kernel, w, bias, zp, n, k, packed);
     if (got < 0) return got;
     sky_packed_header *h = (sky_packed_header *)packed;
     h->conv_kh = kh; h->conv_kw = kw; h->conv_c = cg; h->rows_offset = 0;
-    if (got == SKY_GEMM_AVX2 && span % 2) {
-        /* [n/16][kh][(span+1)/2][n%16][2] int16: each kernel row's pairs start on a pair, a zero weight past it. */
-        const int32_t seg2 = (span + 1) / 2;
-        h->rows_offset = (int32_t)conv_rows_offset(h->np, h->kp, 1);
-        int16_t *pairs = (int16_t *)((char *)packed + h->rows_offset);
-        memset(pairs, 0, conv_pairs_bytes(n, kh, kw, cg));
-        for (int32_t j = 0; j < n; j++)
-            for (int32_t ky = 0; ky < kh; ky++)
-                for (int32_t t = 0; t < span; t++)
-                    pairs[((((size_t)(j / 16) * kh + ky) * seg2 + t / 2) * 16 + j % 16) * 2 + t % 2] = w[(size_t)j * k + (size_t)ky * span + t];
-        return got;
+    /* Kernel rows that are not whole groups of the kernel's layout (1- and 3-channel first
+       layers) get the copy; the others read the GEMM layout itself. */
+    const int int16 = got == SKY_GEMM_AVX2, quads = got == SKY_GEMM_AVX2_U8 || got == SKY_GEMM_AVX512VNNI;
+    if ((int16 && span % 2) || (quads && span % 4)) {
+        h->rows_offset = (int32_t)conv_rows_offset(h->np, h->kp, int16);
+        lay_out_kernel_rows((char *)packed + h->rows_offset, int16, w, n, kh, span);
     }
-    if ((got != SKY_GEMM_AVX2_U8 && got != SKY_GEMM_AVX512VNNI) || span % 4 == 0) return got;
-    /* [n/16][kh][seg][n%16][4]: each kernel row's quads start on a quad, zero weights past it. */
-    h->rows_offset = (int32_t)conv_rows_offset(h->np, h->kp, 0);
-    int8_t *rows = (int8_t *)packed + h->rows_offset;
-    memset(rows, 0, conv_rows_bytes(n, kh, kw, cg));
-    for (int32_t j = 0; j < n; j++)
-        for (int32_t ky = 0; ky < kh; ky++)
-            for (int32_t t = 0; t < span; t++)
-                rows[((((size_t)(j / 16) * kh + ky) * seg + t / 4) * 16 + j % 16) * 4 + t % 4] = w[(size_t)j * k + (size_t)ky * span + t];
     return got;
 }
 
