@@ -119,7 +119,7 @@ static inline AVX2 __m256i finish8(__m256i acc, const stage8 *s, const stage_com
     return q;   /* packs saturate to [-128, 127], which is the clamp when there is none */
 }
 
-/* Longest row buffer (kh input rows of one output row's span) the direct paths keep on the stack. */
+/* The largest band of copied input rows (row_band) the direct paths keep on the stack. */
 #define DIRECT_BUF_BYTES (96 * 1024)
 
 /* The run of output pixels from p (of [row0, row0 + rows)) that stays in one output row

@@ -6,10 +6,10 @@
      KMAC(a, x, w)  a += the dot products of the 4 unsigned bytes of x's lanes and w's
      KMAC_SETUP     the constants KMAC uses (declarations; may be empty)
      KMR            GEMM rows per tile: 4 or 8
-     KRD            direct-convolution pixels per block: 5 or 8
+     KRD            direct-convolution pixels per block: 5 or 8 (12 in gemm_s8_vnni.c's own blocks)
      KDIRECT_MIN_OW the narrowest output row the direct path takes
      KRD_FIRST      (optional) pixels per block of the first-layer instances (3x3 kernels over
-                    1 or 3 channels), at most KRD; KRD where not defined
+                    1 or 3 channels, on re-laid kernel rows), at most KRD; KRD where not defined
      KKERNEL        the SKY_GEMM_* id whose packing this code reads
      KFN(name)      a name prefix for the static functions
      KGEMM, KCONV, KDIRECT  the names of the GEMM, the convolution and its direct-path test
@@ -172,8 +172,8 @@ static const KFN(direct_fn) KFN(directs)[KRD] = {KFN(direct_1), KFN(direct_2), K
 
 /* A run of `run` output pixels times the 16-channel block at n0: whole blocks of B pixels
    (B <= KRD) inline, the tail through the table. Instances with the kernel rows and quads per row as
-   constants (3x3 kernels over 1 or 3 channels: 3 x 1 and 3 x 3 quads, the first layers)
-   unroll the whole dot product, where the generic instance loops over one quad per row:
+   constants (3x3 kernels over 1 or 3 channels: 3 x 1 and 3 x 3 quads on re-laid rows, the
+   first layers; conv_direct takes them for those only) unroll the whole dot product, where the generic instance loops over one quad per row:
    such layers have so few MACs per output that loop and call overhead otherwise rival them. */
 static inline __attribute__((always_inline)) KT void KFN(direct_run)(const gemm_ctx *g, int vs, const int8_t *b, const uint8_t *base,
                                                                      int32_t pixel, size_t rowlen, int32_t kh, int32_t seg, int32_t run,
@@ -237,9 +237,9 @@ static inline KT void KFN(flip_padded_row)(uint8_t *d, const int8_t *x, int32_t 
 
 /* Direct convolution: the input rows a call reads are made unsigned once into a stack
    buffer of whole padded rows (a band of as many as fit, each input row flipped once
-   however many output rows read it), and blocks of KRD pixels of each run of output
-   pixels along an output row broadcast their k quads straight from the band's rows, so
-   no row is gathered. */
+   however many output rows read it), and blocks of pixels (KRD, or KRD_FIRST for first
+   layers) of each run of output pixels along an output row broadcast their k quads
+   straight from the band's rows, so no row is gathered. */
 static KT void KFN(conv_direct)(const gemm_ctx *g, int vs, const int8_t *x, int32_t h, int32_t w, int32_t c, int32_t kh, int32_t kw,
                                 int32_t sh, int32_t sw, int32_t pt, int32_t pl, int32_t ow, int32_t row0, int32_t rows, int8_t zp,
                                 int8_t *y, size_t ldy) {
@@ -252,8 +252,11 @@ static KT void KFN(conv_direct)(const gemm_ctx *g, int vs, const int8_t *x, int3
     const int8_t *wt = span % 4 ? (const int8_t *)g->h + g->h->rows_offset : (const int8_t *)g->wt;
     const size_t wblock = span % 4 ? (size_t)kh * seg * 64 : (size_t)(g->h->kp / 4) * 64;
     const int32_t pixel = sw * c;
-    const KFN(direct_run_fn) *runs = kh == 3 && seg == 1 ? KFN(direct_run_3x1_stages)
-                                    : kh == 3 && seg == 3 ? KFN(direct_run_3x3_stages) : KFN(direct_run_any_stages);
+    /* The first-layer instances where they were measured: 3x3 over 1 or 3 channels (rows of
+       3 or 9 bytes, re-laid). Other layers with 3 rows of 1 or 3 quads take the generic one. */
+    const int first = kh == 3 && kw == 3 && (c == 1 || c == 3);
+    const KFN(direct_run_fn) *runs = first && seg == 1 ? KFN(direct_run_3x1_stages)
+                                    : first && seg == 3 ? KFN(direct_run_3x3_stages) : KFN(direct_run_any_stages);
     /* Whole 16-channel blocks: the call's vector sequence; a channel tail: any. */
     const KFN(direct_run_fn) run_whole = runs[vs ? stage_sequence(&g->k) : 3], run_tail = runs[3];
     for (int32_t p = row0; p < row0 + rows;) {

@@ -142,9 +142,9 @@ public struct ExecutionPlan: Sendable {
     /// (sky_conv_s8_uses_scratch): whole output rows, about 1024 pixels, since each call sets
     /// up its output stage and copies the input rows it reads once (a same-process A/B on
     /// AVX2: 3-13% over the scratch-sized tiles of one output row, more where the MACs are
-    /// faster); an item's rows in a multiple of the thread count of tiles of equal rows
-    /// (within one), so that one item spreads evenly over the threads; never fewer pixels
-    /// than planned.
+    /// faster); about as many tiles per thread for one item (the thread count times a whole
+    /// number of tiles, where the item's rows allow), so that one item spreads over the
+    /// threads; never fewer pixels than planned.
     static func tileRowsWithoutScratch(output ys: TensorShape, threads: Int, planned: Int) -> Int {
         let target = max(1, (1024 + ys.w - 1) / ys.w), t = max(1, threads)
         let perThread = max(1, Int((Double(ys.h) / Double(t * target)).rounded()))

@@ -86,8 +86,8 @@ static int check(int kernel, int shapes) {
    padding and groups, weights packed by sky_conv_s8_pack_for; 1-4 input channels often,
    since first layers take their own path (the first four shapes: 1- and 3-channel first
    layers, two wide, two narrow; the next two, rows too long for the direct path's buffer to
-   hold all a call reads). The quad-layout kernels must have met their direct path,
-   its re-laid first-layer weights and the row gathering. */
+   hold all a call reads). The kernels with direct paths (quad layout, and the int16 AVX2
+   kernel) must have met theirs, their re-laid first-layer weights and the row gathering. */
 static int check_conv(int kernel, int shapes) {
     int direct = 0, rows_laid = 0, gathered = 0;
     for (int s = 0; s < shapes; s++) {
