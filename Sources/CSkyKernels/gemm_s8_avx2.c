@@ -30,21 +30,18 @@ static inline __attribute__((always_inline)) AVX2 void block_rv(const gemm_ctx *
     const int32_t kp2 = h->kp / 2, k2 = (h->k + 1) / 2;
     const int32_t *p[MR];
     for (int r = 0; r < R; r++) p[r] = (const int32_t *)(ab + r * stride);
-    {
-        const int16_t *b = g->wt + (size_t)(n0 / 16) * kp2 * 32;
-        __m256i acc[MR][2];
-        for (int r = 0; r < R; r++)
-            for (int v = 0; v < V; v++) acc[r][v] = _mm256_loadu_si256((const __m256i *)(g->bias + n0 + 8 * v));
-        for (int32_t q = 0; q < k2; q++, b += 32) {
-            __m256i w[2];
-            for (int v = 0; v < V; v++) w[v] = _mm256_load_si256((const __m256i *)(b + 16 * v));
-            for (int r = 0; r < R; r++) {
-                __m256i x = _mm256_set1_epi32(p[r][q]);
-                for (int v = 0; v < V; v++) acc[r][v] = _mm256_add_epi32(acc[r][v], _mm256_madd_epi16(x, w[v]));
-            }
+    const int16_t *b = g->wt + (size_t)(n0 / 16) * kp2 * 32;
+    __m256i acc[MR][2];
+    acc_from_bias(acc, g, R, V, n0);
+    for (int32_t q = 0; q < k2; q++, b += 32) {
+        __m256i w[2];
+        for (int v = 0; v < V; v++) w[v] = _mm256_load_si256((const __m256i *)(b + 16 * v));
+        for (int r = 0; r < R; r++) {
+            __m256i x = _mm256_set1_epi32(p[r][q]);
+            for (int v = 0; v < V; v++) acc[r][v] = _mm256_add_epi32(acc[r][v], _mm256_madd_epi16(x, w[v]));
         }
-        store_rows(g, 1, acc, R, V, n0, c, ldc);
     }
+    store_rows(g, 1, acc, R, V, n0, c, ldc);
 }
 
 #define BLOCK(R, V) static AVX2 void block_##R##_##V(const gemm_ctx *g, const int16_t *ab, int32_t s, int32_t n0, int8_t *c, size_t ldc) { block_rv(g, ab, s, R, V, n0, c, ldc); }
@@ -193,10 +190,9 @@ static inline AVX2 void widen_padded_row(int16_t *d, const int8_t *x, int32_t iy
    the zero weight). 0 where it declines (and the row gathering runs). */
 static int direct_fits(const sky_packed_header *ph, int32_t c, int32_t kh, int32_t kw, int32_t sw, int32_t ow) {
     const int32_t wp = (ow - 1) * sw + kw, span = kw * c;   /* wp: input columns one whole output row reads */
-    const int rows_laid = ph->rows_offset != 0 && ph->conv_kh == kh && ph->conv_kw == kw && ph->conv_c == c;
     /* Blocks do not cross output rows, so a narrow output (a 16-pixel row is 6 + 6 + 4,
        computed as 18) wastes more than the row gathering costs. */
-    return !(span % 2 && !rows_laid) && ph->n > 8 && ow >= 24 && (size_t)kh * wp * c * 2 <= DIRECT_BUF_BYTES;
+    return (span % 2 == 0 || packed_rows_laid(ph, kh, kw, c)) && ph->n > 8 && ow >= 24 && (size_t)kh * wp * c * 2 <= DIRECT_BUF_BYTES;
 }
 
 int sky_conv_s8_avx2_direct(const void *packed, const sky_requant_s8 *rq, int32_t c, int32_t cg, int32_t kh, int32_t kw, int32_t sw,
@@ -211,9 +207,8 @@ static AVX2 int conv_direct(const gemm_ctx *g, const int8_t *x, int32_t h, int32
     const sky_packed_header *ph = g->h;
     if (!direct_fits(ph, c, kh, kw, sw, ow)) return 0;
     const int32_t wp = (ow - 1) * sw + kw, span = kw * c, seg = (span + 1) / 2;
-    /* Kernel rows of whole pairs read the GEMM layout; others the copy packed beside it. */
-    const int16_t *wt = span % 2 ? (const int16_t *)((const char *)ph + ph->rows_offset) : g->wt;
-    const size_t wblock = span % 2 ? (size_t)kh * seg * 32 : (size_t)(ph->kp / 2) * 32;
+    size_t wblock;
+    const int16_t *wt = (const int16_t *)direct_weights(ph, span, 2, kh, &wblock);
     const size_t rowlen = (size_t)wp * c;
     row_band band = row_band_of(row0, rows, ow, sh, pt, kh, rowlen * 2);
     int16_t buf[(size_t)band.band * rowlen + 16] __attribute__((aligned(32)));
@@ -229,7 +224,7 @@ static AVX2 int conv_direct(const gemm_ctx *g, const int8_t *x, int32_t h, int32
         int8_t *o = y + (size_t)(p - row0) * ldy;
         for (int32_t n0 = 0; n0 < g->h->np; n0 += 16)
             for (int32_t i = 0; i < run; i += MR)
-                block_direct(g, wt + (size_t)(n0 / 16) * wblock, base + (size_t)i * sw * c, sw * c, rowlen, kh, seg, run - i < MR ? run - i : MR, n0,
+                block_direct(g, wt + (size_t)(n0 / 16) * wblock / 2, base + (size_t)i * sw * c, sw * c, rowlen, kh, seg, run - i < MR ? run - i : MR, n0,
                              o + (size_t)i * ldy, ldy);
         p += run;
     }

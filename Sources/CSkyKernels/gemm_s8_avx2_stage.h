@@ -294,6 +294,13 @@ static inline __attribute__((always_inline)) AVX2 void store_block16(const gemm_
 #undef REQUANT
 }
 
+/* R rows of accumulators for the 8V channels at n0, each starting at the (packed) bias. */
+static inline __attribute__((always_inline)) AVX2 void acc_from_bias(__m256i acc[][2], const gemm_ctx *g, const int R, const int V,
+                                                                      int32_t n0) {
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++) acc[r][v] = _mm256_loadu_si256((const __m256i *)(g->bias + n0 + 8 * v));
+}
+
 /* store_rows's `vector`: 0 scalar, 1 vector where the block has 16 channels, or
    STAGE_WHOLE + STAGE_FULL / SHORT / FLOAT: the caller knows that it has and which
    sequence runs (constants, so only that sequence is compiled and the accumulators can

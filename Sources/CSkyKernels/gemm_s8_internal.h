@@ -32,6 +32,19 @@ static inline const void *packed_weights(const void *p) {
     const sky_packed_header *h = (const sky_packed_header *)p;
     return (const char *)p + packed_weights_offset(h->np);
 }
+/* Whether sky_conv_s8_pack_for laid out the direct paths' copy of the weights (kernel rows
+   padded to whole groups) for this kernel geometry. */
+static inline int packed_rows_laid(const sky_packed_header *h, int32_t kh, int32_t kw, int32_t c) {
+    return h->rows_offset != 0 && h->conv_kh == kh && h->conv_kw == kw && h->conv_c == c;
+}
+/* The weights a direct path reads for kernel rows of `span` values in groups of `group`
+   (4 int8 quads, 2 int16 pairs; 64 bytes per group of 16 channels): the GEMM layout where
+   the rows are whole groups, else the copy beside it; *block: bytes per 16-channel block. */
+static inline const void *direct_weights(const sky_packed_header *h, int32_t span, int32_t group, int32_t kh, size_t *block) {
+    if (span % group == 0) { *block = (size_t)(h->kp / group) * 64; return packed_weights(h); }
+    *block = (size_t)kh * ((span + group - 1) / group) * 64;
+    return (const char *)h + h->rows_offset;
+}
 
 static inline int32_t sky_srdhm(int32_t a, int32_t b) {
     if (a == b && a == INT32_MIN) return INT32_MAX;

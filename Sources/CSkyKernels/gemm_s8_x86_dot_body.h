@@ -38,8 +38,7 @@ static inline __attribute__((always_inline)) KT void KFN(block)(const gemm_ctx *
     const int8_t *b = (const int8_t *)g->wt + (size_t)(n0 / 16) * kp4 * 64;
     KMAC_SETUP
     __m256i acc[KMR][2];
-    for (int r = 0; r < R; r++)
-        for (int v = 0; v < V; v++) acc[r][v] = _mm256_loadu_si256((const __m256i *)(g->bias + n0 + 8 * v));
+    acc_from_bias(acc, g, R, V, n0);
     for (int32_t q = 0; q < k4; q++, b += 64) {
         __m256i w[2];
         for (int v = 0; v < V; v++) w[v] = _mm256_load_si256((const __m256i *)(b + 32 * v));
@@ -220,9 +219,8 @@ KDIRECT_RUN(direct_run_3x3, 3, 3, KRD_FIRST)
 int KDIRECT(const void *packed, int32_t c, int32_t cg, int32_t kh, int32_t kw, int32_t sw, int32_t ow) {
     const sky_packed_header *h = (const sky_packed_header *)packed;
     const int64_t wp = (int64_t)(ow - 1) * sw + kw;
-    const int rows_laid = h->rows_offset != 0 && h->conv_kh == kh && h->conv_kw == kw && h->conv_c == c;
     return h->kernel == KKERNEL && cg == c && h->n > 8 && ow >= KDIRECT_MIN_OW && kh * (wp * c + 4) <= DIRECT_BUF_BYTES &&
-           ((kw * c) % 4 == 0 || rows_laid);
+           ((kw * c) % 4 == 0 || packed_rows_laid(h, kh, kw, c));
 }
 
 /* Input row iy over padded columns [0, wp) as unsigned bytes at d, padding included (the
@@ -248,9 +246,8 @@ static KT void KFN(conv_direct)(const gemm_ctx *g, int vs, const int8_t *x, int3
     const uint8_t pad = (uint8_t)zp ^ 0x80;
     row_band band = row_band_of(row0, rows, ow, sh, pt, kh, rowlen);
     uint8_t buf[(size_t)band.band * rowlen] __attribute__((aligned(32)));
-    /* Kernel rows of whole quads read the GEMM layout; others the copy packed beside it. */
-    const int8_t *wt = span % 4 ? (const int8_t *)g->h + g->h->rows_offset : (const int8_t *)g->wt;
-    const size_t wblock = span % 4 ? (size_t)kh * seg * 64 : (size_t)(g->h->kp / 4) * 64;
+    size_t wblock;
+    const int8_t *wt = (const int8_t *)direct_weights(g->h, span, 4, kh, &wblock);
     const int32_t pixel = sw * c;
     /* The first-layer instances where they were measured: 3x3 over 1 or 3 channels (rows of
        3 or 9 bytes, re-laid). Other layers with 3 rows of 1 or 3 quads take the generic one. */
